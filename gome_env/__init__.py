@@ -1,0 +1,38 @@
+"""gome-env: MLE tasks as Gymnasium environments.
+
+Importing the package registers ``gome/<task>-v0`` for every task folder in ``envs/``::
+
+    import gymnasium as gym
+    import gome_env  # noqa: F401
+
+    env = gym.make("gome/digits-v0", max_steps=10)
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(diff)
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from gome_env.diffs import apply_diff, make_diff
+from gome_env.env import MLEEnv
+from gome_env.grader import grade
+from gome_env.task import TaskSpec, list_tasks, load_spec, prepare, task_ids
+from gome_env.wrappers import RecordTrajectory
+
+__all__ = ["MLEEnv", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare", "task_ids", "register_all"]
+__version__ = "0.1.0"
+
+
+def register_all() -> list[str]:
+    """Register every task in ``envs/`` with Gymnasium (idempotent); returns the env ids."""
+    ids = []
+    for task_id in task_ids():
+        env_id = f"gome/{task_id}-v0"
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="gome_env.env:MLEEnv", kwargs={"task": task_id})
+        ids.append(env_id)
+    return ids
+
+
+register_all()

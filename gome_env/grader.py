@@ -1,0 +1,102 @@
+"""Turn a submission file into a score, validating it first (MLE-bench's grader, in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gome_env.task import TaskSpec
+
+__all__ = ["GradeResult", "grade", "grade_file", "validate"]
+
+SCORE_DECIMALS = 5
+
+
+@dataclass
+class GradeResult:
+    """``score`` is None whenever ``valid`` is False; ``problems`` says why."""
+
+    score: float | None
+    valid: bool
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"valid": self.valid, "score": self.score, "problems": list(self.problems)}
+
+
+def validate(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> list[str]:
+    """Everything wrong with a submission's shape, ids and values; an empty list means valid."""
+    problems: list[str] = []
+    idc = spec.id_column
+    expected = [idc, *spec.prediction_columns]
+    missing = [c for c in expected if c not in submission.columns]
+    extra = [c for c in submission.columns if c not in expected]
+    if missing:
+        problems.append(f"missing columns: {missing}")
+    if extra:
+        problems.append(f"unexpected columns: {extra}")
+    if len(submission) != len(answers):
+        problems.append(f"wrong row count: {len(submission)} rows, expected {len(answers)}")
+    if idc in submission.columns:
+        sub_ids = submission[idc].astype(str)
+        ans_ids = set(answers[idc].astype(str))
+        duplicated = int(sub_ids.duplicated().sum())
+        if duplicated:
+            problems.append(f"{duplicated} duplicated ids")
+        unknown = sorted(set(sub_ids) - ans_ids)
+        absent = sorted(ans_ids - set(sub_ids))
+        if unknown:
+            problems.append(f"{len(unknown)} ids not in the split, e.g. {unknown[:3]}")
+        if absent:
+            problems.append(f"{len(absent)} ids missing, e.g. {absent[:3]}")
+    for col in spec.prediction_columns:
+        if col not in submission.columns:
+            continue
+        values = submission[col]
+        n_nan = int(values.isna().sum())
+        if n_nan:
+            problems.append(f"column {col!r} has {n_nan} missing values (NaN)")
+        if spec.metric.kind in ("probability", "value"):
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = int(numeric.isna().sum()) - n_nan
+            if bad:
+                problems.append(f"column {col!r} has {bad} non-numeric values (dtype {values.dtype})")
+            elif not np.all(np.isfinite(numeric.dropna())):
+                problems.append(f"column {col!r} has infinite values")
+            elif spec.metric.kind == "probability" and ((numeric < 0) | (numeric > 1)).any():
+                problems.append(f"column {col!r} has probabilities outside [0, 1]")
+    return problems
+
+
+def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> GradeResult:
+    """Validate, align on ids, score with the task's metric and round to 5 decimals."""
+    problems = validate(spec, submission, answers)
+    if problems:
+        return GradeResult(None, False, problems)
+    idc = spec.id_column
+    sub = submission.assign(_key=submission[idc].astype(str)).set_index("_key")
+    ans = answers.assign(_key=answers[idc].astype(str)).set_index("_key")
+    sub = sub.loc[ans.index]
+    cols = list(spec.prediction_columns)
+    y_pred = sub[cols] if len(cols) > 1 else sub[cols[0]]
+    try:
+        score = spec.metric(ans[spec.target], y_pred)
+    except (ValueError, TypeError) as exc:
+        return GradeResult(None, False, [f"cannot score: {exc}"])
+    if not np.isfinite(score):
+        return GradeResult(None, False, [f"score is not finite: {score}"])
+    return GradeResult(round(score, SCORE_DECIMALS), True, [])
+
+
+def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame) -> GradeResult:
+    """Grade a CSV file; a missing or unreadable file is an invalid submission, not an error."""
+    if not path.exists():
+        return GradeResult(None, False, [f"{path.name} was not written"])
+    try:
+        submission = pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
+        return GradeResult(None, False, [f"{path.name} is not a readable CSV: {type(exc).__name__}: {exc}"])
+    return grade(spec, submission, answers)

@@ -1,0 +1,140 @@
+"""Metrics, implemented once, each with its direction.
+
+Every metric takes the private answers and the submission, both as pandas objects aligned
+row-by-row on the id column by the grader, and returns a float. ``y_true`` is the answer column
+(a Series); ``y_pred`` is either one column (a Series) or, for probabilistic multiclass metrics,
+one column per class (a DataFrame whose column names are the class labels as strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Metric", "METRICS", "get_metric"]
+
+_EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scoring rule: its name, its direction and what the submission must hold."""
+
+    name: str
+    higher_is_better: bool
+    fn: Callable[[pd.Series, "pd.Series | pd.DataFrame"], float]
+    kind: str  # "label" (class predictions), "probability" or "value" (regression)
+    description: str
+
+    def __call__(self, y_true, y_pred) -> float:
+        return float(self.fn(y_true, y_pred))
+
+    def better(self, a: float | None, b: float | None) -> bool:
+        """True when score ``a`` is strictly better than ``b`` (None is worst)."""
+        if a is None or (isinstance(a, float) and np.isnan(a)):
+            return False
+        if b is None or (isinstance(b, float) and np.isnan(b)):
+            return True
+        return a > b if self.higher_is_better else a < b
+
+
+def _labels(y) -> np.ndarray:
+    return np.asarray(y).astype(str)
+
+
+def accuracy(y_true, y_pred) -> float:
+    return float(np.mean(_labels(y_true) == _labels(y_pred)))
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    t, p = _labels(y_true), _labels(y_pred)
+    recalls = [np.mean(p[t == c] == c) for c in np.unique(t)]
+    return float(np.mean(recalls))
+
+
+def macro_f1(y_true, y_pred) -> float:
+    t, p = _labels(y_true), _labels(y_pred)
+    scores = []
+    for c in np.unique(np.concatenate([t, p])):
+        tp = np.sum((t == c) & (p == c))
+        fp = np.sum((t != c) & (p == c))
+        fn = np.sum((t == c) & (p != c))
+        denom = 2 * tp + fp + fn
+        scores.append(0.0 if denom == 0 else 2 * tp / denom)
+    return float(np.mean(scores))
+
+
+def roc_auc(y_true, y_pred) -> float:
+    """Binary ROC AUC via the rank statistic (ties get average ranks)."""
+    t = np.asarray(y_true).astype(float)
+    s = np.asarray(y_pred, dtype=float).ravel()
+    pos = t == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes among the answers")
+    ranks = pd.Series(s).rank(method="average").to_numpy()
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def log_loss(y_true, y_pred) -> float:
+    """Binary (one probability column for class 1) or multiclass (a column per class) log loss.
+
+    Rows of a multiclass submission are renormalised to sum to one, as Kaggle does.
+    """
+    if isinstance(y_pred, pd.DataFrame) and y_pred.shape[1] > 1:
+        classes = [str(c) for c in y_pred.columns]
+        probs = np.clip(y_pred.to_numpy(dtype=float), _EPS, 1 - _EPS)
+        probs = probs / probs.sum(axis=1, keepdims=True)
+        index = {c: i for i, c in enumerate(classes)}
+        t = _labels(y_true)
+        unknown = sorted(set(t) - set(classes))
+        if unknown:
+            raise ValueError(f"answers hold classes with no probability column: {unknown[:5]}")
+        rows = np.arange(len(t))
+        cols = np.array([index[c] for c in t])
+        return float(-np.mean(np.log(probs[rows, cols])))
+    p = np.clip(np.asarray(y_pred, dtype=float).ravel(), _EPS, 1 - _EPS)
+    t = np.asarray(y_true).astype(float)
+    return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+
+
+def rmse(y_true, y_pred) -> float:
+    d = np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float).ravel()
+    return float(np.sqrt(np.mean(d**2)))
+
+
+def rmsle(y_true, y_pred) -> float:
+    t = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_pred, dtype=float).ravel()
+    if np.any(p <= -1) or np.any(t <= -1):
+        raise ValueError("RMSLE needs values greater than -1")
+    return float(np.sqrt(np.mean((np.log1p(p) - np.log1p(t)) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    return float(np.mean(np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float).ravel())))
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("accuracy", True, accuracy, "label", "share of rows whose predicted label is right"),
+        Metric("balanced_accuracy", True, balanced_accuracy, "label", "mean recall over classes"),
+        Metric("macro_f1", True, macro_f1, "label", "unweighted mean of per-class F1"),
+        Metric("auc", True, roc_auc, "probability", "area under the ROC curve (binary)"),
+        Metric("logloss", False, log_loss, "probability", "cross-entropy of predicted probabilities"),
+        Metric("rmse", False, rmse, "value", "root mean squared error"),
+        Metric("rmsle", False, rmsle, "value", "root mean squared logarithmic error"),
+        Metric("mae", False, mae, "value", "mean absolute error"),
+    ]
+}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join(sorted(METRICS))}") from None

@@ -1,0 +1,507 @@
+"""``MLEEnv``: an MLE task as a Gymnasium environment whose action is a code diff.
+
+One step, top to bottom (``MLEEnv.step``):
+
+1. ``submit``?  -> the episode ends with the chosen node graded on the private test split;
+2. ``apply_diff`` the action to the current node's files (all-or-nothing) -> ``patch_failed``;
+3. ``check_syntax`` -> ``syntax_error`` (nothing is run);
+4. lay the files out in the workspace and run ``python solution.py`` in the sandbox ->
+   ``timeout``, ``memory_exceeded``, ``runtime_error``;
+5. ``grade`` the dev predictions (the private test predictions are graded too, and kept
+   out of every observation) -> ``invalid_submission`` or ``ok`` with a dev score;
+6. add a node to the tree, compute the reward, render the feedback.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+import string
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+from gome_env import diagnostics as dx
+from gome_env.diffs import apply_diff
+from gome_env.grader import GradeResult, grade_file
+from gome_env.medals import Leaderboard
+from gome_env.sandbox import SANDBOXES, Limits, RunResult, make_sandbox
+from gome_env.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
+from gome_env.tree import Node, Tree
+
+__all__ = ["MLEEnv", "RewardFn", "REWARDS", "SUBMIT"]
+
+SUBMIT = "submit"
+SOLUTION = "solution.py"
+CHARSET = frozenset(string.printable)
+TEXT_LIMITS = {"task": 20_000, "code": 100_000, "feedback": 20_000}
+FAILED_STEP_PENALTY = 0.01
+DETAIL_LEVELS = ("full", "standard", "minimal")
+
+RewardFn = Callable[[dict, dict], float]
+"""``reward(diagnostics, context) -> float``; context holds ``previous_best``, ``baseline``, ``gold``, ``higher_is_better``."""
+
+
+def _normalised(score: float | None, context: dict) -> float:
+    """0 at the baseline's dev score, 1 at the leaderboard's gold threshold."""
+    if score is None:
+        return 0.0
+    span = context["gold"] - context["baseline"]
+    if not span:
+        return 0.0
+    return (score - context["baseline"]) / span
+
+
+def improvement_reward(d: dict, context: dict) -> float:
+    """Default: the improvement of the best dev score, normalised by the baseline-to-gold range,
+    minus ``FAILED_STEP_PENALTY`` for a step whose status is not ``ok``."""
+    gain = _normalised(d["best_dev_score"], context) - _normalised(context["previous_best"], context)
+    return float(gain - (FAILED_STEP_PENALTY if d["status"] != "ok" else 0.0))
+
+
+def dev_score_reward(d: dict, context: dict) -> float:
+    """The step's own normalised dev score (dense; failed steps get -1)."""
+    return float(_normalised(d["dev_score"], context)) if d["status"] == "ok" else -1.0
+
+
+REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": dev_score_reward}
+
+# Baseline diagnostics are cached per task and settings so that reset(seed) is reproducible
+# (check_env compares observations) and each task's baseline runs once per process.
+_BASELINE_CACHE: dict[tuple, tuple[dict, float | None]] = {}
+
+
+def _text(value: str, field: str) -> str:
+    limit = TEXT_LIMITS[field]
+    clean = "".join(c if c in CHARSET else "?" for c in value)
+    return clean if len(clean) <= limit else clean[: limit - 40] + "\n[... cut to fit the observation ...]\n"
+
+
+class MLEEnv(gym.Env):
+    """An ML-engineering task: improve a solution program by sending diffs.
+
+    ## Description
+    The agent edits a solution (``solution.py`` and any files it adds) that trains on a task's
+    labelled data and writes predictions for a dev split and a test split. Every action is a
+    unified diff; the environment applies it, runs the program in a sandbox, grades the dev
+    predictions and returns structured diagnostics. Test labels never leave the environment:
+    the test score appears only in ``info["final"]`` at the end of the episode.
+
+    ## Action Space
+    ``Text``: a unified diff against the current node's files (git-style ``a/`` ``b/`` prefixes or
+    none; several files; new files; deletions), or ``submit`` / ``submit <node_id>`` to end the
+    episode with the best node (default) or the named one. Prose around the diff, markdown fences,
+    CRLF and a missing final newline are cleaned up; a diff that does not apply changes nothing
+    and comes back as ``patch_failed``.
+
+    ## Observation Space
+    ``Dict`` with ``task`` (description and solution contract), ``code`` (the current editable
+    source, files concatenated under ``### path`` headers), ``feedback`` (markdown diagnostics),
+    ``status`` (``Discrete(7)`` indexing ``diagnostics.STATUSES``), ``node_id``, ``dev_score`` and
+    ``best_dev_score`` (the worst possible value, +-inf, while there is none), ``runtime_s``,
+    ``steps_left`` and ``time_left_s`` (inf without a time budget). Text fields hold printable
+    ASCII (other characters become ``?``); the full files and diagnostics are in ``info`` and in
+    ``env.unwrapped.tree``.
+
+    ## Rewards
+    Default ``"improvement"``: the gain in the best dev score, normalised so that the baseline's
+    dev score is 0 and the leaderboard's gold threshold is 1, minus 0.01 for a step whose status is
+    not ``ok``. ``"dev_score"``: the step's own normalised dev score (-1 on failure). Or pass a
+    callable ``reward(diagnostics, context) -> float``.
+
+    ## Starting State
+    ``reset`` lays out a fresh workspace, runs the task's baseline once (cached per task and
+    settings, so ``reset(seed=s)`` is reproducible) and returns its observation: node 0, the root.
+
+    ## Episode End
+    ``terminated`` when the action is ``submit``; ``truncated`` when ``max_steps`` steps or
+    ``time_budget_s`` seconds (wall clock from the first step) are spent. At the end
+    ``info["final"]`` holds the submitted node, its dev and test scores, ``valid_submission``,
+    ``medal``, ``above_median`` and the thresholds, by MLE-bench's rule.
+
+    ## Arguments
+    ``task`` (id or TaskSpec), ``max_steps=20``, ``time_budget_s=None``, ``step_timeout_s=None``
+    (the task's default), ``memory_limit_mb=4096``, ``workdir=None`` (a fresh temporary folder),
+    ``reward="improvement"``, ``sandbox="auto"`` (``bwrap`` where it works, else ``subprocess``),
+    ``threads=2``, ``diagnostics="full"`` (``standard``, ``minimal``: how much the feedback shows),
+    ``render_mode=None`` or ``"ansi"``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        task: str | TaskSpec,
+        max_steps: int = 20,
+        time_budget_s: float | None = None,
+        step_timeout_s: float | None = None,
+        memory_limit_mb: int | None = 4096,
+        workdir: str | Path | None = None,
+        reward: str | RewardFn = "improvement",
+        sandbox: str = "auto",
+        threads: int = 2,
+        diagnostics: str = "full",
+        render_mode: str | None = None,
+    ) -> None:
+        self.spec_task = load_spec(task) if isinstance(task, str) else task
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        if time_budget_s is not None and time_budget_s <= 0:
+            raise ValueError(f"time_budget_s must be positive or None, got {time_budget_s!r}")
+        if isinstance(reward, str) and reward not in REWARDS:
+            raise ValueError(f"unknown reward {reward!r}; valid rewards: {', '.join(REWARDS)} or a callable")
+        if diagnostics not in DETAIL_LEVELS:
+            raise ValueError(f"unknown diagnostics level {diagnostics!r}; valid levels: {', '.join(DETAIL_LEVELS)}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; valid modes: {self.metadata['render_modes']}")
+        if sandbox not in SANDBOXES:
+            raise ValueError(f"unknown sandbox {sandbox!r}; valid sandboxes: {', '.join(SANDBOXES)}")
+        self.max_steps = max_steps
+        self.time_budget_s = time_budget_s
+        self.limits = Limits(
+            timeout_s=step_timeout_s or self.spec_task.step_timeout_s,
+            memory_mb=memory_limit_mb,
+            threads=threads,
+        )
+        self.reward_fn: RewardFn = REWARDS[reward] if isinstance(reward, str) else reward
+        self.detail = diagnostics
+        self.render_mode = render_mode
+        self.sandbox, self.sandbox_note = make_sandbox(sandbox)
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"gome-{self.spec_task.id}-")).resolve()
+        self.workspace = self.workdir / "workspace"
+        self.prepared = prepare(self.spec_task)
+        self._dev_answers = self.prepared.answers("dev")
+        self._test_answers = self.prepared.answers("test")
+        self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
+        self.task_text = f"# {self.spec_task.title}\n\n{self.spec_task.description}\n\n{SOLUTION_CONTRACT}"
+
+        worst = -math.inf if self.spec_task.higher_is_better else math.inf
+        self._worst = worst
+        self.observation_space = spaces.Dict(
+            {
+                "task": spaces.Text(TEXT_LIMITS["task"], min_length=0, charset=CHARSET),
+                "code": spaces.Text(TEXT_LIMITS["code"], min_length=0, charset=CHARSET),
+                "feedback": spaces.Text(TEXT_LIMITS["feedback"], min_length=0, charset=CHARSET),
+                "status": spaces.Discrete(len(dx.STATUSES)),
+                "node_id": spaces.Box(0, np.iinfo(np.int64).max, shape=(1,), dtype=np.int64),
+                "dev_score": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
+                "best_dev_score": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
+                "runtime_s": spaces.Box(0, np.inf, shape=(1,), dtype=np.float64),
+                "steps_left": spaces.Discrete(max_steps + 1),
+                "time_left_s": spaces.Box(0, np.inf, shape=(1,), dtype=np.float64),
+            }
+        )
+        self.action_space = spaces.Text(200_000, min_length=0, charset=CHARSET)
+
+        self.tree = Tree(self.spec_task.higher_is_better)
+        self.current_id = 0
+        self._test_scores: dict[int, GradeResult] = {}  # private: never in an observation or per-step info
+        self._steps = 0
+        self._started_at: float | None = None
+        self._done = False
+        self._baseline_score: float | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        self.tree = Tree(self.spec_task.higher_is_better)
+        self._test_scores = {}
+        self._steps = 0
+        self._started_at = None
+        self._done = False
+        files = {SOLUTION: self.spec_task.baseline_source}
+        key = (self.spec_task.id, self.spec_task.source_checksum(), self.sandbox.name, self.limits, self.detail, files[SOLUTION])
+        if key not in _BASELINE_CACHE:
+            diagnostics, test = self._evaluate(files, patch=None, parent=None, timeout_s=self.spec_task.baseline_timeout_s)
+            _BASELINE_CACHE[key] = (diagnostics, test)
+        diagnostics, test = _BASELINE_CACHE[key]
+        score = diagnostics["dev_score"]
+        diagnostics = {**diagnostics, "sandbox_note": self.sandbox_note, "node_id": 0, "parent_id": None,
+                       "is_best": score is not None, "best_dev_score": score}
+        root = self.tree.add(None, 0, "", files, diagnostics)
+        self._test_scores[root.id] = test
+        self._baseline_score = root.dev_score
+        self.current_id = root.id
+        return self._observation(root), self._info(root)
+
+    def step(self, action: str) -> tuple[dict, float, bool, bool, dict]:
+        if self._done:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        if self._started_at is None:
+            self._started_at = time.monotonic()
+        submitted = self._parse_submit(action)
+        if submitted is not None:
+            node = self.tree[self.current_id]
+            self._done = True
+            info = self._info(node)
+            info["final"] = self.final(submitted)
+            return self._observation(node), 0.0, True, False, info
+
+        self._steps += 1
+        parent = self.tree[self.current_id]
+        previous_best = self._best_score()
+        files, patch = apply_diff(self.tree.files(parent.id), action)
+        diagnostics, test = self._evaluate(files, patch=patch.as_dict(), parent=parent, timeout_s=self.limits.timeout_s)
+        node = self.tree.add(parent.id, self._steps, action if isinstance(action, str) else "", files, diagnostics)
+        self._test_scores[node.id] = test
+        self.current_id = node.id
+        self._finish_diagnostics(node, previous_best)
+
+        context = {
+            "previous_best": previous_best,
+            "baseline": self._baseline_score,
+            "gold": self.leaderboard.thresholds.gold,
+            "higher_is_better": self.spec_task.higher_is_better,
+        }
+        reward = float(self.reward_fn(node.diagnostics, context))
+        truncated = self._steps >= self.max_steps or self.time_left_s() <= 0
+        info = self._info(node)
+        if truncated:
+            self._done = True
+            info["final"] = self.final()
+        return self._observation(node), reward, False, truncated, info
+
+    def checkout(self, node_id: int) -> tuple[dict, dict]:
+        """Make ``node_id`` the current node (nothing is re-run) and return its observation and info."""
+        node = self.tree[node_id]
+        self.current_id = node.id
+        return self._observation(node), self._info(node)
+
+    def files(self, node_id: int | None = None) -> dict[str, str]:
+        """The editable files of a node (default: the current one)."""
+        return self.tree.files(self.current_id if node_id is None else node_id)
+
+    def best_node(self) -> Node:
+        return self.tree.best() or self.tree.root
+
+    def time_left_s(self) -> float:
+        if self.time_budget_s is None:
+            return math.inf
+        if self._started_at is None:
+            return float(self.time_budget_s)
+        return max(0.0, self.time_budget_s - (time.monotonic() - self._started_at))
+
+    @property
+    def steps_left(self) -> int:
+        return max(0, self.max_steps - self._steps)
+
+    def final(self, node_id: int | None = None) -> dict:
+        """The episode's result: the chosen node (default: best dev score) graded on the private test."""
+        node = self.tree[node_id] if node_id is not None else self.best_node()
+        test = self._test_scores.get(node.id)
+        valid = bool(test and test.valid)
+        score = test.score if valid else None
+        rank = self.leaderboard.rank(score)
+        t = self.leaderboard.thresholds
+        return {
+            "task": self.spec_task.id,
+            "node_id": node.id,
+            "dev_score": node.dev_score,
+            "test_score": score,
+            "valid_submission": valid,
+            "submission_exists": test is not None and "was not written" not in " ".join(test.problems),
+            "medal": rank["medal"],
+            "above_median": rank["above_median"],
+            "gold": rank["gold"],
+            "silver": rank["silver"],
+            "bronze": rank["bronze"],
+            "thresholds": {"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
+            "baseline_dev_score": self._baseline_score,
+            "steps": self._steps,
+            "nodes": len(self.tree),
+            "higher_is_better": self.spec_task.higher_is_better,
+        }
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        node = self.tree[self.current_id]
+        return (
+            f"{self.spec_task.env_id} | node {node.id} (parent {node.parent_id}) | step {self._steps}/{self.max_steps}\n"
+            f"{self._feedback(node)}\n"
+        )
+
+    def close(self) -> None:
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ one evaluation
+
+    def _evaluate(self, files: dict[str, str], patch: dict | None, parent: Node | None, timeout_s: float) -> tuple[dict, GradeResult | None]:
+        """Diagnostics (and the private test grade) for a set of files."""
+        d: dict[str, Any] = {
+            "status": "ok",
+            "dev_score": None,
+            "metric": self.spec_task.metric_name,
+            "higher_is_better": self.spec_task.higher_is_better,
+            "patch": patch,
+            "execution": None,
+            "submission": None,
+            "error_analysis": None,
+            "warnings": [],
+            "resources": None,
+            "sandbox": self.sandbox.name,
+            "reason": None,
+        }
+        if patch is not None and not patch["applied"]:
+            d.update(status="patch_failed", reason=patch["error"])
+            return d, None
+        syntax = dx.check_syntax(files)
+        if syntax:
+            d.update(status="syntax_error", execution={"exception": syntax}, reason=f"{syntax['type']} in {syntax['file']} line {syntax['line']}: {syntax['message']}")
+            return d, None
+        if SOLUTION not in files:
+            d.update(status="runtime_error", reason=f"{SOLUTION} was deleted: there is nothing to run")
+            return d, None
+
+        run = self._run(files, timeout_s)
+        d["execution"] = self._execution_record(run, files)
+        d["warnings"] = dx.extract_warnings(run.stderr)
+        d["resources"] = {
+            "runtime_s": run.runtime_s,
+            "timeout_s": timeout_s,
+            "peak_memory_mb": run.peak_memory_mb,
+            "memory_limit_mb": self.limits.memory_mb,
+            "output_bytes": run.output_bytes,
+            "output_limit_bytes": self.limits.output_bytes,
+        }
+        if run.timed_out:
+            d.update(status="timeout", reason=f"the run was stopped after {timeout_s:g} s")
+            return d, None
+        if run.memory_exceeded:
+            d.update(status="memory_exceeded", reason=f"the run exceeded the memory limit of {self.limits.memory_mb} MB")
+            return d, None
+        if run.output_limited:
+            d.update(status="runtime_error", reason=f"the run printed more than {self.limits.output_bytes} bytes and was stopped")
+            return d, None
+        if run.returncode != 0:
+            exc = d["execution"]["exception"]
+            why = f"{exc['type']}: {exc['message'][:200]}" if exc else f"exit code {run.returncode}" + (f" ({run.signal})" if run.signal else "")
+            d.update(status="runtime_error", reason=why)
+            return d, None
+
+        sub_dir = self.workspace / "submission"
+        dev = grade_file(self.spec_task, sub_dir / "dev.csv", self._dev_answers)
+        test = grade_file(self.spec_task, sub_dir / "test.csv", self._test_answers)
+        problems = [f"dev.csv: {p}" for p in dev.problems] + [f"test.csv: {p}" for p in test.problems]
+        d["submission"] = {"valid": dev.valid and test.valid, "problems": problems}
+        if not dev.valid or not test.valid:
+            d.update(status="invalid_submission", reason="; ".join(problems)[:500])
+            return d, test
+        d["dev_score"] = dev.score
+        if self.detail == "full":
+            try:
+                d["error_analysis"] = dx.error_analysis(self.spec_task, pd.read_csv(sub_dir / "dev.csv"), self._dev_answers)
+            except Exception as exc:  # noqa: BLE001 - analysis is a bonus, never a failure
+                d["error_analysis"] = {"kind": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
+        return d, test
+
+    def _run(self, files: dict[str, str], timeout_s: float) -> RunResult:
+        """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution."""
+        if self.workspace.exists():
+            shutil.rmtree(self.workspace, ignore_errors=True)
+            if self.workspace.exists():  # a read-only leftover: make it writable and retry
+                for p in self.workspace.rglob("*"):
+                    p.chmod(0o700) if p.is_dir() else None
+                shutil.rmtree(self.workspace)
+        self.workspace.mkdir(parents=True)
+        for path, text in files.items():
+            target = self.workspace / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        self.sandbox.prepare_workspace(self.workspace, self.prepared.public)
+        limits = self.limits if timeout_s == self.limits.timeout_s else Limits(**{**self.limits.__dict__, "timeout_s": timeout_s})
+        return self.sandbox.run([sys.executable, SOLUTION], self.workspace, self.prepared.public, limits)
+
+    def _execution_record(self, run: RunResult, files: dict[str, str]) -> dict:
+        return {
+            "returncode": run.returncode,
+            "signal": run.signal,
+            "runtime_s": run.runtime_s,
+            "peak_memory_mb": run.peak_memory_mb,
+            "timed_out": run.timed_out,
+            "memory_exceeded": run.memory_exceeded,
+            "output_limited": run.output_limited,
+            "stdout_head": run.stdout[: dx.SHOWN_CHARS],
+            "stdout_tail": run.stdout[-dx.SHOWN_CHARS :] if len(run.stdout) > dx.SHOWN_CHARS else "",
+            "stderr_head": run.stderr[: dx.SHOWN_CHARS],
+            "stderr_tail": run.stderr[-dx.SHOWN_CHARS :] if len(run.stderr) > dx.SHOWN_CHARS else "",
+            "exception": dx.parse_exception(run.stderr, files, workspace=str(self.workspace)),
+            "leftover_processes_killed": run.leftover_processes_killed,
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _best_score(self) -> float | None:
+        best = self.tree.best()
+        return best.dev_score if best else None
+
+    def _finish_diagnostics(self, node: Node, previous_best: float | None) -> None:
+        d = node.diagnostics
+        metric = self.spec_task.metric
+        d["node_id"], d["parent_id"] = node.id, node.parent_id
+        d["is_best"] = d["status"] == "ok" and metric.better(d["dev_score"], previous_best)
+        d["best_dev_score"] = self._best_score()
+
+    def _parse_submit(self, action: Any) -> int | None | bool:
+        """``None`` for a diff; else the node id to submit (-1 meaning the best)."""
+        if not isinstance(action, str):
+            return None
+        words = action.strip().split()
+        if not words or words[0].lower() != SUBMIT or len(words) > 2:
+            return None
+        if len(words) == 2:
+            try:
+                node_id = int(words[1])
+            except ValueError:
+                return None
+            return node_id if node_id in self.tree.nodes else None
+        return self.best_node().id
+
+    def _feedback(self, node: Node) -> str:
+        return dx.render_feedback(node.diagnostics, self.detail)
+
+    def _code(self, node: Node) -> str:
+        files = self.tree.files(node.id)
+        if list(files) == [SOLUTION]:
+            return files[SOLUTION]
+        return "\n".join(f"### {path}\n{text}" for path, text in sorted(files.items()))
+
+    def _observation(self, node: Node) -> dict:
+        def score(value: float | None) -> np.ndarray:
+            return np.array([self._worst if value is None else value], dtype=np.float64)
+
+        runtime = ((node.diagnostics.get("execution") or {}).get("runtime_s")) or 0.0
+        return {
+            "task": _text(self.task_text, "task"),
+            "code": _text(self._code(node), "code"),
+            "feedback": _text(self._feedback(node), "feedback"),
+            "status": dx.STATUSES.index(node.status),
+            "node_id": np.array([node.id], dtype=np.int64),
+            "dev_score": score(node.dev_score),
+            "best_dev_score": score(self._best_score()),
+            "runtime_s": np.array([runtime], dtype=np.float64),
+            "steps_left": self.steps_left,
+            "time_left_s": np.array([self.time_left_s()], dtype=np.float64),
+        }
+
+    def _info(self, node: Node) -> dict:
+        d = copy.deepcopy(node.diagnostics)  # callers keep and may modify what they get
+        d.setdefault("node_id", node.id)
+        d.setdefault("parent_id", node.parent_id)
+        d.setdefault("is_best", node.id == self.best_node().id)
+        d["best_dev_score"] = self._best_score()
+        return {"diagnostics": d, "node_id": node.id, "steps_left": self.steps_left}

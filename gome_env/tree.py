@@ -1,0 +1,129 @@
+"""The search tree: every step makes an immutable node (a snapshot of the editable files plus
+its diagnostics). Policies read it; only the environment adds to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from gome_env.store import BlobStore, Snapshot
+
+__all__ = ["Node", "Tree"]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One step's result. ``diff`` is the action that made it from its parent (empty for the root)."""
+
+    id: int
+    parent_id: int | None
+    step: int
+    diff: str
+    snapshot: Snapshot = field(repr=False)
+    diagnostics: dict = field(repr=False)
+    debug_depth: int = 0  # consecutive buggy ancestors this node tries to fix (AIDE's debug depth)
+
+    @property
+    def status(self) -> str:
+        return self.diagnostics["status"]
+
+    @property
+    def dev_score(self) -> float | None:
+        return self.diagnostics.get("dev_score")
+
+    @property
+    def is_buggy(self) -> bool:
+        return self.status != "ok"
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "parent_id": self.parent_id,
+            "step": self.step,
+            "status": self.status,
+            "dev_score": self.dev_score,
+            "debug_depth": self.debug_depth,
+            "diff": self.diff,
+            "diagnostics": self.diagnostics,
+        }
+
+
+class Tree:
+    """Nodes by id, with the queries tree-search policies need."""
+
+    def __init__(self, higher_is_better: bool) -> None:
+        self.higher_is_better = higher_is_better
+        self.store = BlobStore()
+        self.nodes: dict[int, Node] = {}
+        self._children: dict[int, list[int]] = {}
+
+    def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: dict) -> Node:
+        parent = self.nodes[parent_id] if parent_id is not None else None
+        depth = parent.debug_depth + 1 if parent is not None and parent.is_buggy and not parent.is_root else 0
+        node = Node(len(self.nodes), parent_id, step, diff, self.store.put(files), diagnostics, depth)
+        self.nodes[node.id] = node
+        self._children[node.id] = []
+        if parent_id is not None:
+            self._children[parent_id].append(node.id)
+        return node
+
+    def __getitem__(self, node_id: int) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise KeyError(f"no node {node_id}; node ids run from 0 to {len(self.nodes) - 1}") from None
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[0]
+
+    def files(self, node_id: int) -> dict[str, str]:
+        return self.store.get(self[node_id].snapshot)
+
+    def children(self, node_id: int) -> list[Node]:
+        return [self.nodes[c] for c in self._children[node_id]]
+
+    def is_leaf(self, node_id: int) -> bool:
+        return not self._children[node_id]
+
+    def path(self, node_id: int) -> list[Node]:
+        """Nodes from the root down to ``node_id``."""
+        out = []
+        node: Node | None = self[node_id]
+        while node is not None:
+            out.append(node)
+            node = self.nodes[node.parent_id] if node.parent_id is not None else None
+        return out[::-1]
+
+    @property
+    def good_nodes(self) -> list[Node]:
+        return [n for n in self if not n.is_buggy]
+
+    @property
+    def buggy_nodes(self) -> list[Node]:
+        return [n for n in self if n.is_buggy]
+
+    @property
+    def leaves(self) -> list[Node]:
+        return [n for n in self if self.is_leaf(n.id)]
+
+    def best(self) -> Node | None:
+        """The good node with the best dev score (the earliest among ties)."""
+        scored = [n for n in self.good_nodes if n.dev_score is not None]
+        if not scored:
+            return None
+        sign = 1 if self.higher_is_better else -1
+        return max(scored, key=lambda n: (sign * n.dev_score, -n.id))
+
+    def to_dict(self) -> dict:
+        return {"higher_is_better": self.higher_is_better, "nodes": [n.to_dict() for n in self]}

@@ -82,8 +82,11 @@ def roc_auc(y_true, y_pred) -> float:
 def log_loss(y_true, y_pred) -> float:
     """Binary (one probability column for class 1) or multiclass (a column per class) log loss.
 
-    Rows of a multiclass submission are renormalised to sum to one, as Kaggle does.
+    Rows of a multiclass submission are renormalised to sum to one, as Kaggle does. Multiclass
+    answers may be labels (a Series) or one-hot columns (a DataFrame, as MLE-bench stores them).
     """
+    if isinstance(y_true, pd.DataFrame):
+        y_true = y_true.astype(float).idxmax(axis=1)
     if isinstance(y_pred, pd.DataFrame) and y_pred.shape[1] > 1:
         classes = [str(c) for c in y_pred.columns]
         probs = np.clip(y_pred.to_numpy(dtype=float), _EPS, 1 - _EPS)
@@ -99,6 +102,33 @@ def log_loss(y_true, y_pred) -> float:
     p = np.clip(np.asarray(y_pred, dtype=float).ravel(), _EPS, 1 - _EPS)
     t = np.asarray(y_true).astype(float)
     return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
+
+
+def quadratic_weighted_kappa(y_true, y_pred) -> float:
+    """Cohen's kappa with quadratic weights over integer ratings."""
+    t = np.asarray(y_true).astype(float).round().astype(int)
+    p = np.asarray(y_pred, dtype=float).ravel().round().astype(int)
+    lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
+    k = hi - lo + 1
+    observed = np.zeros((k, k))
+    np.add.at(observed, (t - lo, p - lo), 1)
+    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
+    i, j = np.indices((k, k))
+    weights = (i - j) ** 2 / max(1, (k - 1) ** 2)
+    denom = (weights * expected).sum()
+    return float(1 - (weights * observed).sum() / denom) if denom else 1.0
+
+
+def mean_column_auc(y_true, y_pred) -> float:
+    """ROC AUC averaged over target columns (multi-label tasks)."""
+    cols = list(y_true.columns)
+    return float(np.mean([roc_auc(y_true[c], y_pred[c]) for c in cols]))
+
+
+def mean_column_rmsle(y_true, y_pred) -> float:
+    """RMSLE averaged over target columns."""
+    cols = list(y_true.columns)
+    return float(np.mean([rmsle(y_true[c], y_pred[c]) for c in cols]))
 
 
 def rmse(y_true, y_pred) -> float:
@@ -126,6 +156,9 @@ METRICS: dict[str, Metric] = {
         Metric("macro_f1", True, macro_f1, "label", "unweighted mean of per-class F1"),
         Metric("auc", True, roc_auc, "probability", "area under the ROC curve (binary)"),
         Metric("logloss", False, log_loss, "probability", "cross-entropy of predicted probabilities"),
+        Metric("qwk", True, quadratic_weighted_kappa, "value", "quadratic weighted kappa over integer ratings"),
+        Metric("mean_column_auc", True, mean_column_auc, "probability", "ROC AUC averaged over target columns"),
+        Metric("mean_column_rmsle", False, mean_column_rmsle, "value", "RMSLE averaged over target columns"),
         Metric("rmse", False, rmse, "value", "root mean squared error"),
         Metric("rmsle", False, rmsle, "value", "root mean squared logarithmic error"),
         Metric("mae", False, mae, "value", "mean absolute error"),

@@ -110,6 +110,8 @@ def error_analysis(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFra
     classification, a residual summary and the worst segments for regression. Aggregates only:
     no individual dev label is revealed."""
     idc = spec.id_column
+    if len(spec.target_columns) > 1:
+        return {"kind": "multi-target", "note": "per-column analysis is not available for multi-column answers"}
     merged = answers.merge(submission, on=idc, suffixes=("_true", ""))
     y_true = merged[f"{spec.target}_true"] if f"{spec.target}_true" in merged else merged[spec.target]
     kind = spec.metric.kind

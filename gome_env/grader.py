@@ -82,8 +82,16 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
     sub = sub.loc[ans.index]
     cols = list(spec.prediction_columns)
     y_pred = sub[cols] if len(cols) > 1 else sub[cols[0]]
+    targets = list(spec.target_columns)
+    y_true = ans[targets] if len(targets) > 1 else ans[targets[0]]
     try:
-        score = spec.metric(ans[spec.target], y_pred)
+        if spec.grade_fn is not None:  # a competition's own grader
+            score = spec.grade_fn(sub.reset_index(drop=True), ans.drop(columns="_key").reset_index(drop=True))
+            if score is None:
+                return GradeResult(None, False, ["the competition's grader rejected the submission"])
+            score = float(score)
+        else:
+            score = spec.metric(y_true, y_pred)
     except (ValueError, TypeError) as exc:
         return GradeResult(None, False, [f"cannot score: {exc}"])
     if not np.isfinite(score):

@@ -28,6 +28,7 @@ import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -67,7 +68,11 @@ class TaskSpec:
     step_timeout_s: float = 120.0
     baseline_timeout_s: float = 60.0
     version: int = 0
+    answer_columns: tuple[str, ...] = ()
     folder: Path = field(default=ENVS_DIR, compare=False)
+    # Set by adapters (e.g. MLE-bench), never by task.toml:
+    grade_fn: Callable | None = field(default=None, compare=False, repr=False)  # (submission_df, answers_df) -> float
+    preparer: Callable | None = field(default=None, compare=False, repr=False)  # (spec, force) -> PreparedTask
 
     @property
     def metric(self) -> Metric:
@@ -81,6 +86,11 @@ class TaskSpec:
     def prediction_columns(self) -> tuple[str, ...]:
         """Columns a submission must hold besides the id."""
         return self.submission_columns or (self.target,)
+
+    @property
+    def target_columns(self) -> tuple[str, ...]:
+        """Answer columns besides the id (one for most tasks)."""
+        return self.answer_columns or (self.target,)
 
     @property
     def description(self) -> str:
@@ -119,7 +129,8 @@ def load_spec(task_id: str, envs_dir: Path = ENVS_DIR) -> TaskSpec:
     raw = dict(raw)
     raw["metric_name"] = raw.pop("metric")
     raw["submission_columns"] = tuple(raw.get("submission_columns", ()))
-    known = set(TaskSpec.__dataclass_fields__) - {"folder"}
+    raw["answer_columns"] = tuple(raw.get("answer_columns", ()))
+    known = set(TaskSpec.__dataclass_fields__) - {"folder", "grade_fn", "preparer"}
     unknown = set(raw) - known
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid keys: {sorted(known)}")
@@ -192,6 +203,8 @@ def is_prepared(spec: TaskSpec, root: Path | None = None, verify_files: bool = F
 def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = False) -> PreparedTask:
     """Prepare a task's data (once; cached) and return where it lives."""
     spec = load_spec(task) if isinstance(task, str) else task
+    if spec.preparer is not None:
+        return spec.preparer(spec, force)
     root = data_root() / spec.id
     if not force and is_prepared(spec, root, verify_files=verify_files):
         return PreparedTask(spec, root)
@@ -221,7 +234,7 @@ def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = Fals
 
 def write_split(spec: TaskSpec, root: Path, train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame) -> dict:
     """Write public and private files from three labelled frames; answers never reach public/."""
-    answer_cols = [spec.id_column, spec.target]
+    answer_cols = [spec.id_column, *spec.target_columns]
     for name, frame in (("train", train), ("dev", dev), ("test", test)):
         missing = [c for c in answer_cols if c not in frame.columns]
         if missing:
@@ -232,7 +245,7 @@ def write_split(spec: TaskSpec, root: Path, train: pd.DataFrame, dev: pd.DataFra
     public, private = root / "public", root / "private"
     train.to_csv(public / "train.csv", index=False)
     for name, frame in (("dev", dev), ("test", test)):
-        frame.drop(columns=[spec.target]).to_csv(public / f"{name}.csv", index=False)
+        frame.drop(columns=list(spec.target_columns)).to_csv(public / f"{name}.csv", index=False)
         frame[answer_cols].to_csv(private / f"{name}.csv", index=False)
         sample = pd.DataFrame({spec.id_column: frame[spec.id_column]})
         for col in spec.prediction_columns:

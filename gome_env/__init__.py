@@ -1,6 +1,7 @@
 """gome-env: MLE tasks as Gymnasium environments.
 
-Importing the package registers ``gome/<task>-v0`` for every task folder in ``envs/``::
+Importing the package registers ``gome/<task>-v0`` for every task folder in ``envs/``, and
+``gome/mlebench-v0`` for prepared MLE-bench competitions (``competition_dir=PATH``)::
 
     import gymnasium as gym
     import gome_env  # noqa: F401
@@ -32,6 +33,8 @@ def register_all() -> list[str]:
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point="gome_env.env:MLEEnv", kwargs={"task": task_id})
         ids.append(env_id)
+    if "gome/mlebench-v0" not in gym.registry:
+        gym.register(id="gome/mlebench-v0", entry_point="gome_env.mlebench:make_env")
     return ids
 
 

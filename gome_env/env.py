@@ -185,7 +185,8 @@ class MLEEnv(gym.Env):
         self._dev_answers = self.prepared.answers("dev")
         self._test_answers = self.prepared.answers("test")
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
-        self.task_text = f"# {self.spec_task.title}\n\n{self.spec_task.description}\n\n{SOLUTION_CONTRACT}"
+        listing = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in self.prepared.public.iterdir())[:40])
+        self.task_text = f"# {self.spec_task.title}\n\n{self.spec_task.description}\n\n{SOLUTION_CONTRACT}\nFiles in `data/`: {listing}\n"
 
         worst = -math.inf if self.spec_task.higher_is_better else math.inf
         self._worst = worst

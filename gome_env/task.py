@@ -109,9 +109,12 @@ class TaskSpec:
         return f"gome/{self.id}-v{self.version}"
 
     def source_checksum(self) -> str:
-        digest = hashlib.sha256()
+        """Changes whenever the spec or the preparation code changes."""
+        digest = hashlib.sha256(self.source.encode())
         for name in ("task.toml", "prepare.py"):
-            digest.update((self.folder / name).read_bytes())
+            path = self.folder / name
+            if path.exists():
+                digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
 

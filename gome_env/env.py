@@ -234,7 +234,9 @@ class MLEEnv(gym.Env):
                        "is_best": score is not None, "best_dev_score": score}
         root = self.tree.add(None, 0, "", files, diagnostics)
         self._test_scores[root.id] = test
-        self._baseline_score = root.dev_score
+        # Reward normalisation needs a baseline: a failed baseline counts as the leaderboard's worst score.
+        worst_on_board = min(self.leaderboard.scores) if self.spec_task.higher_is_better else max(self.leaderboard.scores)
+        self._baseline_score = root.dev_score if root.dev_score is not None else worst_on_board
         self.current_id = root.id
         return self._observation(root), self._info(root)
 

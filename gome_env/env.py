@@ -322,7 +322,7 @@ class MLEEnv(gym.Env):
             "silver": rank["silver"],
             "bronze": rank["bronze"],
             "thresholds": {"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
-            "baseline_dev_score": self._baseline_score,
+            "baseline_dev_score": self.tree.root.dev_score,
             "steps": self._steps,
             "nodes": len(self.tree),
             "higher_is_better": self.spec_task.higher_is_better,

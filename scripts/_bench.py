@@ -1,0 +1,94 @@
+"""The benchmark driver: skip finished runs, execute the rest, commit each result, write tables."""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from scripts._aggregate import is_medal, run_table, summary_table
+from scripts._executors import make_executor
+from scripts._runs import FAILED, OK, RunSpec, RunStore
+
+__all__ = ["run_benchmark", "write_tables", "select_lines"]
+
+
+def select_lines(store: RunStore, specs: list[RunSpec] | None = None) -> list[dict]:
+    """The latest run line of each run (of ``specs`` only, when given), in spec order."""
+    latest = store.latest_runs()
+    if specs is None:
+        return list(latest.values())
+    return [latest[s.key] for s in specs if s.key in latest]
+
+
+def write_tables(store: RunStore, specs: list[RunSpec] | None = None,
+                 by: tuple[str, ...] = ("policy", "model")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """results.csv/.parquet (per run) and summary.csv/.parquet (per policy x model)."""
+    lines = select_lines(store, specs)
+    runs = run_table(lines, store.steps())
+    summary = summary_table(runs, by)
+    for frame, name in ((runs, "results"), (summary, "summary")):
+        frame.to_csv(store.out / f"{name}.csv", index=False)
+        try:
+            frame.to_parquet(store.out / f"{name}.parquet", index=False)
+        except (ImportError, ValueError) as exc:  # pyarrow missing: the CSV is still there
+            print(f"note: {name}.parquet not written ({exc}); install the 'plots' extra for pyarrow", file=sys.stderr)
+    return runs, summary
+
+
+def run_benchmark(
+    specs: list[RunSpec],
+    out: str | Path,
+    workers: int = 1,
+    ray: str | None = None,
+    retry_failed: bool = True,
+    progress: bool = True,
+    gpus_per_run: float | None = None,
+    cpus_per_run: float = 1.0,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> RunStore:
+    """Execute every run of ``specs`` not finished yet in ``out``; return the store."""
+    store = RunStore(out)
+    recovered = store.recover()
+    if any(recovered.values()):
+        log(f"resume: {recovered['abandoned']} interrupted attempt(s) set aside (they restart from step 0), "
+            f"{recovered['completed_commits']} cut-short commit(s) completed")
+    latest = store.latest_runs()
+    keep = {OK} if retry_failed else {OK, FAILED}
+    todo = [s for s in specs if latest.get(s.key, {}).get("status") not in keep]
+    done_lines = [latest[s.key] for s in specs if s.key in latest and s not in todo]
+    medals = sum(is_medal((line.get("record") or {}).get("final")) for line in done_lines if line.get("status") == OK)
+    failed = 0
+    if len(todo) < len(specs):
+        log(f"resume: {len(specs) - len(todo)} of {len(specs)} run(s) already finished in {store.out}")
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="benchmark",
+               disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    bar.set_postfix(medals=medals, failed=failed)
+    executor = make_executor(store.append_step, workers=workers, ray=ray,
+                             gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run) if todo else None
+    pending = deque(todo)
+    try:
+        while executor is not None and (pending or executor.in_flight):
+            while pending and executor.in_flight < executor.capacity:
+                spec = pending.popleft()
+                executor.submit(spec, store.new_attempt())
+            for spec, attempt, result in executor.poll(0.5):
+                line = store.commit(spec, attempt, result)
+                if line["status"] == OK:
+                    medals += is_medal((line.get("record") or {}).get("final"))
+                else:
+                    failed += 1
+                    bar.write(f"run failed: {spec.key}: {line['error']}")
+                bar.update(1)
+                bar.set_postfix(medals=medals, failed=failed)
+    finally:
+        if executor is not None:
+            executor.close()
+        bar.close()
+    return store

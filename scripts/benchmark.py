@@ -1,0 +1,149 @@
+"""Benchmark policies x models x tasks x seeds under a budget; resumable; prints MLE-bench's figures.
+
+With no arguments it runs the embedded default: GOME and greedy tree search with the bundled CPU
+model (smollm2) on the two quickest tasks, a few steps each::
+
+    gome-benchmark                       # or: python -m scripts.benchmark
+    gome-benchmark --policies gome,greedy,mcts --tasks all --models vllm:/models/qwen --seeds 3 \\
+        --steps 20 --ray auto --out runs/full
+
+Rerunning a command resumes it: finished runs are skipped, failed runs are retried and an
+interrupted run restarts from step 0 (see scripts/_runs.py for the store's layout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from scripts._aggregate import format_summary
+from scripts._bench import run_benchmark, write_tables
+from scripts._runs import SUITES, make_specs, resolve_tasks
+
+DEFAULT_POLICIES = "gome,greedy"
+DEFAULT_MODELS = "smollm2"
+DEFAULT_TASKS = "smoke"
+DEFAULT_STEPS = 3
+# Applied to every policy unless --set overrides it: short answers keep the CPU default quick.
+DEFAULT_POLICY_CONFIG: dict[str, dict] = {}
+ENVS_DIR_VAR = "GOME_ENVS_DIR"
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_settings(items: list[str]) -> dict[str, dict]:
+    """``KEY=VALUE`` (every policy) or ``POLICY.KEY=VALUE``; values are JSON where they parse."""
+    config: dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE or POLICY.KEY=VALUE, got {item!r}")
+        policy, dot, name = key.rpartition(".")
+        config.setdefault(policy if dot else "*", {})[name] = _value(value)
+    return config
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gome-benchmark",
+        description=__doc__.split("\n\n")[0],
+        epilog="Outputs in --out: runs.jsonl, steps.jsonl (append-only), results.csv/.parquet (per run), "
+               "summary.csv/.parquet (per policy x model). Rerun the same command to resume.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--policies", default=DEFAULT_POLICIES,
+                   help="comma-separated policy names (gome, greedy, mcts, evolutionary, replay) or "
+                        "package.module:factory for a custom policy")
+    p.add_argument("--tasks", default=DEFAULT_TASKS,
+                   help=f"comma-separated task ids and suites ({', '.join(SUITES)}, tabular, image, text, "
+                        "time-series); 'smoke' is the two quickest tasks")
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help="comma-separated model specs: smollm2, hf:PATH, vllm:PATH, openai:URL#MODEL, llamacpp:FILE, scripted")
+    p.add_argument("--seeds", type=int, default=1, help="how many seeds per (policy, model, task); seeds 0..N-1")
+    p.add_argument("--first-seed", type=int, default=0, help="the first seed")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps per run")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="wall-clock budget per run")
+    p.add_argument("--token-budget", type=int, default=None, metavar="TOKENS", help="model tokens (in + out) per run")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="[POLICY.]KEY=VALUE",
+                   help="policy setting (JSON value), for every policy or one: --set max_tokens=256 "
+                        "--set gome.num_hypotheses=3; part of the run key")
+    p.add_argument("--sandbox", default=None, help="environment sandbox (auto, subprocess, bwrap); default: the env's")
+    p.add_argument("--step-timeout", type=float, default=None, metavar="SECONDS", help="per-step execution timeout")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs at once: 1 runs in this process; N>1 uses N local worker processes (or, with "
+                        "--ray local, N Ray CPUs)")
+    p.add_argument("--ray", default=None, metavar="auto|local|ADDRESS",
+                   help="run each run as a Ray task: 'auto' joins the cluster in RAY_ADDRESS or running here "
+                        "(else starts one), 'local' starts a private one, or give a cluster address")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="Ray: GPUs per run (default: 1 for vllm: specs on a cluster with GPUs, else 0)")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs per run")
+    p.add_argument("--out", default="runs/benchmark", help="output folder (created; reused to resume)")
+    p.add_argument("--no-retry-failed", action="store_true", help="keep failed runs as they are instead of retrying them")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="list the runs (and which are done) and exit")
+    p.add_argument("--envs-dir", default=os.environ.get(ENVS_DIR_VAR), help=argparse.SUPPRESS)
+    return p
+
+
+def specs_from_args(args: argparse.Namespace) -> list:
+    if args.steps < 1 or args.seeds < 1 or args.workers < 1:
+        raise SystemExit("--steps, --seeds and --workers must be >= 1")
+    envs_dir = str(Path(args.envs_dir).resolve()) if args.envs_dir else None
+    config = {k: dict(v) for k, v in DEFAULT_POLICY_CONFIG.items()}
+    for policy, values in parse_settings(args.settings).items():
+        config.setdefault(policy, {}).update(values)
+    env_config = {}
+    if args.sandbox:
+        env_config["sandbox"] = args.sandbox
+    if args.step_timeout:
+        env_config["step_timeout_s"] = args.step_timeout
+    try:
+        tasks = resolve_tasks(args.tasks, Path(envs_dir) if envs_dir else None)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    return make_specs(_split(args.policies), _split(args.models), tasks, args.seeds, args.steps,
+                      args.time_budget, args.token_budget, config, env_config, envs_dir, args.first_seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    specs = specs_from_args(args)
+    if args.dry_run:
+        from scripts._runs import RunStore
+
+        done = RunStore(args.out).done_keys() if Path(args.out).exists() else set()
+        for spec in specs:
+            print(f"{'done ' if spec.key in done else 'todo '} {spec.key}")
+        return 0
+    start = time.perf_counter()
+    store = run_benchmark(specs, args.out, workers=args.workers, ray=args.ray, retry_failed=not args.no_retry_failed,
+                          progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run)
+    runs, summary = write_tables(store, specs)
+    print(format_summary(summary))
+    failed = runs[runs["status"] != "ok"]
+    if len(failed):
+        print(f"\n{len(failed)} run(s) failed (counted as no valid submission; rerun to retry):")
+        for row in failed.itertuples():
+            print(f"  {row.run_key}: {row.error}")
+    print(f"\n{len(runs)} run(s) in {store.out}  (results.csv, summary.csv; this command: {time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -191,6 +191,12 @@ def check_path(path: str, protected: tuple[str, ...]) -> str:
     norm = posixpath.normpath(path)
     if norm == ".." or norm.startswith("../") or "/../" in f"/{path}/":
         raise DiffError(f"paths may not leave the workspace: {path}")
+    if norm == "." or norm.endswith("/.") or path.endswith("/"):
+        raise DiffError(f"not a file path: {path}")
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise DiffError(f"file paths may not contain control characters: {path!r}")
+    if len(path.encode("utf-8", "replace")) > 1000 or any(len(part.encode("utf-8", "replace")) > 255 for part in norm.split("/")):
+        raise DiffError(f"file path too long: {path[:80]}...")
     for prefix in protected:
         if norm == prefix.rstrip("/") or norm.startswith(prefix):
             raise DiffError(f"{norm} is read-only (protected: {', '.join(protected)})")
@@ -338,6 +344,8 @@ def _apply_all(files: dict[str, str], patches: list[FilePatch], strategy: str):
             if patch.new_path in new_files and new_files[patch.new_path].strip():
                 return files, [], f"{patch.new_path} already exists; patch it instead of creating it"
             content = "\n".join(ln for h in patch.hunks for ln in h.new_lines)
+            if len(content.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+                return files, [], f"{patch.new_path} would exceed {MAX_FILE_BYTES} bytes"
             new_files[patch.new_path] = content + "\n" if content else ""
             continue
         if patch.old_path not in new_files:
@@ -357,7 +365,21 @@ def _apply_all(files: dict[str, str], patches: list[FilePatch], strategy: str):
         if patch.new_path != patch.old_path:
             del new_files[patch.old_path]
         new_files[patch.new_path] = text
+    clash = _file_folder_clash(new_files)
+    if clash:
+        return files, [], clash
     return new_files, rejected, None
+
+
+def _file_folder_clash(files: dict[str, str]) -> str | None:
+    """A path that is both a file and a folder (``a`` and ``a/b``) cannot be laid out."""
+    paths = set(files)
+    for path in paths:
+        parts = path.split("/")
+        for k in range(1, len(parts)):
+            if "/".join(parts[:k]) in paths:
+                return f"{'/'.join(parts[:k])} is a file, so {path} cannot be created inside it"
+    return None
 
 
 def make_diff(old: dict[str, str], new: dict[str, str], context: int = 3) -> str:

@@ -13,6 +13,15 @@ Two backends share one runner:
 ``make_sandbox("auto")`` picks bwrap where it works. Every run gets a random token in its
 environment; after the run, any process still carrying it (a background process that left the
 process group) is killed.
+
+Where the host lets us (cgroup v1 ``pids`` + ``memory`` hierarchies, or a delegated cgroup v2
+subtree), every run also gets its own cgroup (:class:`StepCgroup`): a hard process-count limit
+that holds even for root (``RLIMIT_NPROC`` does not), a memory limit over all of the run's
+processes with an OOM count, and a reliable "kill everything of this run". Without one, the
+rlimits above still apply (``RLIMIT_NPROC`` only for a non-root uid).
+
+Under the subprocess backend the program's parent is a small ``sh`` between the env and the
+program, so ``os.kill(os.getppid(), ...)`` ends the step, not the environment.
 """
 
 from __future__ import annotations
@@ -30,7 +39,20 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Limits", "RunResult", "Sandbox", "SubprocessSandbox", "BwrapSandbox", "make_sandbox", "SANDBOXES"]
+__all__ = [
+    "Limits",
+    "RunResult",
+    "Sandbox",
+    "SubprocessSandbox",
+    "BwrapSandbox",
+    "StepCgroup",
+    "PrivateTripwire",
+    "make_sandbox",
+    "bwrap_works",
+    "cgroup_support",
+    "clean_environment",
+    "SANDBOXES",
+]
 
 SANDBOXES = ("auto", "subprocess", "bwrap")
 KEEP_BYTES = 64_000  # of each stream, at each end, kept for diagnostics
@@ -71,9 +93,15 @@ class RunResult:
     sandbox: str = "subprocess"
     leftover_processes_killed: int = 0
     limits: dict = field(default_factory=dict)
+    cgroup: str | None = None  # "v1" / "v2" when the run had its own cgroup, else None
+    oom_killed: bool = False  # the cgroup's memory limit made the kernel kill a process of the run
+    process_limit_hit: bool = False  # a fork failed at the cgroup's process limit
+    cgroup_peak_memory_mb: float | None = None  # all processes of the run together (page cache included)
 
     @property
     def memory_exceeded(self) -> bool:
+        if self.oom_killed:
+            return True
         tail = self.stderr[-4000:]
         if "MemoryError" in tail or "std::bad_alloc" in tail or "Cannot allocate memory" in tail:
             return True
@@ -166,11 +194,13 @@ def clean_environment(limits: Limits, token: str, home: str) -> dict[str, str]:
     return env
 
 
-def _limit_preexec(limits: Limits):
+def _limit_preexec(limits: Limits, cgroup: "StepCgroup | None" = None):
     cpu = limits.cpu_time_s or limits.timeout_s * max(1, limits.threads) + 5
 
     def preexec() -> None:
         os.setsid()
+        if cgroup is not None:
+            cgroup.join()  # before any limit, so that every later process of the run is inside
         settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, int(cpu) + 1)]
         if limits.memory_mb:
             settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
@@ -209,10 +239,253 @@ def kill_token_processes(token: str) -> int:
     return killed
 
 
+# --------------------------------------------------------------------------- cgroups
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _write(path: Path, value: str) -> bool:
+    try:
+        path.write_text(value)
+        return True
+    except OSError:
+        return False
+
+
+def _counter(text: str, key: str) -> int:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+            return int(parts[1])
+    return 0
+
+
+@lru_cache(maxsize=1)
+def _cgroup_bases() -> tuple[int, dict[str, str]]:
+    """(version, controller -> folder under which this process may create child cgroups)."""
+    if os.environ.get("GOME_SANDBOX_CGROUPS", "1") == "0":
+        return 0, {}
+    own_v1: dict[str, str] = {}
+    own_v2: str | None = None
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if number == "0" and controllers == "":
+            own_v2 = path
+        for ctrl in controllers.split(","):
+            own_v1[ctrl] = path
+    mounts_v1: dict[str, str] = {}
+    mount_v2: str | None = None
+    for line in _read(Path("/proc/mounts")).splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        if fields[2] == "cgroup":
+            for ctrl in ("pids", "memory"):
+                if ctrl in fields[3].split(","):
+                    mounts_v1[ctrl] = fields[1]
+        elif fields[2] == "cgroup2" and mount_v2 is None:
+            mount_v2 = fields[1]
+    v1 = {}
+    for ctrl, mount in mounts_v1.items():
+        base = Path(mount + own_v1.get(ctrl, "/").rstrip("/"))
+        if base.is_dir() and os.access(base, os.W_OK):
+            v1[ctrl] = str(base)
+    if "pids" in v1:
+        return 1, v1
+    if mount_v2 is not None and own_v2 is not None:
+        base = Path(mount_v2 + own_v2.rstrip("/"))
+        enabled = _read(base / "cgroup.subtree_control").split()
+        if "pids" not in enabled and "pids" in _read(base / "cgroup.controllers").split():
+            _write(base / "cgroup.subtree_control", "+pids")  # fails (EBUSY) where base holds processes
+            _write(base / "cgroup.subtree_control", "+memory")
+            enabled = _read(base / "cgroup.subtree_control").split()
+        if "pids" in enabled and os.access(base, os.W_OK):
+            return 2, {"pids": str(base), **({"memory": str(base)} if "memory" in enabled else {})}
+    return 0, {}
+
+
+class StepCgroup:
+    """One run's own cgroup (v1: one folder per hierarchy; v2: one folder): a process-count limit,
+    a memory limit over all the run's processes, their peak and OOM count, and kill-everything.
+
+    ``StepCgroup.create(name, limits)`` returns ``None`` where cgroups cannot be used here.
+    A child joins with :meth:`join` (call it in ``preexec_fn``: it only writes to files)."""
+
+    def __init__(self, version: int, folders: dict[str, Path]) -> None:
+        self.version = version
+        self.folders = folders  # controller -> folder ("pids" always present)
+        self._procs_files = sorted({str(f / "cgroup.procs") for f in folders.values()})
+
+    @classmethod
+    def create(cls, name: str, limits: Limits) -> "StepCgroup | None":
+        version, bases = _cgroup_bases()
+        if not version:
+            return None
+        folders: dict[str, Path] = {}
+        try:
+            for ctrl, base in bases.items():
+                folder = Path(base) / name
+                if folder not in folders.values():
+                    folder.mkdir()
+                folders[ctrl] = folder
+        except OSError:
+            cls(version, folders).remove()
+            return None
+        group = cls(version, folders)
+        pids_max = str(limits.max_processes) if limits.max_processes else "max"
+        if not _write(folders["pids"] / "pids.max", pids_max):
+            group.remove()
+            return None
+        if limits.memory_mb and "memory" in folders:
+            limit = str(limits.memory_mb * 1024 * 1024)
+            mem = folders["memory"]
+            if version == 1:
+                _write(mem / "memory.limit_in_bytes", limit)
+                _write(mem / "memory.memsw.limit_in_bytes", limit)  # no swapping past the limit
+            else:
+                _write(mem / "memory.max", limit)
+                _write(mem / "memory.swap.max", "0")
+        return group
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup (safe in a ``preexec_fn``)."""
+        pid = str(os.getpid()).encode()
+        for path in self._procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+
+    def pids(self) -> set[int]:
+        out: set[int] = set()
+        for path in self._procs_files:
+            out.update(int(x) for x in _read(Path(path)).split() if x.isdigit())
+        return out
+
+    def kill_all(self, timeout_s: float = 5.0) -> int:
+        """SIGKILL every process in the cgroup until it is empty; returns how many were signalled."""
+        killed = 0
+        kill_file = self.folders["pids"] / "cgroup.kill"
+        if self.version == 2 and kill_file.exists():
+            killed = len(self.pids())
+            _write(kill_file, "1")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.01)
+        return killed
+
+    def stats(self) -> dict:
+        pids_events = _read(self.folders["pids"] / "pids.events")
+        out = {"process_limit_hit": _counter(pids_events, "max") > 0, "oom_killed": False, "peak_memory_mb": None}
+        mem = self.folders.get("memory")
+        if mem is not None:
+            if self.version == 1:
+                out["oom_killed"] = _counter(_read(mem / "memory.oom_control"), "oom_kill") > 0
+                peak = _read(mem / "memory.max_usage_in_bytes").strip()
+            else:
+                out["oom_killed"] = _counter(_read(mem / "memory.events"), "oom_kill") > 0
+                peak = _read(mem / "memory.peak").strip()
+            if peak.isdigit():
+                out["peak_memory_mb"] = round(int(peak) / 2**20, 1)
+        return out
+
+    def remove(self) -> None:
+        for folder in set(self.folders.values()):
+            for _ in range(100):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+@lru_cache(maxsize=1)
+def cgroup_support() -> tuple[str | None, str]:
+    """Whether runs get their own cgroup here ("v1"/"v2" or None), and a note saying why."""
+    probe = StepCgroup.create(f"gome-probe-{os.getpid()}-{secrets.token_hex(4)}", Limits(max_processes=8))
+    if probe is None:
+        version, _ = _cgroup_bases()
+        why = "disabled by GOME_SANDBOX_CGROUPS=0" if os.environ.get("GOME_SANDBOX_CGROUPS") == "0" else "no writable pids cgroup"
+        return None, f"no per-run cgroup ({why}); rlimits only"
+    try:
+        proc = subprocess.run(["true"], preexec_fn=probe.join, timeout=20)
+        ok = proc.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    finally:
+        probe.kill_all(1)
+        probe.remove()
+    if not ok:
+        return None, "a process could not join a per-run cgroup; rlimits only"
+    ctrls = "+".join(sorted(probe.folders))
+    return f"v{probe.version}", f"per-run cgroup v{probe.version} ({ctrls})"
+
+
+# --------------------------------------------------------------------------- the private-answers tripwire
+
+
+class PrivateTripwire:
+    """Notices when a run read, linked, or changed the private answers.
+
+    Armed before a run: each private file's access time is set to 0 (before its modification
+    time, so that under ``relatime`` the next read updates it) and its change time, link count
+    and size are noted. After the run, any difference means something touched the files. It does
+    not stop reading (only a missing mount does: the bwrap backend); it catches ordinary reads,
+    copies, hard links and ``utime`` cover-ups (those change ``ctime``). A root program that opens
+    the files with ``O_NOATIME`` is not caught; nor are mounts with ``noatime``."""
+
+    def __init__(self, private_dir: Path | None) -> None:
+        self.files = sorted(p for p in private_dir.rglob("*") if p.is_file() and not p.is_symlink()) if private_dir and private_dir.is_dir() else []
+        self._armed: dict[Path, tuple] = {}
+
+    def arm(self) -> None:
+        self._armed = {}
+        for path in self.files:
+            try:
+                st = os.stat(path)
+                if st.st_atime_ns != 0:
+                    os.utime(path, ns=(0, st.st_mtime_ns))
+                    st = os.stat(path)
+                self._armed[path] = (st.st_atime_ns, st.st_ctime_ns, st.st_nlink, st.st_size, st.st_ino)
+            except OSError:
+                continue
+
+    def check(self) -> list[str]:
+        """Names of the private files touched since :meth:`arm`."""
+        touched = []
+        for path, before in self._armed.items():
+            try:
+                st = os.stat(path)
+                after = (st.st_atime_ns, st.st_ctime_ns, st.st_nlink, st.st_size, st.st_ino)
+            except OSError:
+                after = None
+            if after != before:
+                touched.append(path.name)
+        return touched
+
+
 class Sandbox:
     """Runs ``argv`` with the workspace as working directory and ``data_dir`` visible as ``data/``."""
 
     name = "base"
+    reports_signal_as_exit = False  # True where a wrapper between env and program turns "killed by n" into 128+n
 
     def prepare_workspace(self, workspace: Path, data_dir: Path) -> None:
         """Make ``workspace/data`` show the public data (a link here; a mount point under bwrap)."""
@@ -231,17 +504,23 @@ class Sandbox:
         token = secrets.token_hex(8)
         command, cwd = self.wrap(argv, workspace, data_dir)
         env = clean_environment(limits, token, home=str(workspace) if self.name == "subprocess" else "/tmp")
+        cgroup = StepCgroup.create(f"gome-{token}", limits) if cgroup_support()[0] else None
         start = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_limit_preexec(limits),
-            close_fds=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                preexec_fn=_limit_preexec(limits, cgroup),
+                close_fds=True,
+            )
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
 
         def kill_group() -> None:
             try:
@@ -264,7 +543,14 @@ class Sandbox:
         kill_group()  # the whole group goes, finished or not: no background leftovers
         waiter.join()
         runtime = time.monotonic() - start
-        leftovers = kill_token_processes(token)
+        stats: dict = {}
+        leftovers = 0
+        if cgroup is not None:  # everything the run started, whatever group or session it moved to
+            leftovers = sum(1 for pid in cgroup.pids() if _pgid(pid) not in (proc.pid, None))
+            cgroup.kill_all()
+            stats = cgroup.stats()
+            cgroup.remove()
+        leftovers = max(leftovers, kill_token_processes(token))
         out.join(5)
         err.join(5)
         status = waited["status"]
@@ -272,7 +558,7 @@ class Sandbox:
         signame = None
         if os.WIFSIGNALED(status):
             signame = signal.Signals(os.WTERMSIG(status)).name
-        elif self.name == "bwrap" and proc.returncode > 128:  # bwrap reports the child's signal as 128+n
+        elif self.reports_signal_as_exit and proc.returncode > 128:  # 128+n: the program died of signal n
             try:
                 signame = signal.Signals(proc.returncode - 128).name
             except ValueError:
@@ -290,17 +576,43 @@ class Sandbox:
             sandbox=self.name,
             leftover_processes_killed=leftovers,
             limits=asdict(limits),
+            cgroup=f"v{cgroup.version}" if cgroup is not None else None,
+            oom_killed=bool(stats.get("oom_killed")),
+            process_limit_hit=bool(stats.get("process_limit_hit")),
+            cgroup_peak_memory_mb=stats.get("peak_memory_mb"),
         )
 
 
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+# The program's parent under the subprocess backend: ``os.kill(os.getppid(), SIGKILL)`` kills this
+# shell, which ends the step, instead of the environment. It forks (the command is not its last),
+# waits, and exits with the program's status (128+n for a signal n).
+SUPERVISOR = ("/bin/sh", "-c", '"$@"; exit $?', "gome-step")
+
+
 class SubprocessSandbox(Sandbox):
+    """No namespaces: the program sees the host as its uid does (see the README's threat table)."""
+
     name = "subprocess"
+    reports_signal_as_exit = True
+
+    def wrap(self, argv: list[str], workspace: Path, data_dir: Path) -> tuple[list[str], Path]:
+        if not os.path.exists(SUPERVISOR[0]):
+            return list(argv), workspace
+        return [*SUPERVISOR, *argv], workspace
 
 
 class BwrapSandbox(Sandbox):
     """bubblewrap: only the system (read-only), the interpreter, the workspace and the public data exist."""
 
     name = "bwrap"
+    reports_signal_as_exit = True  # bwrap reports the child's signal as 128+n
 
     def prepare_workspace(self, workspace: Path, data_dir: Path) -> None:
         link = workspace / "data"
@@ -313,19 +625,28 @@ class BwrapSandbox(Sandbox):
         if bwrap is None:
             raise RuntimeError("bubblewrap is not installed: apt-get install bubblewrap, or use sandbox='subprocess'")
         ro: list[str] = []
-        for path in _system_paths():
+        system = _system_paths()
+        for path in system:
             ro += ["--ro-bind", path, path]
+        # The answers sit next to the public data; should that folder lie inside a mounted system
+        # path (a data cache inside the venv, say), cover it with an empty tmpfs.
+        hidden: list[str] = []
+        private = data_dir.resolve().parent / "private"
+        if private.exists() and any(str(private).startswith(p.rstrip("/") + "/") for p in system):
+            hidden += ["--tmpfs", str(private)]
         ws = str(workspace.resolve())
         return (
             [
                 bwrap,
                 *ro,
+                *hidden,
                 "--tmpfs", "/tmp",
                 "--bind", ws, ws,
                 "--ro-bind", str(data_dir.resolve()), f"{ws}/data",
                 "--proc", "/proc",
                 "--dev", "/dev",
                 "--unshare-all",  # network, PID, IPC, UTS, cgroup and user namespaces
+                "--cap-drop", "ALL",  # run as root, bwrap would otherwise keep every capability
                 "--die-with-parent",
                 "--new-session",
                 "--chdir", ws,
@@ -355,7 +676,7 @@ def bwrap_works() -> tuple[bool, str]:
         return False, "bwrap is not installed (apt-get install bubblewrap)"
     try:
         probe = subprocess.run(
-            ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+            ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--cap-drop", "ALL", "--die-with-parent", "true"],
             capture_output=True,
             timeout=20,
         )
@@ -367,16 +688,18 @@ def bwrap_works() -> tuple[bool, str]:
 
 
 def make_sandbox(name: str = "auto") -> tuple[Sandbox, str]:
-    """The sandbox for a name, and a note saying what was chosen and why."""
+    """The sandbox for a name, and a note saying what was chosen and why (and whether runs get
+    their own cgroup)."""
     if name not in SANDBOXES:
         raise ValueError(f"unknown sandbox {name!r}; valid sandboxes: {', '.join(SANDBOXES)}")
+    limits_note = cgroup_support()[1]
     if name == "subprocess":
-        return SubprocessSandbox(), "subprocess sandbox (as asked)"
+        return SubprocessSandbox(), f"subprocess sandbox (as asked); {limits_note}"
     works, why = bwrap_works()
     if name == "bwrap":
         if not works:
             raise RuntimeError(f"sandbox='bwrap' is unavailable: {why}")
-        return BwrapSandbox(), "bwrap sandbox (as asked)"
+        return BwrapSandbox(), f"bwrap sandbox (as asked); {limits_note}"
     if works:
-        return BwrapSandbox(), "auto: bwrap works here, so agent code runs in its own namespaces"
-    return SubprocessSandbox(), f"auto: fell back to the subprocess sandbox ({why})"
+        return BwrapSandbox(), f"auto: bwrap works here, so agent code runs in its own namespaces; {limits_note}"
+    return SubprocessSandbox(), f"auto: fell back to the subprocess sandbox ({why}); {limits_note}"

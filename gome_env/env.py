@@ -33,7 +33,7 @@ from gome_env import diagnostics as dx
 from gome_env.diffs import apply_diff
 from gome_env.grader import GradeResult, grade_file
 from gome_env.medals import Leaderboard
-from gome_env.sandbox import SANDBOXES, Limits, RunResult, make_sandbox
+from gome_env.sandbox import SANDBOXES, Limits, PrivateTripwire, RunResult, make_sandbox
 from gome_env.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
 from gome_env.tree import Node, Tree
 
@@ -370,7 +370,11 @@ class MLEEnv(gym.Env):
             d.update(status="runtime_error", reason=f"{SOLUTION} was deleted: there is nothing to run")
             return d, None
 
+        tripwire = self._private_tripwire()
+        if tripwire is not None:
+            tripwire.arm()
         run = self._run(files, timeout_s)
+        touched = tripwire.check() if tripwire is not None else []
         d["execution"] = self._execution_record(run, files)
         d["warnings"] = dx.extract_warnings(run.stderr)
         d["resources"] = {
@@ -381,22 +385,31 @@ class MLEEnv(gym.Env):
             "output_bytes": run.output_bytes,
             "output_limit_bytes": self.limits.output_bytes,
         }
-        if run.timed_out:
-            d.update(status="timeout", reason=f"the run was stopped after {timeout_s:g} s")
+        forks = f" (its process limit of {self.limits.max_processes} was reached)" if getattr(run, "process_limit_hit", False) else ""
+        if touched:  # only the subprocess backend can reach the answers at all
+            d.update(status="runtime_error", reason=f"the run read or touched the private answers ({', '.join(touched)}): its scores are void")
             return d, None
-        if run.memory_exceeded:
-            d.update(status="memory_exceeded", reason=f"the run exceeded the memory limit of {self.limits.memory_mb} MB")
+        if run.timed_out:
+            d.update(status="timeout", reason=f"the run was stopped after {timeout_s:g} s{forks}")
             return d, None
         if run.output_limited:
             d.update(status="runtime_error", reason=f"the run printed more than {self.limits.output_bytes} bytes and was stopped")
             return d, None
+        if run.memory_exceeded:
+            d.update(status="memory_exceeded", reason=f"the run exceeded the memory limit of {self.limits.memory_mb} MB")
+            return d, None
         if run.returncode != 0:
             exc = d["execution"]["exception"]
             why = f"{exc['type']}: {exc['message'][:200]}" if exc else f"exit code {run.returncode}" + (f" ({run.signal})" if run.signal else "")
-            d.update(status="runtime_error", reason=why)
+            d.update(status="runtime_error", reason=why + forks)
             return d, None
 
         sub_dir = self.workspace / "submission"
+        linked = [name for name in ("", "dev.csv", "test.csv") if (sub_dir / name).is_symlink()]
+        if linked:  # the env would read whatever the link names (the private answers, say)
+            d.update(status="invalid_submission", reason=f"submission/{linked[0]} is a symbolic link; write regular files",
+                     submission={"valid": False, "problems": [f"submission/{name} is a symbolic link" for name in linked]})
+            return d, None
         dev = grade_file(self.spec_task, sub_dir / "dev.csv", self._dev_answers)
         test = grade_file(self.spec_task, sub_dir / "test.csv", self._test_answers)
         problems = [f"dev.csv: {p}" for p in dev.problems] + [f"test.csv: {p}" for p in test.problems]
@@ -428,6 +441,14 @@ class MLEEnv(gym.Env):
         self.sandbox.prepare_workspace(self.workspace, self.prepared.public)
         limits = self.limits if timeout_s == self.limits.timeout_s else Limits(**{**self.limits.__dict__, "timeout_s": timeout_s})
         return self.sandbox.run([sys.executable, SOLUTION], self.workspace, self.prepared.public, limits)
+
+    def _private_tripwire(self) -> PrivateTripwire | None:
+        """Under the subprocess backend the answers are reachable: notice when a run touches them."""
+        if self.sandbox.name != "subprocess":
+            return None
+        if getattr(self, "_tripwire", None) is None:
+            self._tripwire = PrivateTripwire(self.prepared.private)
+        return self._tripwire
 
     def _execution_record(self, run: RunResult, files: dict[str, str]) -> dict:
         return {

@@ -1,0 +1,235 @@
+"""From model text to the unified diff the environment takes.
+
+Models are asked for edits in a form they write reliably and the answer is turned into a clean
+diff with ``gome_env.diffs.make_diff`` against the node's files:
+
+- ``whole``: the complete new ``solution.py`` in a code block (the form AIDE uses; best for
+  small models). An unfenced answer that parses as a Python program is accepted too.
+- ``search_replace``: one or more blocks ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE``
+  (optionally after a line naming the file); the search text must occur in the file (exactly,
+  or line by line ignoring indentation and trailing blanks).
+- ``diff``: a unified diff, applied locally with ``gome_env.diffs.apply_diff`` (so a diff that
+  does not apply is caught before it costs an environment step) and re-emitted cleanly.
+- ``auto``: whichever of the three the answer looks like.
+
+``request_edits`` asks for a batch of edits in one model call, sends unusable answers back with
+the reason (at most ``max_parse_retries`` times, the retries of a batch batched again) and counts
+every unusable answer in ``episode.parse_failures``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from gome_env.diffs import apply_diff, make_diff
+
+__all__ = ["FORMS", "Edit", "EditError", "EditRequest", "EditOutcome", "parse_edit", "request_edits", "extract_code", "FORMAT_INSTRUCTIONS"]
+
+FORMS = ("whole", "search_replace", "diff", "auto")
+SOLUTION = "solution.py"
+
+_FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_SR_RE = re.compile(r"<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)\n?={5,9}[ \t]*\n(.*?)\n?>{5,9}[ \t]*REPLACE", re.S)
+_DIFF_RE = re.compile(r"^(?:--- \S|\+\+\+ \S|@@ -\d)", re.M)
+_FILE_RE = re.compile(r"([\w./-]+\.py)\b")
+
+FORMAT_INSTRUCTIONS = {
+    "whole": "Reply with a one-paragraph plan, then the complete new solution.py in a single ```python code block.",
+    "search_replace": (
+        "Reply with a one-paragraph plan, then one or more edit blocks, each exactly:\n"
+        "<<<<<<< SEARCH\n(lines copied exactly from solution.py)\n=======\n(the new lines)\n>>>>>>> REPLACE"
+    ),
+    "diff": "Reply with a one-paragraph plan, then a unified diff of solution.py (--- a/solution.py, +++ b/solution.py, @@ hunks) in a ```diff block.",
+}
+FORMAT_INSTRUCTIONS["auto"] = FORMAT_INSTRUCTIONS["whole"]
+
+
+class EditError(ValueError):
+    """The answer holds no usable edit; the message is sent back to the model."""
+
+
+@dataclass
+class Edit:
+    """A usable edit: the new files, the diff from the old ones, the form found and the plan (the
+    prose before the edit)."""
+
+    files: dict[str, str]
+    diff: str
+    form: str
+    plan: str = ""
+
+
+def extract_code(text: str) -> str | None:
+    """The program in an answer: the longest fenced code block that is not a diff, or the whole
+    answer when it parses as Python and looks like a program. An unclosed fence (the answer ran
+    out of tokens) counts up to the end."""
+    blocks = [body for lang, body in _FENCE_RE.findall(text) if lang.lower() not in ("diff", "patch", "json") and body.strip()]
+    if blocks:
+        return max(blocks, key=len).strip("\n") + "\n"
+    stripped = text.strip()
+    if stripped and re.search(r"^(import |from |def |class )", stripped, re.M):
+        try:
+            ast.parse(stripped)
+        except SyntaxError:
+            return None
+        return stripped + "\n"
+    return None
+
+
+def _plan(text: str) -> str:
+    cut = min([i for i in (text.find("```"), text.find("<<<<<<<"), text.find("--- ")) if i >= 0] or [len(text)])
+    return text[:cut].strip()[:1000]
+
+
+def _whole(text: str, files: dict[str, str], target: str) -> dict[str, str]:
+    code = extract_code(text)
+    if code is None:
+        raise EditError(f"no code block found: {FORMAT_INSTRUCTIONS['whole']}")
+    return {**files, target: code}
+
+
+def _find_lines(haystack: str, needle: str) -> tuple[int, int] | None:
+    """Character span of ``needle`` in ``haystack`` comparing whole lines without indentation
+    and trailing blanks."""
+    hay = haystack.splitlines(keepends=True)
+    need = [ln.strip() for ln in needle.strip("\n").splitlines()]
+    if not need:
+        return None
+    norm = [ln.strip() for ln in hay]
+    for i in range(len(hay) - len(need) + 1):
+        if norm[i : i + len(need)] == need:
+            start = sum(len(ln) for ln in hay[:i])
+            return start, start + sum(len(ln) for ln in hay[i : i + len(need)])
+    return None
+
+
+def _search_replace(text: str, files: dict[str, str], target: str) -> dict[str, str]:
+    new = dict(files)
+    blocks = list(_SR_RE.finditer(text))
+    if not blocks:
+        raise EditError(f"no SEARCH/REPLACE block found. {FORMAT_INSTRUCTIONS['search_replace']}")
+    for i, match in enumerate(blocks, 1):
+        search, replace = match.group(1), match.group(2)
+        before = text[: match.start()].rstrip().splitlines()[-1:] or [""]
+        named = _FILE_RE.search(before[0])
+        path = named.group(1) if named and (named.group(1) in files or not search.strip()) else target
+        if not search.strip():
+            if path in new and new[path].strip():
+                raise EditError(f"block {i}: the SEARCH part is empty but {path} exists; copy the lines to replace")
+            new[path] = replace.rstrip("\n") + "\n"
+            continue
+        if path not in new:
+            raise EditError(f"block {i}: {path} does not exist; editable files: {', '.join(sorted(new))}")
+        source = new[path]
+        if search in source:
+            new[path] = source.replace(search, replace, 1)
+            continue
+        span = _find_lines(source, search)
+        if span is None:
+            first = search.strip().splitlines()[0][:120]
+            raise EditError(f"block {i}: the SEARCH lines were not found in {path} (first line: {first!r}); copy them exactly")
+        tail = "\n" if source[span[0] : span[1]].endswith("\n") else ""
+        new[path] = source[: span[0]] + replace.rstrip("\n") + tail + source[span[1] :]
+    return new
+
+
+def _diff(text: str, files: dict[str, str]) -> dict[str, str]:
+    new, result = apply_diff(files, text)
+    if not result.applied:
+        raise EditError(f"the diff does not apply: {result.error}")
+    return new
+
+
+def detect_form(text: str) -> str:
+    if _SR_RE.search(text):
+        return "search_replace"
+    if len(_DIFF_RE.findall(text)) >= 2 and "@@" in text:
+        return "diff"
+    return "whole"
+
+
+def parse_edit(text: str, files: dict[str, str], form: str = "auto", target: str = SOLUTION) -> Edit:
+    """Turn a model answer into an :class:`Edit` of ``files``; raise EditError saying what is
+    wrong. An answer that changes nothing is an error too (it would waste a step)."""
+    if form not in FORMS:
+        raise ValueError(f"unknown edit form {form!r}; valid forms: {', '.join(FORMS)}")
+    if not text or not text.strip():
+        raise EditError("the answer is empty")
+    found = detect_form(text) if form == "auto" else form
+    if found == "whole":
+        new = _whole(text, files, target)
+    elif found == "search_replace":
+        new = _search_replace(text, files, target)
+    else:
+        new = _diff(text, files)
+    if new == files:
+        raise EditError("the edit changes nothing: change the code")
+    return Edit(new, make_diff(files, new), found, _plan(text))
+
+
+@dataclass
+class EditRequest:
+    """One edit to ask for: the conversation, the files it edits and the form expected."""
+
+    messages: list[dict]
+    files: dict[str, str]
+    form: str = "whole"
+    kind: str = "edit"
+
+
+@dataclass
+class EditOutcome:
+    """What came of an EditRequest: the edit (None when every attempt failed), every exchange
+    (first answer and retries) and the last error."""
+
+    edit: Edit | None
+    calls: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def diff(self) -> str:
+        """The diff to send: the edit's, or the last raw answer (the environment will say why it
+        fails) when no attempt could be parsed."""
+        if self.edit is not None:
+            return self.edit.diff
+        return self.calls[-1].answer if self.calls else ""
+
+    @property
+    def ok(self) -> bool:
+        return self.edit is not None
+
+
+def retry_message(error: str, form: str) -> dict:
+    return {"role": "user", "content": f"Your answer could not be used: {error}\n{FORMAT_INSTRUCTIONS[form]}"}
+
+
+def request_edits(episode, requests: list[EditRequest], *, config, stop: list[str] | None = None) -> list[EditOutcome]:
+    """Ask for all ``requests`` in one batched model call; re-ask the unusable ones (batched
+    again) up to ``config.max_parse_retries`` times. Returns one EditOutcome per request."""
+    outcomes = [EditOutcome(None) for _ in requests]
+    conversations = [list(r.messages) for r in requests]
+    pending = list(range(len(requests)))
+    for attempt in range(config.max_parse_retries + 1):
+        if not pending:
+            break
+        kind = requests[pending[0]].kind if attempt == 0 else f"{requests[pending[0]].kind}_retry"
+        exchanges = episode.chat(
+            [conversations[i] for i in pending], kind=kind, temperature=config.temperature,
+            top_p=config.top_p, max_tokens=config.max_tokens, stop=stop,
+        )
+        still = []
+        for i, ex in zip(pending, exchanges):
+            req = requests[i]
+            outcomes[i].calls.append(ex)
+            try:
+                outcomes[i].edit = parse_edit(ex.answer, req.files, req.form)
+            except EditError as exc:
+                ex.error = outcomes[i].error = str(exc)
+                episode.parse_failures += 1
+                answer = ex.answer if len(ex.answer) <= 1500 else ex.answer[:700] + "\n[...]\n" + ex.answer[-700:]
+                conversations[i] = list(req.messages) + [{"role": "assistant", "content": answer}, retry_message(str(exc), req.form)]
+                still.append(i)
+        pending = still
+    return outcomes

@@ -11,7 +11,8 @@ model only through the :class:`Episode` it is given:
   public state.
 
 Both ``chat`` and ``step`` check the budget (steps, wall clock, tokens) first and raise
-:class:`Stop` when it is spent; the environment's own truncation raises it too. ``run_episode``
+:class:`Stop` when it is spent (after the environment truncates the episode, the next call raises
+it). ``run_episode``
 catches it, ends the episode with ``submit`` and returns the record described in
 docs/CONTRACTS.md.
 """
@@ -137,6 +138,7 @@ class Episode:
         self.started = time.monotonic()
         self.final: dict | None = None
         self.done = False
+        self.stop_reason: str | None = None  # set when the environment ends the episode itself
         self._unstepped: dict[int, Exchange] = {}  # exchanges not (yet) attached to a step
 
     # ------------------------------------------------------------------ read-only views
@@ -198,7 +200,7 @@ class Episode:
     def check_budget(self, before: str) -> None:
         """Raise Stop when a limit is reached; ``before`` is ``"chat"`` or ``"step"``."""
         if self.done:
-            raise Stop("submit")
+            raise Stop(self.stop_reason or "submit")
         if self.steps_left <= 0:
             raise Stop("steps")
         if self.budget.time_budget_s is not None and self.elapsed_s >= self.budget.time_budget_s:
@@ -300,10 +302,10 @@ class Episode:
         self.steps.append(record)
         if self.on_step is not None:
             self.on_step(record)
-        if terminated or truncated:
+        if terminated or truncated:  # the environment ended the episode: the next chat/step raises Stop
             self.done = True
             self.final = info.get("final")
-            raise Stop("steps" if self.unwrapped.steps_left <= 0 else "time")
+            self.stop_reason = "steps" if self.unwrapped.steps_left <= 0 else "time"
         return node
 
     def submit(self, node_id: int | None = None) -> None:
@@ -407,6 +409,7 @@ def run_episode(
     stopped_by, error = "submit", None
     try:
         policy.run(episode)
+        stopped_by = episode.stop_reason or "submit"
     except Stop as stop:
         stopped_by = stop.reason
     except Exception:  # noqa: BLE001 - the record says what went wrong

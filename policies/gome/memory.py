@@ -2,8 +2,8 @@
 
 **SuccessMemory** holds every accepted hypothesis with its measured improvement (``gain``, in
 metric units, positive = better). Each entry carries a ``weight`` that starts at the gain and is
-multiplied by ``beta`` every round (``decay``), so an entry accepted ``t`` rounds ago weighs
-``gain * beta**t``: like momentum in SGD, recent successful directions count most and old ones
+multiplied by ``beta`` at the end of every later round (``decay``, called by the trace before it
+adds the round's own result), so an entry accepted ``t`` rounds ago weighs ``gain * beta**t``: like momentum in SGD, recent successful directions count most and old ones
 fade. The memory feeds
 
 - the prompts (``render``: the strongest entries, strongest first), and

@@ -83,7 +83,6 @@ class GOMEPolicy(Policy):
     def __init__(self, model=None, **config) -> None:
         super().__init__(model, **config)
         self.traces: list[Trace] = []
-        self.rounds = 0
 
     def run(self, episode: Episode) -> None:
         cfg = self.config
@@ -92,13 +91,13 @@ class GOMEPolicy(Policy):
             Trace(i, root.id, root.dev_score, SuccessMemory(cfg.beta, cfg.memory_capacity), FailureMemory(cfg.memory_capacity))
             for i in range(cfg.num_traces)
         ]
-        self.rounds = 0
+        round_no = 0
         while True:
             if cfg.merge and cfg.num_traces >= 2 and episode.steps_left <= cfg.num_traces:
                 self.merge(episode)
                 return
-            run_round(episode, self.traces, cfg, self.rounds)
-            self.rounds += 1
+            run_round(episode, self.traces, cfg, round_no)
+            round_no += 1
 
     def merge(self, episode: Episode) -> None:
         """Merge the best solutions of the two best traces with one model call (one step)."""
@@ -113,6 +112,11 @@ class GOMEPolicy(Policy):
         messages = prompts.merge_prompt(episode.task_text, episode.files(a), episode.files(b), cfg, scores)
         (outcome,) = request_edits(episode, [EditRequest(messages, episode.files(a), "whole", "merge")], config=cfg)
         episode.step(outcome.diff, a, kind="merge", trace=-1, calls=outcome.calls, parse_ok=outcome.ok, note={"merged": [a, b]})
+
+    @property
+    def rounds(self) -> int:
+        """Rounds played (a round cut short by the budget counts once it ran something)."""
+        return max((t.rounds for t in self.traces), default=0)
 
     def summary(self) -> dict:
         return {"rounds": self.rounds, "traces": [t.summary() for t in self.traces]}

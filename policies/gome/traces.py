@@ -9,8 +9,9 @@ advances every trace by one update, with each phase's model calls sent as **one 
 3. update: all K implementations in one call, then each is run from its trace's best;
 4. debug: the failed runs are debugged together (one call per debug attempt, at most
    ``max_debug`` attempts);
-5. accept: a trace's best moves when its dev score improves; the hypothesis goes to the success
-   memory (with its gain) or to the failure memory.
+5. accept: the trace's success memory decays by ``beta`` (a round has passed); its best moves
+   when the dev score improves, and the hypothesis goes to the success memory (weight = its gain)
+   or to the failure memory. An entry accepted ``t`` rounds ago thus weighs ``gain * beta**t``.
 
 Every ``sync_interval`` rounds the traces share their success memories (``all_reduce``). The
 final answer is the best node across traces (the environment's best).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from policies.base import Episode
+from policies.base import Episode, Stop
 from policies.edits import EditRequest, request_edits
 from policies import prompts
 from policies.gome.diagnosis import Hypothesis, diagnosis_prompt, fallback_hypotheses, request_diagnoses, select_hypothesis
@@ -73,8 +74,6 @@ def _memories(trace: Trace, cfg, metric: str) -> tuple[str, str]:
 def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None:
     """Advance every trace by one diagnose -> select -> update (-> debug) -> accept cycle."""
     metric = episode.metric_name
-    for t in traces:
-        t.success.decay()
 
     # 1. gradient: one batched diagnosis call
     conversations = []
@@ -105,28 +104,35 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
         files = episode.files(t.best_id)
         messages = implement_prompt(episode.task_text, files, h, best.diagnostics, success, failure, cfg, f"{metric} {best.dev_score}")
         requests.append(EditRequest(messages, files, cfg.edit_form, "implement"))
-    results: list[int] = []
-    for t, h, d, outcome in zip(traces, chosen, diagnoses, request_edits(episode, requests, config=cfg)):
-        note = {"round": round_no, "hypothesis": h.as_dict(), "momentum": t.success.velocity}
-        node = episode.step(outcome.diff, t.best_id, kind="implement", trace=t.id, calls=d.calls + outcome.calls, parse_ok=outcome.ok, note=note)
-        results.append(node.id)
+    results: list[int | None] = [None] * len(traces)
+    stopped: Stop | None = None
+    try:
+        for i, (t, h, d, outcome) in enumerate(zip(traces, chosen, diagnoses, request_edits(episode, requests, config=cfg))):
+            note = {"round": round_no, "hypothesis": h.as_dict(), "momentum": t.success.velocity}
+            node = episode.step(outcome.diff, t.best_id, kind="implement", trace=t.id, calls=d.calls + outcome.calls, parse_ok=outcome.ok, note=note)
+            results[i] = node.id
 
-    # 4. bounded debug loop, batched over the traces whose run failed
-    for attempt in range(cfg.max_debug):
-        buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
-        if not buggy:
-            break
-        requests = []
-        for i in buggy:
-            node = episode.tree[results[i]]
-            files = episode.files(node.id)
-            requests.append(EditRequest(prompts.debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug"))
-        for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-            note = {"round": round_no, "debug_attempt": attempt + 1}
-            results[i] = episode.step(outcome.diff, results[i], kind="debug", trace=traces[i].id, calls=outcome.calls, parse_ok=outcome.ok, note=note).id
+        # 4. bounded debug loop, batched over the traces whose run failed
+        for attempt in range(cfg.max_debug):
+            buggy = [i for i, r in enumerate(results) if r is not None and episode.tree[r].is_buggy]
+            if not buggy:
+                break
+            requests = []
+            for i in buggy:
+                node = episode.tree[results[i]]
+                files = episode.files(node.id)
+                requests.append(EditRequest(prompts.debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug"))
+            for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
+                note = {"round": round_no, "debug_attempt": attempt + 1}
+                results[i] = episode.step(outcome.diff, results[i], kind="debug", trace=traces[i].id, calls=outcome.calls, parse_ok=outcome.ok, note=note).id
+    except Stop as stop:  # the budget ran out mid-round: still account for the runs made
+        stopped = stop
 
-    # 5. accept or remember the failure
+    # 5. a round has passed: momentum decays, then accept or remember the failure
     for t, h, r in zip(traces, chosen, results):
+        if r is None:
+            continue
+        t.success.decay()
         node = episode.tree[r]
         t.rounds += 1
         t.last_id, t.last_hypothesis = node.id, h.hypothesis
@@ -141,6 +147,8 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
             t.failure.add(h.hypothesis, node.status, node.dev_score, node.diagnostics.get("reason") or "", node.id, t.id, round_no)
         t.history.append({"round": round_no, "node_id": node.id, "status": node.status, "dev_score": node.dev_score,
                           "accepted": accepted, "hypothesis": h.hypothesis[:300], "source": h.source})
+    if stopped is not None:
+        raise stopped
 
     # 6. all-reduce of the success memories
     if cfg.sync_interval > 0 and (round_no + 1) % cfg.sync_interval == 0:

@@ -1,0 +1,207 @@
+"""GOME's pieces: the diagnosis (gradient), the memories (momentum), selection, the all-reduce,
+and whole episodes on the tiny task checking batching and the ablation switches."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from helpers import improve
+from policies import make_policy, run_episode, table_backend
+from policies.gome.diagnosis import (
+    WEIGHTS, DiagnosisError, Hypothesis, fallback_hypotheses, parse_diagnosis, select_hypothesis, selection_weights,
+)
+from policies.gome.memory import FailureMemory, SuccessMemory, similarity
+from policies.gome.traces import Trace, all_reduce
+
+PROBLEM = {"problem": "the baseline predicts the majority class", "evidence": "accuracy near 0.5",
+           "hypothesis": "predict with a linear rule on x0 + x1", "expected_effect": "accuracy above 0.9",
+           "alignment": 8, "impact": 9, "novelty": 5, "feasibility": 9, "risk_reward": 7}
+DIAGNOSIS = json.dumps({"problems": [PROBLEM]})
+
+
+def gome_backend(baseline: str, buggy: bool = False):
+    """JSON for diagnoses; else a unique whole program (improved, or one that raises)."""
+    count = [0]
+
+    def code(messages):
+        count[0] += 1
+        source = baseline + "\nraise ValueError('boom')\n" if buggy else improve(baseline)
+        return f"```python\n{source}\n# variant {count[0]}\n```"
+
+    return table_backend({"Answer with JSON only": DIAGNOSIS}, default=code)
+
+
+def play(make_tiny_env, tiny_spec, steps: int, buggy: bool = False, **config):
+    env = make_tiny_env(max_steps=steps, sandbox="subprocess")
+    backend = gome_backend(tiny_spec.baseline_source, buggy)
+    policy = make_policy("gome", model=backend, **config)
+    record = run_episode(env, policy, seed=0)
+    assert record["error"] is None, record["error"]
+    return record, policy, backend
+
+
+def user_prompts(backend, marker: str) -> list[str]:
+    return [c[-1]["content"] for c in backend.conversations if marker in c[-1]["content"]]
+
+
+# ---------------------------------------------------------------------- gradient
+
+
+def test_parse_diagnosis_validates_and_scores():
+    (h,) = parse_diagnosis(f"Here you go:\n```json\n{DIAGNOSIS}\n```")
+    assert h.hypothesis == PROBLEM["hypothesis"] and h.evidence == PROBLEM["evidence"]
+    assert h.weighted_score == pytest.approx(0.2 * 8 + 0.4 * 9 + 0.2 * 5 + 0.1 * 9 + 0.1 * 7)
+    assert sum(WEIGHTS.values()) == pytest.approx(1.0)
+    many = [{**PROBLEM, "hypothesis": f"h{i}", "impact": i} for i in range(1, 8)]
+    parsed = parse_diagnosis(json.dumps(many), max_problems=3)  # a bare list is accepted
+    assert [p.hypothesis for p in parsed] == ["h7", "h6", "h5"]
+    (clipped,) = parse_diagnosis(json.dumps({"problems": [{"hypothesis": "x", "impact": 99, "novelty": "high"}]}))
+    assert clipped.scores["impact"] == 10 and clipped.scores["novelty"] == 5 and clipped.scores["alignment"] == 5
+    for bad in ["no json at all", '{"problems": []}', '{"problems": [{"problem": "p"}]}', "{broken"]:
+        with pytest.raises(DiagnosisError, match="JSON"):
+            parse_diagnosis(bad)
+
+
+def test_fallback_hypotheses():
+    (fix,) = fallback_hypotheses({"status": "runtime_error", "reason": "KeyError: 'x9'"})
+    assert "KeyError" in fix.hypothesis and fix.source == "fallback"
+    assert len(fallback_hypotheses({"status": "ok"})) == 3
+
+
+# ---------------------------------------------------------------------- momentum
+
+
+def test_success_memory_grows_and_decays():
+    memory = SuccessMemory(beta=0.5)
+    entry = memory.add("use gradient boosting", gain=0.2, dev_score=0.8, node_id=3)
+    assert len(memory) == 1 and entry.weight == 0.2
+    memory.decay()
+    memory.decay()
+    assert entry.weight == pytest.approx(0.2 * 0.5**2)  # gain * beta**rounds
+    memory.add("scale the features", gain=0.1, dev_score=0.9, node_id=4)
+    assert len(memory) == 2 and memory.velocity == pytest.approx(0.05 + 0.1)
+    # the recent success pulls harder than the decayed one
+    assert memory.momentum("scale the features") == pytest.approx(0.1 / 0.15)
+    assert memory.momentum("use gradient boosting") == pytest.approx(0.05 / 0.15)
+    assert memory.momentum("xyz") == 0
+    lines = memory.render("accuracy").splitlines()
+    assert lines[0].startswith("- scale the features") and "gain +0.1" in lines[0]  # strongest first
+    capped = SuccessMemory(beta=1.0, capacity=2)
+    for i, g in enumerate([0.1, 0.3, 0.2]):
+        capped.add(f"h{i}", g, None, i)
+    assert sorted(e.gain for e in capped.entries) == [0.2, 0.3]
+    with pytest.raises(ValueError):
+        SuccessMemory(beta=1.5)
+
+
+def test_failure_memory_and_similarity():
+    failures = FailureMemory(capacity=2)
+    for i in range(3):
+        failures.add(f"use a deep neural network {i}", "runtime_error", None, "CUDA missing", i)
+    assert len(failures) == 2 and failures.entries[0].node_id == 1
+    assert failures.similarity("use a deep neural network") > 0.5
+    assert "runtime_error: CUDA missing" in failures.render("accuracy")
+    assert similarity("a b", "") == 0.0 and similarity("random forest", "random forest") == 1.0
+
+
+def test_momentum_steers_selection_and_the_switch_turns_it_off():
+    boost = Hypothesis("weak model", "", "use gradient boosting trees", "")
+    scale = Hypothesis("raw inputs", "", "standardise the inputs", "")
+    success = SuccessMemory()
+    success.add("gradient boosting trees helped", 0.3, 0.9, 1)
+    on = selection_weights([boost, scale], success, None)
+    off = selection_weights([boost, scale], None, None)
+    assert off[0] == off[1] and on[0] > on[1] == off[1]
+    failure = FailureMemory()
+    failure.add("standardise the inputs", "ok", 0.5, "", 2)
+    penalised = selection_weights([boost, scale], None, failure)
+    assert penalised[1] < penalised[0]
+    rng = random.Random(0)
+    picks = [select_hypothesis([boost, scale], rng, success, failure)[0] is boost for _ in range(300)]
+    assert sum(picks) > 200
+    low = Hypothesis("p", "", "h", "", scores=dict.fromkeys(WEIGHTS, 1.0))
+    assert all(select_hypothesis([boost, low], rng, None, None, top_k=1)[0] is boost for _ in range(20))
+
+
+def test_all_reduce_shares_success_memory():
+    traces = [Trace(i, 0, 0.5, SuccessMemory(), FailureMemory()) for i in range(3)]
+    traces[0].success.add("a", 0.1, 0.6, 10, trace=0)
+    traces[2].success.add("c", 0.2, 0.7, 12, trace=2)
+    all_reduce(traces)
+    assert all(sorted(e.node_id for e in t.success.entries) == [10, 12] for t in traces)
+    all_reduce(traces)  # idempotent: no duplicates
+    assert all(len(t.success) == 2 for t in traces)
+
+
+# ---------------------------------------------------------------------- episodes
+
+
+def test_k_traces_make_one_batched_call_per_round_phase(make_tiny_env, tiny_spec):
+    record, policy, backend = play(make_tiny_env, tiny_spec, steps=6, num_traces=3)
+    # two rounds: each makes one diagnosis call and one implementation call, each a batch of K = 3
+    assert backend.calls == [3, 3, 3, 3]
+    assert [s["kind"] for s in record["steps"]] == ["implement"] * 6
+    assert [s["trace"] for s in record["steps"]] == [0, 1, 2, 0, 1, 2]
+    assert policy.rounds == 2 and record["policy_summary"]["rounds"] == 2
+    # each trace branches from its own best: round 2 builds on round 1's accepted node
+    first = {s["trace"]: s["node_id"] for s in record["steps"][:3]}
+    assert all(s["parent_id"] == first[s["trace"]] for s in record["steps"][3:])
+    assert record["steps"][0]["calls"][0]["kind"] == "diagnose" and record["steps"][0]["calls"][1]["kind"] == "implement"
+
+
+def test_momentum_buffer_grows_on_accept_and_decays(make_tiny_env, tiny_spec):
+    record, policy, backend = play(make_tiny_env, tiny_spec, steps=3, num_traces=1, beta=0.5)
+    (trace,) = policy.traces
+    steps = record["steps"]
+    baseline = record["final"]["baseline_dev_score"]
+    assert steps[0]["dev_score"] > baseline  # round 0 improves: accepted
+    assert trace.best_id == steps[0]["node_id"] and trace.accepted == 1
+    (entry,) = trace.success.entries  # rounds 1, 2 reach the same score: not accepted
+    assert entry.gain == pytest.approx(steps[0]["dev_score"] - baseline)
+    assert entry.weight == pytest.approx(entry.gain * 0.5**2)  # decayed at the end of rounds 1 and 2
+    assert len(trace.failure) == 2
+    assert len(user_prompts(backend, "# What worked")) == 4  # rounds 1 and 2: diagnosis + implementation
+    assert any(s["note"]["momentum"] > 0 for s in steps[1:])
+
+
+def test_momentum_off_keeps_no_success_memory(make_tiny_env, tiny_spec):
+    record, policy, backend = play(make_tiny_env, tiny_spec, steps=3, num_traces=1, momentum=False)
+    (trace,) = policy.traces
+    assert trace.accepted == 1 and len(trace.success) == 0 and len(trace.failure) == 2
+    assert user_prompts(backend, "# What worked") == []
+    assert len(user_prompts(backend, "# What did not work")) == 2  # round 2's diagnosis and implementation
+    assert policy.config.momentum is False and record["policy_config"]["momentum"] is False
+
+
+def test_diagnostics_richness_switch(make_tiny_env, tiny_spec):
+    _, _, full = play(make_tiny_env, tiny_spec, steps=2, num_traces=1, diagnostics="full")
+    _, _, minimal = play(make_tiny_env, tiny_spec, steps=2, num_traces=1, diagnostics="minimal")
+    full_text, minimal_text = "\n".join(user_prompts(full, "# Task")), "\n".join(user_prompts(minimal, "# Task"))
+    assert "weakest classes" in full_text and "- run: return code" in full_text
+    assert "weakest classes" not in minimal_text and "- run: return code" not in minimal_text
+    assert "## Step result" in minimal_text  # status and scores are always shown
+
+
+def test_sync_interval_switch(make_tiny_env, tiny_spec):
+    _, shared, _ = play(make_tiny_env, tiny_spec, steps=2, num_traces=2, sync_interval=1)
+    _, alone, _ = play(make_tiny_env, tiny_spec, steps=2, num_traces=2, sync_interval=0)
+    assert [len(t.success) for t in shared.traces] == [2, 2]  # each trace's accept reached the other
+    assert [len(t.success) for t in alone.traces] == [1, 1]
+
+
+def test_bounded_debug_loop(make_tiny_env, tiny_spec):
+    record, policy, _ = play(make_tiny_env, tiny_spec, steps=6, buggy=True, num_traces=1, max_debug=2)
+    assert [s["kind"] for s in record["steps"]] == ["implement", "debug", "debug"] * 2
+    assert [s["parent_id"] for s in record["steps"][:3]] == [0, 1, 2]  # each debug fixes the last failure
+    assert policy.traces[0].best_id == 0 and len(policy.traces[0].failure) == 2
+
+
+def test_merge_of_the_two_best_traces(make_tiny_env, tiny_spec):
+    record, _, backend = play(make_tiny_env, tiny_spec, steps=4, num_traces=2, merge=True)
+    kinds = [s["kind"] for s in record["steps"]]
+    assert kinds == ["implement", "implement", "merge"] and record["stopped_by"] == "submit"
+    assert "Parent A" in record["steps"][-1]["prompt"][-1]["content"]
+    assert record["steps"][-1]["note"]["merged"] == [record["steps"][0]["node_id"], record["steps"][1]["node_id"]]

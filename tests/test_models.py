@@ -22,7 +22,7 @@ CONVERSATIONS = [
         {"role": "system", "content": "You are a concise assistant for machine-learning engineers."},
         {"role": "user", "content": "In one sentence, what does a learning-rate warm-up do during training?"},
     ],
-    [{"role": "user", "content": "Write a Python function that returns the square of a number."}],
+    [{"role": "user", "content": "Write a Python function that returns the square of a number, with a docstring, type hints and a doctest."}],
 ]
 SCHEMA = {
     "type": "object",
@@ -112,6 +112,53 @@ def test_server_down_fails_with_the_address_after_bounded_retries() -> None:
         load_model(f"openai:{url}", max_retries=0)
 
 
+def test_default_model_conversion_is_atomic_and_done_once(tmp_path, monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from policies.models import smollm2
+
+    converted: list[str] = []
+
+    def fake_convert(gguf, out) -> None:  # stands in for the 30 s de-quantisation
+        converted.append(str(out))
+        time.sleep(0.2)
+        for name in ("config.json", "tokenizer_config.json"):
+            (out / name).write_text("{}")
+
+    monkeypatch.setenv("GOME_MODEL_DIR", str(tmp_path))
+    monkeypatch.setattr(smollm2, "_convert", fake_convert)
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: smollm2.converted_dir(), range(4)))
+    assert len(converted) == 1 and len(set(folders)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [smollm2.FOLDER_NAME]
+
+    monkeypatch.setenv("GOME_MODEL_DIR", str(tmp_path / "failing"))
+    monkeypatch.setattr(smollm2, "_convert", lambda gguf, out: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        smollm2.converted_dir()
+    assert [p.name for p in (tmp_path / "failing").iterdir()] == [f".{smollm2.FOLDER_NAME}.lock"]
+
+
+def test_llamacpp_missing_says_how_to_install() -> None:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        with pytest.raises(ModelError, match="pip install llama-cpp-python"):
+            load_model("llamacpp:smollm2")
+    else:
+        pytest.skip("llama-cpp-python is installed: test_llamacpp_generates covers it")
+
+
+def test_llamacpp_generates() -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (a ~19 min source build)")
+    model = load_model("llamacpp:smollm2")
+    out = model.chat(CONVERSATIONS, temperature=0, max_tokens=8)
+    assert all(c.text.strip() and 1 <= c.completion_tokens <= 8 for c in out)
+    assert out[0].prompt_tokens < out[1].prompt_tokens < out[2].prompt_tokens  # input order
+    structured = model.chat(JSON_QUESTION, max_tokens=40, json_schema=SCHEMA)
+    assert json.loads(structured[0].text)["answer"] in ("yes", "no")
+
+
 # ---- the bundled default model on the CPU (transformers) ----------------------------------------
 
 
@@ -125,7 +172,9 @@ def test_default_model_generates_text_in_input_order(hf_model) -> None:
     before = hf_model.usage.snapshot()
     out = hf_model.chat(CONVERSATIONS, temperature=0, max_tokens=12)
     assert all(isinstance(c, Completion) and c.text.strip() for c in out)
-    assert [c.prompt_tokens for c in out] == _prompt_lengths(hf_model, CONVERSATIONS)
+    expected = _prompt_lengths(hf_model, CONVERSATIONS)
+    assert len(set(expected)) == len(expected)  # distinct lengths, so the order check means something
+    assert [c.prompt_tokens for c in out] == expected
     assert all(1 <= c.completion_tokens <= 12 and c.finish_reason in ("stop", "length") for c in out)
     spent = hf_model.usage - before
     assert spent.calls == 1 and spent.completion_tokens == sum(c.completion_tokens for c in out)

@@ -2,12 +2,14 @@
 
 Files are cut into chunks at content-defined line boundaries (a line whose hash ends in four zero
 bits closes a chunk), so a one-line edit, even one that shifts every later line, creates one new
-chunk, not a new copy of the file. A snapshot is a mapping ``path -> tuple of chunk keys``.
+chunk, not a new copy of the file. A snapshot is a mapping ``path -> tuple of chunk keys``; a
+file seen before (in any node) is not chunked again and its snapshots share one key tuple.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import zlib
 
 __all__ = ["BlobStore", "Snapshot"]
@@ -22,14 +24,23 @@ class BlobStore:
 
     def __init__(self) -> None:
         self._chunks: dict[str, bytes] = {}
+        self._files: dict[bytes, tuple[str, ...]] = {}  # whole-file digest -> its chunk keys
 
     def _put(self, text: str) -> str:
-        key = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+        data = text.encode()
+        key = sys.intern(hashlib.blake2b(data, digest_size=12).hexdigest())
         if key not in self._chunks:
-            self._chunks[key] = zlib.compress(text.encode(), 6)
+            self._chunks[key] = zlib.compress(data, 6)
         return key
 
     def put_file(self, text: str) -> tuple[str, ...]:
+        digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        keys = self._files.get(digest)
+        if keys is None:
+            keys = self._files[digest] = self._chunk(text)
+        return keys
+
+    def _chunk(self, text: str) -> tuple[str, ...]:
         keys, chunk, count = [], [], 0
         for line in text.splitlines(keepends=True):
             chunk.append(line)
@@ -54,6 +65,11 @@ class BlobStore:
     def nbytes(self) -> int:
         """Bytes held by the chunks (compressed)."""
         return sum(len(v) for v in self._chunks.values())
+
+    @staticmethod
+    def snapshot_nbytes(snapshot: Snapshot) -> int:
+        """Bytes a snapshot adds on its own: its paths and chunk keys (as stored, serialised)."""
+        return sum(len(path.encode()) + 24 * len(keys) for path, keys in snapshot.items())
 
     def __len__(self) -> int:
         return len(self._chunks)

@@ -3,6 +3,7 @@ its diagnostics). Policies read it; only the environment adds to it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -127,3 +128,12 @@ class Tree:
 
     def to_dict(self) -> dict:
         return {"higher_is_better": self.higher_is_better, "nodes": [n.to_dict() for n in self]}
+
+    def nbytes(self) -> dict[str, int]:
+        """What the tree stores, in bytes: ``chunks`` (compressed file content, shared by all
+        nodes), ``snapshots`` (each node's paths and chunk keys), ``nodes`` (each node's diff and
+        diagnostics as JSON) and their ``total``."""
+        chunks = self.store.nbytes
+        snapshots = sum(self.store.snapshot_nbytes(n.snapshot) for n in self)
+        nodes = sum(len(n.diff.encode()) + len(json.dumps(n.diagnostics, default=str).encode()) for n in self)
+        return {"chunks": chunks, "snapshots": snapshots, "nodes": nodes, "total": chunks + snapshots + nodes}

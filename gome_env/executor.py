@@ -1,0 +1,745 @@
+"""Run a step's ``python solution.py``: cold (a fresh interpreter per step) or warm (a fork of a
+long-lived worker that has the heavy libraries imported already).
+
+The warm worker is started once per environment, lazily, *inside the same sandbox* as a cold run
+(``sandbox.wrap`` builds the command, so under bwrap it has the same mounts: the workspace path
+is fixed per environment and the data mount stays valid as long as neither the workspace nor
+its ``data/`` mount point is removed, which is why ``layout_workspace`` clears the workspace's
+contents instead of the folder). The worker imports ``DEFAULT_PRELOAD`` (those importable) and
+then never runs agent code itself: for each step the host sends a request over a socketpair,
+with the write ends of two fresh pipes for stdout and stderr; the worker forks a child that
+
+- starts its own session, becomes dumpable again (the worker is not: a child cannot ptrace it or
+  write its memory), applies the step's rlimits (the same as a cold run's), reopens stdin on
+  ``/dev/null`` and stdout/stderr on the pipes, writes the step's ``GOME_STEP_TOKEN`` into its
+  original environment block (so ``/proc/<pid>/environ`` shows it and the host's leftover sweep
+  finds the step's processes, exactly as for a cold run), reseeds ``random`` and numpy;
+- runs ``solution.py`` as ``__main__`` with ``sys.argv``/``sys.path[0]`` as ``python solution.py``
+  sets them, and exits as python would: ``SystemExit`` codes, an uncaught exception's traceback
+  on stderr (the worker's own frame left out) and exit code 1, atexit handlers and non-daemon
+  threads of the solution honoured.
+
+The worker reports the child's wait status and peak RSS, kills the child's process group and,
+under bwrap (its own PID namespace and /tmp), every other process of the sandbox and the
+contents of /tmp and /dev/shm, so nothing of one step is visible to the next. The host enforces
+the timeout and the output budget (it asks the worker to kill the child; if the worker does not
+answer it kills the worker), sweeps the step's token, and builds the same ``RunResult`` a cold
+run returns. Every step forks a pristine parent, so module state cannot leak between steps.
+
+Cold fallback: while the worker is starting, if it cannot start, if the memory limit leaves too
+little room above its preloaded libraries, or if it dies (the step is then re-laid out and run
+cold; a dead worker is replaced at the next step), the step runs cold through ``sandbox.run``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import resource
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import weakref
+from dataclasses import asdict
+from pathlib import Path
+
+from gome_env.sandbox import Limits, RunResult, Sandbox, _Budget, _Stream, clean_environment, kill_token_processes
+
+__all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "layout_workspace", "rlimit_settings"]
+
+EXECUTORS = ("warm", "cold")
+SOLUTION = "solution.py"
+DEFAULT_PRELOAD: tuple[str, ...] = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scipy.sparse",
+    "scipy.stats",
+    "sklearn",
+    "sklearn.base",
+    "sklearn.compose",
+    "sklearn.ensemble",
+    "sklearn.feature_extraction.text",
+    "sklearn.impute",
+    "sklearn.linear_model",
+    "sklearn.metrics",
+    "sklearn.model_selection",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "sklearn.tree",
+)
+"""What the warm worker imports before its first fork (``GOME_WARM_PRELOAD``, comma-separated,
+overrides it; modules that fail to import are skipped)."""
+
+MEMORY_HEADROOM_MB = 256  # a warm step needs this much address space above the worker's own
+START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a failed start
+MAX_FAILED_STARTS = 3  # then this executor stays cold
+KILL_GRACE_S = 5.0  # how long the worker gets to confirm a kill before it is killed itself
+TOKEN_BYTES = 8  # secrets.token_hex(8), as sandbox.run uses: 16 characters
+
+
+class _WorkerLost(Exception):
+    """The worker died (or stopped answering) while a step was running."""
+
+
+def rlimit_settings(limits: Limits) -> list[tuple[int, int]]:
+    """The rlimits a cold run gets (``sandbox._limit_preexec``), as (resource, value) pairs."""
+    cpu = limits.cpu_time_s or limits.timeout_s * max(1, limits.threads) + 5
+    settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, int(cpu) + 1)]
+    if limits.memory_mb:
+        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
+    if limits.file_size_mb:
+        settings.append((resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024))
+    if limits.max_processes and os.getuid() != 0:
+        settings.append((resource.RLIMIT_NPROC, limits.max_processes))
+    return [(int(w), int(v)) for w, v in settings]
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():  # a read-only leftover: make it writable and retry
+        for p in [path, *path.rglob("*")]:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o700)
+        shutil.rmtree(path)
+
+
+def layout_workspace(workspace: Path, files: dict[str, str], sandbox: Sandbox, data_dir: Path) -> None:
+    """Make ``workspace`` hold exactly ``files`` plus the public data at ``data/``.
+
+    The folder itself and its ``data`` entry are kept (a warm bwrap worker has them mounted);
+    everything else the previous run left is removed, and the files are written afresh."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    workspace.chmod(0o755)
+    for entry in os.scandir(workspace):
+        if entry.name != "data":
+            _remove(Path(entry.path))
+    for path, text in files.items():
+        target = workspace / path
+        if target.parent != workspace:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    sandbox.prepare_workspace(workspace, data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker. This function's source is sent to ``python -c``: it runs inside the sandbox, where
+# gome_env is not importable, so it uses the standard library only.
+
+
+def _worker_main(sock_fd: int, preload: list, private_ns: bool) -> None:  # pragma: no cover - runs in the sandbox
+    import builtins
+    import ctypes
+    import importlib
+    import importlib.machinery
+    import json
+    import os
+    import resource
+    import select
+    import signal
+    import socket
+    import sys
+    import time
+    import types
+
+    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]  # nothing of the workspace
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+    sock = socket.socket(fileno=sock_fd)
+    loaded, failed = [], []
+    for name in preload:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except BaseException as exc:  # noqa: BLE001 - skip what does not import
+            failed.append(f"{name}: {type(exc).__name__}: {exc}"[:200])
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_DUMPABLE = 4
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (agent code) cannot ptrace or poke the worker
+    token_name = b"GOME_STEP_TOKEN="
+
+    def token_slot():
+        environ = ctypes.POINTER(ctypes.c_void_p).in_dll(libc, "environ")
+        i = 0
+        while environ[i]:
+            if ctypes.string_at(environ[i], len(token_name)) == token_name:
+                return environ[i] + len(token_name), len(ctypes.string_at(environ[i])) - len(token_name)
+            i += 1
+        return None, 0
+
+    slot, slot_len = token_slot()
+
+    def send(obj):
+        sock.send(json.dumps(obj).encode())
+
+    def vm_kb():
+        try:
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith("VmSize:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def clear(folder, keep):
+        """Empty ``folder`` but for ``keep`` (the workspace, bind-mounted under /tmp) and mounts."""
+        import shutil
+
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if keep == entry.path or os.path.ismount(entry.path):
+                    continue
+                if keep.startswith(entry.path + "/") and entry.is_dir(follow_symlinks=False):
+                    clear(entry.path, keep)
+                elif entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+    def exit_code(exc):
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        try:
+            print(code, file=sys.stderr)
+        except BaseException:  # noqa: BLE001
+            pass
+        return 1
+
+    def child(ctl):
+        """A pre-forked child: pristine until its request comes, then the step's program."""
+        code = 1
+        try:
+            sock.close()
+            os.setsid()
+            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # so the host can read /proc/<pid>/environ
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+            data, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 2)
+            if not data or len(fds) != 2:
+                os._exit(0)
+            msg = json.loads(data)
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            for fd in fds:
+                os.close(fd)
+            token = msg["token"].encode()
+            if slot and len(token) == slot_len:
+                ctypes.memmove(slot, token, len(token))  # in place: /proc/<pid>/environ shows it
+            os.environ["GOME_STEP_TOKEN"] = msg["token"]
+            for which, value in msg["rlimits"]:
+                try:
+                    resource.setrlimit(which, (value, value))
+                except (ValueError, OSError):
+                    pass
+            os.chdir(msg["cwd"])
+            path = os.path.join(msg["cwd"], msg["argv"][0])
+            sys.argv = list(msg["argv"])
+            sys.path.insert(0, os.path.dirname(path))
+            importlib.invalidate_caches()
+            import random
+
+            random.seed()
+            if "numpy" in sys.modules:
+                sys.modules["numpy"].random.seed()
+            import atexit
+
+            atexit._clear()  # the worker's own handlers are not the solution's
+            main = types.ModuleType("__main__")
+            main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None,
+                                 __loader__=importlib.machinery.SourceFileLoader("__main__", path))
+            sys.modules["__main__"] = main
+            with open(path, "rb") as handle:
+                code_obj = compile(handle.read(), path, "exec")
+        except BaseException:  # noqa: BLE001 - setup failed: say so on stderr
+            import traceback
+
+            traceback.print_exc()
+            os._exit(1)
+        try:
+            exec(code_obj, main.__dict__)
+            code = 0
+        except SystemExit as exc:
+            code = exit_code(exc)
+        except BaseException as exc:  # noqa: BLE001 - what python prints for an uncaught exception
+            try:
+                exc.__traceback__ = exc.__traceback__.tb_next  # leave the worker's frame out
+                sys.excepthook(type(exc), exc, exc.__traceback__)
+            except BaseException:  # noqa: BLE001
+                pass
+            code = 1
+            if isinstance(exc, KeyboardInterrupt):
+                code = -signal.SIGINT
+        try:
+            import threading
+
+            threading._shutdown()
+        except BaseException:  # noqa: BLE001
+            pass
+        try:
+            atexit._run_exitfuncs()
+        except BaseException:  # noqa: BLE001
+            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        if code < 0:
+            signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+        # Report before exiting: tearing down a large address space takes milliseconds that the
+        # step need not wait for. The worker kills the process group as soon as it reads this.
+        rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        if slot:  # this process is done: the host's leftover sweep must not count it while it exits
+            ctypes.memmove(slot, b"0" * slot_len, slot_len)
+        for fd in (1, 2):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            ctl.send(json.dumps({"code": code, "maxrss_kb": rss}).encode())
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+    def prefork():
+        """Fork the next step's child now, while the host is busy grading the last one."""
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            child(theirs)
+        theirs.close()
+        return pid, mine
+
+    def proc_state(pid):
+        """(state, process group) of a process, from /proc/<pid>/stat."""
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            return fields[0].decode(), int(fields[2])
+        except (OSError, IndexError, ValueError):
+            return "?", 0
+
+    def sweep_namespace(pgid):
+        """SIGKILL every process of this PID namespace but init (1) and the worker; returns how
+        many there were besides the step's own process group (already killed with it)."""
+        me, counted = os.getpid(), set()
+        for _ in range(3):
+            found = 0
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit() or int(entry) in (1, me):
+                    continue
+                state, group = proc_state(entry)
+                if state == "Z":
+                    continue
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found += 1
+                    if group != pgid:
+                        counted.add(entry)
+                except OSError:
+                    pass
+            if not found:
+                break
+        return len(counted)
+
+    send({"op": "ready", "pid": os.getpid(), "vm_kb": vm_kb(), "loaded": loaded, "failed": failed,
+          "token_slot": bool(slot)})
+    spare = prefork()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+        except OSError:
+            os._exit(0)
+        if not data:
+            os._exit(0)  # the host is gone
+        msg = json.loads(data)
+        if msg.get("op") != "run" or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            if msg.get("op") == "exit":
+                os._exit(0)
+            continue
+        pid, ctl = spare
+        start = time.monotonic()
+        try:
+            socket.send_fds(ctl, [data], fds)
+        except OSError:
+            pass  # the spare died: its death is reported below
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(ctl, select.POLLIN)
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        report = status = usage = None
+        while report is None and status is None:
+            for fd, _ in poller.poll(None if pidfd is not None else 5):
+                if fd == sock.fileno():
+                    data = sock.recv(1 << 16)
+                    if not data:
+                        os.killpg(pid, signal.SIGKILL)
+                        os._exit(0)
+                    if json.loads(data).get("token") == msg["token"]:  # a late kill for an old step is ignored
+                        try:
+                            os.killpg(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                elif fd == ctl.fileno():
+                    try:
+                        got = json.loads(ctl.recv(1 << 16) or b"null")
+                        report = got if isinstance(got, dict) and isinstance(got.get("code"), int) else None
+                    except (OSError, ValueError):
+                        report = None
+                    if report is None:
+                        poller.unregister(ctl)
+            if report is None:
+                done, st, ru = os.wait4(pid, os.WNOHANG)
+                if done:
+                    status, usage = st, ru
+        runtime = time.monotonic() - start
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the step's process group goes, finished or not
+        except OSError:
+            pass
+        swept = sweep_namespace(pid) if private_ns else 0
+        reply = {"op": "done", "runtime": runtime, "swept": swept}
+        if report is not None:
+            reply.update(code=report["code"], maxrss_kb=int(report.get("maxrss_kb") or 0), status=None)
+        else:
+            reply.update(code=None, status=status, maxrss_kb=usage.ru_maxrss)
+        send(reply)
+        if status is None:
+            os.wait4(pid, 0)
+        if pidfd is not None:
+            os.close(pidfd)
+        ctl.close()
+        if private_ns:
+            clear("/tmp", msg["cwd"])
+            clear("/dev/shm", msg["cwd"])
+        spare = prefork()
+
+
+_WORKER_SOURCE = textwrap.dedent(inspect.getsource(_worker_main)) + (
+    "\nimport json, sys\n_worker_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == '1')\n"
+)
+
+
+def _preload_list() -> tuple[str, ...]:
+    raw = os.environ.get("GOME_WARM_PRELOAD")
+    if raw is None:
+        return DEFAULT_PRELOAD
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+class _Worker:
+    """One long-lived worker process in the sandbox and the host's end of its socket."""
+
+    def __init__(self, sandbox: Sandbox, workspace: Path, data_dir: Path, limits: Limits, preload: tuple[str, ...]) -> None:
+        self.threads = limits.threads
+        self.token = secrets.token_hex(TOKEN_BYTES)
+        self.ready = False
+        self.info: dict = {}
+        self.started_at = time.monotonic()
+        self._lock = threading.Lock()
+        self.log = tempfile.TemporaryFile()
+        host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        private = sandbox.name == "bwrap"
+        argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps(list(preload)), "1" if private else "0"]
+        command, cwd = sandbox.wrap(argv, workspace, data_dir)
+        env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
+        try:
+            self.proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+                pass_fds=(inside.fileno(),), start_new_session=True, close_fds=True,
+            )
+        finally:
+            inside.close()
+        self.sock = host
+        self._finalizer = weakref.finalize(self, _Worker._kill, self.proc, self.sock, self.token)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def poll_ready(self, timeout: float = 0.0) -> bool:
+        if self.ready:
+            return True
+        if select.select([self.sock], [], [], max(0.0, timeout))[0]:
+            msg = self.recv(0)
+            if msg and msg.get("op") == "ready":
+                self.ready, self.info = True, msg
+        return self.ready
+
+    def send(self, obj: dict, fds: list[int] | None = None) -> None:
+        with self._lock:
+            if fds:
+                socket.send_fds(self.sock, [json.dumps(obj).encode()], fds)
+            else:
+                self.sock.send(json.dumps(obj).encode())
+
+    def recv(self, timeout: float | None) -> dict | None:
+        """The next message; None on timeout; ``_WorkerLost`` when the worker is gone."""
+        if timeout is not None and not select.select([self.sock], [], [], max(0.0, timeout))[0]:
+            return None
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as exc:
+            raise _WorkerLost(str(exc)) from exc
+        if not data:
+            raise _WorkerLost("the worker closed its socket")
+        return json.loads(data)
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            self.log.seek(0, os.SEEK_END)
+            size = self.log.tell()
+            self.log.seek(max(0, size - n))
+            return self.log.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def stop(self) -> None:
+        try:
+            self.send({"op": "exit"})
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._finalizer()
+        self.log.close()
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen, sock: socket.socket, token: str) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_token_processes(token)
+        sock.close()
+
+
+class Executor:
+    """Lays out a step's files and runs ``python solution.py``, warm where it can, else cold.
+
+    ``mode``: ``"warm"`` (default) or ``"cold"``. ``stats`` counts warm and cold runs, worker
+    starts and failures; ``last_error`` says why the last warm attempt fell back."""
+
+    def __init__(self, sandbox: Sandbox, workspace: Path, data_dir: Path, limits: Limits,
+                 mode: str = "warm", preload: tuple[str, ...] | None = None) -> None:
+        if mode not in EXECUTORS:
+            raise ValueError(f"unknown executor {mode!r}; valid executors: {', '.join(EXECUTORS)}")
+        self.sandbox, self.workspace, self.data_dir = sandbox, Path(workspace), Path(data_dir)
+        self.limits, self.mode = limits, mode
+        self.preload = _preload_list() if preload is None else tuple(preload)
+        self.stats = {"warm": 0, "cold": 0, "starts": 0, "failed_starts": 0, "lost": 0}
+        self.last_error: str | None = None
+        self._worker: _Worker | None = None
+
+    # ---------------------------------------------------------------- public
+
+    def run(self, files: dict[str, str], limits: Limits) -> RunResult:
+        """Lay out exactly ``files`` and run the solution within ``limits``."""
+        layout_workspace(self.workspace, files, self.sandbox, self.data_dir)
+        if self.mode == "warm":
+            try:
+                result = self._run_warm(limits)
+            except _WorkerLost as exc:
+                self.stats["lost"] += 1
+                self.last_error = f"the warm worker died during the run: {exc}; {self._worker.log_tail(300) if self._worker else ''}"
+                self._drop_worker()
+                layout_workspace(self.workspace, files, self.sandbox, self.data_dir)  # the partial run's leftovers go
+                result = None
+            if result is not None:
+                self.stats["warm"] += 1
+                return result
+        self.stats["cold"] += 1
+        return self.sandbox.run([sys.executable, SOLUTION], self.workspace, self.data_dir, limits)
+
+    def start(self) -> None:
+        """Start the worker now (it is otherwise started at the first run)."""
+        if self.mode == "warm" and self._worker is None and self.stats["failed_starts"] < MAX_FAILED_STARTS:
+            self.workspace.mkdir(parents=True, exist_ok=True)
+            self.sandbox.prepare_workspace(self.workspace, self.data_dir)
+            try:
+                self._worker = _Worker(self.sandbox, self.workspace, self.data_dir, self.limits, self.preload)
+                self.stats["starts"] += 1
+            except (OSError, RuntimeError) as exc:
+                self.stats["failed_starts"] += 1
+                self.last_error = f"the warm worker could not start: {exc}"
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Start the worker if needed and wait until it can take a step."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        while self._worker is not None and self._worker.alive():
+            if self._worker.poll_ready(min(0.2, max(0.0, deadline - time.monotonic()))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return False
+
+    @property
+    def warm_ready(self) -> bool:
+        return self._worker is not None and self._worker.ready and self._worker.alive()
+
+    @property
+    def worker_info(self) -> dict:
+        return dict(self._worker.info) if self._worker else {}
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    # ---------------------------------------------------------------- internals
+
+    def _drop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker._finalizer()
+            self._worker.log.close()
+            self._worker = None
+
+    def _usable_worker(self, limits: Limits) -> _Worker | None:
+        w = self._worker
+        if w is not None and not w.alive():
+            self.stats["failed_starts" if not w.ready else "lost"] += 1
+            self.last_error = f"the warm worker exited ({w.proc.returncode}): {w.log_tail(300)}"
+            self._drop_worker()
+            w = None
+        if w is None:
+            self.start()  # it gets ready in the background; this step runs cold
+            return None
+        if not w.poll_ready(0):
+            if time.monotonic() - w.started_at > START_TIMEOUT_S:
+                self.stats["failed_starts"] += 1
+                self.last_error = f"the warm worker was not ready after {START_TIMEOUT_S:g} s"
+                self._drop_worker()
+            return None
+        if limits.threads != w.threads:
+            self.last_error = "the step's thread setting differs from the worker's"
+            return None
+        vm_mb = w.info.get("vm_kb", 0) / 1024
+        if limits.memory_mb and vm_mb + MEMORY_HEADROOM_MB > limits.memory_mb:
+            self.last_error = (f"the memory limit ({limits.memory_mb} MB) leaves too little room above the worker's "
+                               f"preloaded libraries ({vm_mb:.0f} MB of address space): running cold")
+            return None
+        return w
+
+    def _run_warm(self, limits: Limits) -> RunResult | None:
+        w = self._usable_worker(limits)
+        if w is None:
+            return None
+        token = secrets.token_hex(TOKEN_BYTES)
+        r_out, w_out = os.pipe()
+        r_err, w_err = os.pipe()
+        request = {"op": "run", "token": token, "cwd": str(self.workspace.resolve()), "argv": [SOLUTION],
+                   "rlimits": rlimit_settings(limits)}
+        start = time.monotonic()
+        try:
+            w.send(request, [w_out, w_err])
+        except OSError as exc:
+            for fd in (r_out, r_err):
+                os.close(fd)
+            self.stats["lost"] += 1
+            self.last_error = f"the warm worker did not take the step: {exc}"
+            self._drop_worker()
+            return None  # nothing ran: the workspace is untouched
+        finally:
+            os.close(w_out)
+            os.close(w_err)
+        killed_by_host = threading.Event()
+
+        def kill_child() -> None:
+            killed_by_host.set()
+            try:
+                w.send({"op": "kill", "token": token})
+            except OSError:
+                pass
+
+        budget = _Budget(limits.output_bytes, kill_child)
+        out, err = _Stream(os.fdopen(r_out, "rb"), budget), _Stream(os.fdopen(r_err, "rb"), budget)
+        try:
+            reply = w.recv(limits.timeout_s)
+            timed_out = reply is None
+            if timed_out:
+                kill_child()
+                reply = w.recv(KILL_GRACE_S)
+                if reply is None:  # the worker does not answer: it goes, and the step is a timeout
+                    self.stats["lost"] += 1
+                    self.last_error = "the warm worker did not answer a kill"
+                    self._drop_worker()
+        except _WorkerLost:
+            kill_token_processes(token)
+            out.join(1)
+            err.join(1)
+            raise
+        runtime = time.monotonic() - start
+        leftovers = max(kill_token_processes(token), int((reply or {}).get("swept", 0)))
+        out.join(5)
+        err.join(5)
+        status = (reply or {}).get("status")
+        signame = None
+        if reply is not None and reply.get("code") is not None:
+            returncode = reply["code"]
+        elif status is None:
+            returncode, signame = -signal.SIGKILL, "SIGKILL"
+        else:
+            returncode = os.waitstatus_to_exitcode(status)
+            if os.WIFSIGNALED(status):
+                signame = signal.Signals(os.WTERMSIG(status)).name
+                if self.sandbox.name == "bwrap" and not killed_by_host.is_set():
+                    returncode = 128 + os.WTERMSIG(status)  # what bwrap reports for its child's signal
+        return RunResult(
+            returncode=returncode,
+            runtime_s=round(runtime, 4),
+            peak_memory_mb=round((reply or {}).get("maxrss_kb", 0) / 1024, 1),
+            stdout=out.text(),
+            stderr=err.text(),
+            output_bytes=out.total + err.total,
+            timed_out=timed_out,
+            output_limited=budget.exceeded,
+            signal=signame,
+            sandbox=self.sandbox.name,
+            leftover_processes_killed=leftovers,
+            limits=asdict(limits),
+        )

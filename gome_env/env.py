@@ -31,6 +31,7 @@ from gymnasium import spaces
 
 from gome_env import diagnostics as dx
 from gome_env.diffs import apply_diff
+from gome_env.executor import Executor
 from gome_env.grader import GradeResult, grade_file
 from gome_env.medals import Leaderboard
 from gome_env.sandbox import SANDBOXES, Limits, PrivateTripwire, RunResult, make_sandbox
@@ -132,7 +133,9 @@ class MLEEnv(gym.Env):
     (the task's default), ``memory_limit_mb=4096``, ``workdir=None`` (a fresh temporary folder),
     ``reward="improvement"``, ``sandbox="auto"`` (``bwrap`` where it works, else ``subprocess``),
     ``threads=2``, ``diagnostics="full"`` (``standard``, ``minimal``: how much the feedback shows),
-    ``render_mode=None`` or ``"ansi"``.
+    ``render_mode=None`` or ``"ansi"``, ``executor="warm"`` (a worker inside the same sandbox with
+    numpy, pandas and scikit-learn imported forks a fresh child per step; steps run cold while it
+    starts, or if it cannot start or dies) or ``"cold"`` (a fresh ``python solution.py`` per step).
 
     ## Version History
     * v0: initial version.
@@ -153,6 +156,7 @@ class MLEEnv(gym.Env):
         threads: int = 2,
         diagnostics: str = "full",
         render_mode: str | None = None,
+        executor: str = "warm",
     ) -> None:
         self.spec_task = load_spec(task) if isinstance(task, str) else task
         if not isinstance(max_steps, int) or max_steps < 1:
@@ -182,6 +186,7 @@ class MLEEnv(gym.Env):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"gome-{self.spec_task.id}-")).resolve()
         self.workspace = self.workdir / "workspace"
         self.prepared = prepare(self.spec_task)
+        self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, self.limits, mode=executor)
         self._dev_answers = self.prepared.answers("dev")
         self._test_answers = self.prepared.answers("test")
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
@@ -338,6 +343,8 @@ class MLEEnv(gym.Env):
         )
 
     def close(self) -> None:
+        if getattr(self, "_executor", None) is not None:
+            self._executor.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -426,21 +433,10 @@ class MLEEnv(gym.Env):
         return d, test
 
     def _run(self, files: dict[str, str], timeout_s: float) -> RunResult:
-        """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution."""
-        if self.workspace.exists():
-            shutil.rmtree(self.workspace, ignore_errors=True)
-            if self.workspace.exists():  # a read-only leftover: make it writable and retry
-                for p in self.workspace.rglob("*"):
-                    p.chmod(0o700) if p.is_dir() else None
-                shutil.rmtree(self.workspace)
-        self.workspace.mkdir(parents=True)
-        for path, text in files.items():
-            target = self.workspace / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        self.sandbox.prepare_workspace(self.workspace, self.prepared.public)
+        """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution
+        (warm or cold: ``gome_env.executor``)."""
         limits = self.limits if timeout_s == self.limits.timeout_s else Limits(**{**self.limits.__dict__, "timeout_s": timeout_s})
-        return self.sandbox.run([sys.executable, SOLUTION], self.workspace, self.prepared.public, limits)
+        return self._executor.run(files, limits)
 
     def _private_tripwire(self) -> PrivateTripwire | None:
         """Under the subprocess backend the answers are reachable: notice when a run touches them."""

@@ -382,6 +382,9 @@ class MLEEnv(gym.Env):
             tripwire.arm()
         run = self._run(files, timeout_s)
         touched = tripwire.check() if tripwire is not None else []
+        damaged = tripwire.changed_public() if tripwire is not None else []
+        if damaged:  # the cache's own copy was rewritten in place: rebuild it from the source
+            prepare(self.spec_task, verify_files=True)
         d["execution"] = self._execution_record(run, files)
         d["warnings"] = dx.extract_warnings(run.stderr)
         d["resources"] = {
@@ -395,6 +398,9 @@ class MLEEnv(gym.Env):
         forks = f" (its process limit of {self.limits.max_processes} was reached)" if getattr(run, "process_limit_hit", False) else ""
         if touched:  # only the subprocess backend can reach the answers at all
             d.update(status="runtime_error", reason=f"the run read or touched the private answers ({', '.join(touched)}): its scores are void")
+            return d, None
+        if damaged:
+            d.update(status="runtime_error", reason=f"the run changed the task's read-only data ({', '.join(damaged)}); it was restored and the run's scores are void")
             return d, None
         if run.timed_out:
             d.update(status="timeout", reason=f"the run was stopped after {timeout_s:g} s{forks}")
@@ -443,7 +449,7 @@ class MLEEnv(gym.Env):
         if self.sandbox.name != "subprocess":
             return None
         if getattr(self, "_tripwire", None) is None:
-            self._tripwire = PrivateTripwire(self.prepared.private)
+            self._tripwire = PrivateTripwire(self.prepared.private, self.prepared.public)
         return self._tripwire
 
     def _execution_record(self, run: RunResult, files: dict[str, str]) -> dict:

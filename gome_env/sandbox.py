@@ -441,6 +441,20 @@ def cgroup_support() -> tuple[str | None, str]:
 # --------------------------------------------------------------------------- the private-answers tripwire
 
 
+def _regular_files(folder: Path | None) -> list[Path]:
+    if folder is None or not Path(folder).is_dir():
+        return []
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _content_stamp(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_mode, st.st_size, st.st_mtime_ns)
+
+
 class PrivateTripwire:
     """Notices when a run read, linked, or changed the private answers.
 
@@ -451,9 +465,11 @@ class PrivateTripwire:
     copies, hard links and ``utime`` cover-ups (those change ``ctime``). A root program that opens
     the files with ``O_NOATIME`` is not caught; nor are mounts with ``noatime``."""
 
-    def __init__(self, private_dir: Path | None) -> None:
-        self.files = sorted(p for p in private_dir.rglob("*") if p.is_file() and not p.is_symlink()) if private_dir and private_dir.is_dir() else []
+    def __init__(self, private_dir: Path | None, public_dir: Path | None = None) -> None:
+        self.files = _regular_files(private_dir)
+        self.public_files = _regular_files(public_dir)
         self._armed: dict[Path, tuple] = {}
+        self._public: dict[Path, tuple | None] = {}
 
     def arm(self) -> None:
         self._armed = {}
@@ -466,6 +482,11 @@ class PrivateTripwire:
                 self._armed[path] = (st.st_atime_ns, st.st_ctime_ns, st.st_nlink, st.st_size, st.st_ino)
             except OSError:
                 continue
+        self._public = {path: _content_stamp(path) for path in self.public_files}
+
+    def changed_public(self) -> list[str]:
+        """Public data files deleted, replaced or rewritten since :meth:`arm` (their size or mtime)."""
+        return [path.name for path, before in self._public.items() if _content_stamp(path) != before]
 
     def check(self) -> list[str]:
         """Names of the private files touched since :meth:`arm`."""
@@ -601,6 +622,29 @@ class SubprocessSandbox(Sandbox):
 
     name = "subprocess"
     reports_signal_as_exit = True
+
+    def prepare_workspace(self, workspace: Path, data_dir: Path) -> None:
+        """``workspace/data`` is a folder of hard links to the public files, so deleting, renaming or
+        replacing them touches only the links (the cache keeps its copy), and the path to the cache
+        (next to the answers) is not shown. Where links cannot be made (another file system), a
+        symbolic link to the cache folder, as before."""
+        link = workspace / "data"
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)
+        source = data_dir.resolve()
+        try:
+            link.mkdir()
+            for root, dirs, names in os.walk(source):
+                rel = Path(root).relative_to(source)
+                for d in dirs:
+                    (link / rel / d).mkdir()
+                for n in names:
+                    os.link(Path(root) / n, link / rel / n, follow_symlinks=False)
+        except OSError:
+            shutil.rmtree(link, ignore_errors=True)
+            link.symlink_to(source, target_is_directory=True)
 
     def wrap(self, argv: list[str], workspace: Path, data_dir: Path) -> tuple[list[str], Path]:
         if not os.path.exists(SUPERVISOR[0]):

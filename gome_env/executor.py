@@ -167,6 +167,10 @@ def _worker_main(sock_fd: int, preload: list, private_ns: bool) -> None:  # prag
             loaded.append(name)
         except BaseException as exc:  # noqa: BLE001 - skip what does not import
             failed.append(f"{name}: {type(exc).__name__}: {exc}"[:200])
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the preloaded objects leave the collector's view: a child's GC does not copy their pages
     libc = ctypes.CDLL(None, use_errno=True)
     PR_SET_DUMPABLE = 4
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (agent code) cannot ptrace or poke the worker

@@ -1,0 +1,288 @@
+"""Benchmark the environment's own cost per step (not a test: it prints figures, it asserts nothing).
+
+    .venv/bin/python scripts/bench_env.py --out bench_env.json          # about 4 minutes on 2 cores
+    .venv/bin/python scripts/bench_env.py --quick                       # fewer repetitions
+
+Reports, as medians over repeated steps and ratios measured in the same run:
+
+- overhead per step = ``env.step`` wall time minus the solution's own run time (the solution
+  times itself, from its first statement to its last, and prints it), for a trivial solution and
+  for a typical pandas + scikit-learn one, with the warm executor and with ``executor="cold"``;
+- a warm step against ``python solution.py`` run cold in a subprocess on the same files;
+- steps per second for 1, 2 and 4 environments in ``gymnasium.vector.AsyncVectorEnv``;
+- bytes stored per node (chunks + snapshots + diffs + diagnostics) for 1,000 one-line-diff steps
+  on a 50 KB solution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT / "tests" / "fixtures" / "envs"
+
+TIMER_HEAD = "import time as _bench_time\n_bench_t0 = _bench_time.perf_counter()\nVARIANT = 0\n"
+TIMER_TAIL = '\nprint(f"BENCH_SELF_S={_bench_time.perf_counter() - _bench_t0:.6f}")\n'
+
+TRIVIAL = TIMER_HEAD + (FIXTURES / "tiny" / "baseline.py").read_text().split('"""', 2)[2] + TIMER_TAIL
+
+PANDAS_SKLEARN = TIMER_HEAD + '''import os
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+train = pd.read_csv("data/train.csv")
+features = ["x0", "x1"]
+model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
+model.fit(train[features], train["label"])
+print("train accuracy", np.mean(model.predict(train[features]) == train["label"]))
+os.makedirs("submission", exist_ok=True)
+for split in ("dev", "test"):
+    frame = pd.read_csv(f"data/{split}.csv")
+    pd.DataFrame({"id": frame["id"], "label": model.predict(frame[features])}).to_csv(f"submission/{split}.csv", index=False)
+''' + TIMER_TAIL
+
+
+def filler(n_bytes: int) -> str:
+    """Realistic-looking helper functions, about ``n_bytes`` of them."""
+    out, i = [], 0
+    while sum(map(len, out)) < n_bytes:
+        out.append(f"\n\ndef feature_{i}(row):\n    \"\"\"Derived feature {i}.\"\"\"\n    scale = {i % 13 + 1}\n"
+                   f"    return float(row['x0']) * scale + float(row['x1']) * {i % 7} - {i}\n")
+        i += 1
+    return "".join(out)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def make_env(solution_kind: str = "trivial", **kwargs):
+    from gome_env.env import MLEEnv
+    from gome_env.task import load_spec
+
+    kwargs.setdefault("max_steps", 100_000)
+    env = MLEEnv(load_spec("tiny", FIXTURES), **kwargs)
+    env.reset()
+    if kwargs.get("executor", "warm") == "warm" and not env._executor.wait_ready(300):
+        raise RuntimeError(f"the warm worker did not start: {env._executor.last_error}")
+    return env
+
+
+def toggles(env, source: str) -> tuple[str, str, str]:
+    """(diff to the benchmark solution, diff VARIANT 0 -> 1, diff 1 -> 0)."""
+    from gome_env.diffs import make_diff
+
+    base = env.files()
+    v0 = {**base, "solution.py": source}
+    v1 = {**base, "solution.py": source.replace("VARIANT = 0", "VARIANT = 1", 1)}
+    return make_diff(base, v0), make_diff(v0, v1), make_diff(v1, v0)
+
+
+def self_time(d: dict) -> float | None:
+    out = (d.get("execution") or {}).get("stdout_head") or ""
+    for line in out.splitlines():
+        if line.startswith("BENCH_SELF_S="):
+            return float(line.split("=", 1)[1])
+    return None
+
+
+def step_timings(env, source: str, steps: int) -> dict:
+    """Median wall, run and self times of ``steps`` one-line-diff steps after a warm-up."""
+    first, a, b = toggles(env, source)
+    _, _, _, _, info = env.step(first)
+    assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
+    walls, runs, selves = [], [], []
+    for i in range(steps + 2):
+        t = time.perf_counter()
+        _, _, _, _, info = env.step(a if i % 2 == 0 else b)
+        wall = time.perf_counter() - t
+        d = info["diagnostics"]
+        assert d["status"] == "ok", d["reason"]
+        if i >= 2:  # warm-up
+            walls.append(wall)
+            runs.append(d["execution"]["runtime_s"])
+            selves.append(self_time(d))
+    overheads = [w - s for w, s in zip(walls, selves)]
+    return {"step_s": median(walls), "run_s": median(runs), "self_s": median(selves), "overhead_s": median(overheads),
+            "steps": steps, "executor_stats": dict(env._executor.stats)}
+
+
+def cold_subprocess(env, source: str, repeats: int) -> float:
+    """Median wall time of ``python solution.py`` in a fresh subprocess on the same files."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    try:
+        (folder / "solution.py").write_text(source)
+        (folder / "data").symlink_to(env.prepared.public.resolve(), target_is_directory=True)
+        envvars = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "solution.py"], cwd=folder, env=envvars, check=True, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return median(times)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def per_solution(sandbox: str, steps: int, cold_steps: int, cold_repeats: int) -> dict:
+    out = {}
+    for name, source in (("trivial", TRIVIAL), ("pandas_sklearn", PANDAS_SKLEARN)):
+        warm_env = make_env(sandbox=sandbox, executor="warm")
+        cold_env = make_env(sandbox=sandbox, executor="cold")
+        try:
+            warm = step_timings(warm_env, source, steps)
+            cold = step_timings(cold_env, source, cold_steps)
+            subproc = cold_subprocess(warm_env, source, cold_repeats)
+        finally:
+            warm_env.close()
+            cold_env.close()
+        out[name] = {"warm": warm, "cold_env": cold, "cold_subprocess_s": subproc,
+                     "speedup_vs_cold_subprocess": subproc / warm["step_s"],
+                     "speedup_vs_cold_env": cold["step_s"] / warm["step_s"]}
+    return out
+
+
+def _vector_factory(sandbox: str):
+    def make():
+        return make_env(sandbox=sandbox, executor="warm")
+
+    return make
+
+
+def vector_scaling(sandbox: str, counts: list[int], steps: int) -> dict:
+    import gymnasium as gym
+
+    out = {}
+    for n in counts:
+        envs = gym.vector.AsyncVectorEnv([_vector_factory(sandbox) for _ in range(n)])
+        try:
+            envs.reset(seed=0)
+            probe = make_env(sandbox=sandbox, executor="cold")
+            first, a, b = toggles(probe, TRIVIAL)
+            probe.close()
+            envs.step([first] * n)
+            for i in range(2):  # warm-up
+                envs.step([a if i % 2 == 0 else b] * n)
+            t = time.perf_counter()
+            for i in range(steps):
+                _, _, _, _, infos = envs.step([a if i % 2 == 0 else b] * n)
+            elapsed = time.perf_counter() - t
+        finally:
+            envs.close()
+        out[str(n)] = {"steps_per_s": n * steps / elapsed, "steps": n * steps, "elapsed_s": elapsed}
+    base = out[str(counts[0])]["steps_per_s"]
+    for n in counts:
+        out[str(n)]["ratio_to_1"] = out[str(n)]["steps_per_s"] / base
+    return out
+
+
+def storage(sandbox: str, steps: int, size: int) -> dict:
+    from gome_env.diffs import make_diff
+
+    env = make_env(sandbox=sandbox, executor="warm")
+    try:
+        source = TRIVIAL + filler(size - len(TRIVIAL))
+        _, _, _, _, info = env.step(make_diff(env.files(), {"solution.py": source}))
+        assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
+        lines = source.splitlines(keepends=True)
+        targets = [i for i, line in enumerate(lines) if line.startswith("    scale = ")]
+        t = time.perf_counter()
+        for step in range(steps):
+            i = targets[(step * 7919) % len(targets)]
+            old = env.files()
+            new_lines = old["solution.py"].splitlines(keepends=True)
+            new_lines[i] = f"    scale = {1000 + step}\n"
+            _, _, _, _, info = env.step(make_diff(old, {"solution.py": "".join(new_lines)}))
+            assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
+        elapsed = time.perf_counter() - t
+        sizes = env.tree.nbytes()
+        nodes = len(env.tree)
+        return {"solution_bytes": len(source.encode()), "steps": steps, "node_count": nodes,
+                "chunks": sizes["chunks"], "snapshots": sizes["snapshots"], "diffs_diagnostics": sizes["nodes"], "total": sizes["total"],
+                "bytes_per_node": sizes["total"] / nodes, "projected_1000_nodes_bytes": sizes["total"] / nodes * 1000,
+                "steps_per_s": steps / elapsed}
+    finally:
+        env.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sandbox", default="auto", choices=["auto", "subprocess", "bwrap"])
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per warm measurement")
+    parser.add_argument("--cold-steps", type=int, default=8, help="timed steps per executor='cold' measurement")
+    parser.add_argument("--cold-repeats", type=int, default=5, help="cold `python solution.py` runs")
+    parser.add_argument("--vector-steps", type=int, default=40, help="timed AsyncVectorEnv steps per count")
+    parser.add_argument("--store-steps", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.cold_steps, args.cold_repeats, args.vector_steps, args.store_steps = 10, 3, 2, 10, 100
+    os.environ.setdefault("GOME_DATA_DIR", str(Path(tempfile.gettempdir()) / "gome-bench-data"))
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+    from gome_env.sandbox import make_sandbox
+
+    sandbox_name = make_sandbox(args.sandbox)[0].name
+    t0 = time.perf_counter()
+    results = {
+        "command": command,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "sandbox": sandbox_name},
+        "solutions": per_solution(args.sandbox, args.steps, args.cold_steps, args.cold_repeats),
+        "vector": vector_scaling(args.sandbox, [1, 2, 4], args.vector_steps),
+        "storage": storage(args.sandbox, args.store_steps, 50_000),
+    }
+    results["elapsed_s"] = time.perf_counter() - t0
+    triv, pd_ = results["solutions"]["trivial"], results["solutions"]["pandas_sklearn"]
+    vec, st = results["vector"], results["storage"]
+    results["targets"] = {
+        "trivial_overhead_le_50ms": triv["warm"]["overhead_s"] <= 0.050,
+        "pandas_sklearn_speedup_ge_10x": pd_["speedup_vs_cold_subprocess"] >= 10,
+        "two_envs_ge_1.8x": vec["2"]["ratio_to_1"] >= 1.8,
+        "store_1000_nodes_le_5MB": st["projected_1000_nodes_bytes"] <= 5_000_000,
+    }
+
+    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
+    print(f"$ {command}")
+    print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, sandbox {sandbox_name}; medians\n")
+    print("| solution | executor | env.step | run (in sandbox) | solution's own time | overhead/step | cold `python solution.py` | speedup |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in results["solutions"].items():
+        for mode, m in (("warm", r["warm"]), ("cold", r["cold_env"])):
+            speed = r["cold_subprocess_s"] / m["step_s"]
+            print(f"| {name} | {mode} | {ms(m['step_s'])} | {ms(m['run_s'])} | {ms(m['self_s'])} | {ms(m['overhead_s'])} | "
+                  f"{ms(r['cold_subprocess_s'])} | {speed:.1f}x |")
+    print("\n| AsyncVectorEnv envs | steps/s | vs 1 env |")
+    print("|---|---|---|")
+    for n, v in vec.items():
+        print(f"| {n} | {v['steps_per_s']:.1f} | {v['ratio_to_1']:.2f}x |")
+    print(f"\nstorage: {st['steps']} one-line-diff steps on a {st['solution_bytes'] / 1000:.0f} KB solution -> {st['node_count']} nodes, "
+          f"{st['total'] / 1e6:.2f} MB ({st['chunks'] / 1e6:.2f} MB chunks, {st['snapshots'] / 1e6:.2f} MB snapshots, "
+          f"{st['diffs_diagnostics'] / 1e6:.2f} MB diffs+diagnostics), "
+          f"{st['bytes_per_node'] / 1000:.2f} KB per node, {st['projected_1000_nodes_bytes'] / 1e6:.2f} MB per 1,000 nodes")
+    print("\ntargets: " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in results["targets"].items()))
+    print(f"({results['elapsed_s']:.0f} s)")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+        print(f"figures written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

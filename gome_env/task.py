@@ -15,7 +15,8 @@ Preparation writes, under ``$GOME_DATA_DIR/<id>/`` (default ``~/.cache/gome-env/
     private/  dev.csv and test.csv (id and answers)
     manifest.json  the source checksum and a sha256 per written file
 
-A changed source (task.toml or prepare.py) or a changed file is noticed and the task is prepared again.
+A changed source (task.toml, prepare.py or description.md) or a changed file is noticed and the task is
+prepared again.
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ class TaskSpec:
         return f"gome/{self.id}-v{self.version}"
 
     def source_checksum(self) -> str:
-        """Changes whenever the spec or the preparation code changes."""
+        """Changes whenever the spec, the preparation code or the description (copied into public/) changes."""
         digest = hashlib.sha256(self.source.encode())
-        for name in ("task.toml", "prepare.py"):
+        for name in ("task.toml", "prepare.py", "description.md"):
             path = self.folder / name
             if path.exists():
                 digest.update(path.read_bytes())

@@ -1,0 +1,1 @@
+"""Task folders: one per MLE task (see envs/README.md)."""

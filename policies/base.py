@@ -33,6 +33,7 @@ from policies.models.base import Conversation
 __all__ = ["Budget", "Episode", "Exchange", "Policy", "PolicyConfig", "Stop", "run_episode", "ConfigError"]
 
 STOP_REASONS = ("steps", "time", "tokens", "submit", "error")
+DETAILS = ("full", "standard", "minimal")  # richness of the feedback shown (render_feedback)
 
 
 class Stop(Exception):
@@ -89,6 +90,7 @@ class PolicyConfig:
     ``max_parse_retries``: how many times an unusable answer is sent back with the reason.
     The ``max_*_chars`` options cut prompt sections (small models have small contexts);
     ``max_output_chars`` is how much execution output is shown at each end (AIDE: 2,500).
+    ``diagnostics``: how rich the feedback in prompts is: ``full``, ``standard`` or ``minimal``.
     """
 
     temperature: float = 0.7
@@ -101,12 +103,15 @@ class PolicyConfig:
     max_feedback_chars: int = 2000
     max_output_chars: int = 2500
     max_memory_chars: int = 1500
+    diagnostics: str = "full"
 
     def __post_init__(self) -> None:
         from policies.edits import FORMS
 
         if self.edit_form not in FORMS:
             raise ConfigError(f"unknown edit_form {self.edit_form!r}; valid forms: {', '.join(FORMS)}")
+        if self.diagnostics not in DETAILS:
+            raise ConfigError(f"unknown diagnostics level {self.diagnostics!r}; valid levels: {', '.join(DETAILS)}")
         if self.max_parse_retries < 0 or self.max_tokens < 1:
             raise ConfigError("max_parse_retries must be >= 0 and max_tokens >= 1")
 
@@ -400,8 +405,8 @@ def run_episode(
     return the episode record (JSON-serialisable; format in docs/CONTRACTS.md).
 
     ``max_steps`` / ``time_budget_s`` / ``token_budget`` limit environment steps, wall-clock
-    seconds (from the reset) and model tokens (prompt + completion); the environment's own limits
-    apply too. A policy error ends the episode with ``stopped_by="error"`` and the traceback.
+    seconds (from the reset) and model tokens (prompt + completion: no model call starts once it
+    is spent; an answer already paid for is still run); the environment's own limits apply too. A policy error ends the episode with ``stopped_by="error"`` and the traceback.
     """
     start = time.monotonic()
     env.reset(seed=seed)

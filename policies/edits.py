@@ -222,6 +222,7 @@ def request_edits(episode, requests: list[EditRequest], *, config, stop: list[st
         still = []
         for i, ex in zip(pending, exchanges):
             req = requests[i]
+            ex.kind = req.kind if attempt == 0 else f"{req.kind}_retry"  # a batch may mix kinds
             outcomes[i].calls.append(ex)
             try:
                 outcomes[i].edit = parse_edit(ex.answer, req.files, req.form)

@@ -34,7 +34,6 @@ class EvolutionaryConfig(PolicyConfig):
     crossover_after: int = 2
     max_debug_depth: int = 1
     selection_floor: float = 0.1
-    diagnostics: str = "full"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -33,14 +33,12 @@ __all__ = ["GreedyConfig", "GreedyPolicy", "aide_select", "debuggable_nodes", "d
 @dataclass
 class GreedyConfig(PolicyConfig):
     """AIDE's search settings: ``num_drafts`` root drafts, ``debug_prob`` chance to debug,
-    ``max_debug_depth`` deepest debug chain. ``temperature=0.5`` is AIDE's code temperature.
-    ``diagnostics`` is the richness of the feedback shown when debugging."""
+    ``max_debug_depth`` deepest debug chain. ``temperature=0.5`` is AIDE's code temperature."""
 
     num_drafts: int = 5
     debug_prob: float = 0.5
     max_debug_depth: int = 3
     temperature: float = 0.5
-    diagnostics: str = "full"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -34,12 +34,11 @@ __all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select",
 @dataclass
 class MCTSConfig(PolicyConfig):
     """``uct_c``: exploration constant; ``num_children``: children per expansion;
-    ``max_debug_depth``: debug attempts per buggy child; ``diagnostics``: feedback richness."""
+    ``max_debug_depth``: debug attempts per buggy child."""
 
     uct_c: float = 0.25
     num_children: int = 5
     max_debug_depth: int = 20
-    diagnostics: str = "full"
 
     def __post_init__(self) -> None:
         super().__post_init__()

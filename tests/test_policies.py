@@ -54,6 +54,8 @@ def test_make_policy_names_and_errors():
         make_policy("greedy", model="scripted", num_draft=3)
     with pytest.raises(ConfigError, match="edit_form"):
         make_policy("mcts", model="scripted", edit_form="poem")
+    with pytest.raises(ConfigError, match="valid levels: full, standard, minimal"):
+        make_policy("gome", model="scripted", diagnostics="verbose")
     p = make_policy("greedy", model=ScriptedBackend(), num_drafts=2, debug_prob=1.0)
     assert p.config.num_drafts == 2 and p.describe()["model"] == "scripted"
     assert make_policy("replay").model is None

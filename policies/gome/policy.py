@@ -36,8 +36,6 @@ from policies.gome.traces import Trace, run_round
 
 __all__ = ["GOMEConfig", "GOMEPolicy"]
 
-DETAILS = ("full", "standard", "minimal")
-
 
 @dataclass
 class GOMEConfig(PolicyConfig):
@@ -55,7 +53,6 @@ class GOMEConfig(PolicyConfig):
     momentum_weight: float = 1.0
     failure_penalty: float = 0.5
     sync_interval: int = 2
-    diagnostics: str = "full"
     max_problems: int = 5
     top_k: int = 5
     max_debug: int = 2
@@ -65,8 +62,6 @@ class GOMEConfig(PolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.diagnostics not in DETAILS:
-            raise ConfigError(f"unknown diagnostics level {self.diagnostics!r}; valid levels: {', '.join(DETAILS)}")
         if self.num_traces < 1 or self.sync_interval < 0 or self.max_debug < 0 or self.top_k < 1 or self.max_problems < 1:
             raise ConfigError("need num_traces >= 1, sync_interval >= 0, max_debug >= 0, top_k >= 1 and max_problems >= 1")
         if not 0.0 <= self.beta <= 1.0:

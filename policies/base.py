@@ -24,7 +24,7 @@ import math
 import random
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from policies.models import DEFAULT_SPEC, ModelBackend, load_model
@@ -144,6 +144,7 @@ class Episode:
         self.final: dict | None = None
         self.done = False
         self.stop_reason: str | None = None  # set when the environment ends the episode itself
+        self.model_errors: list[str] = []  # failed model calls that were retried with shorter prompts
         self._unstepped: dict[int, Exchange] = {}  # exchanges not (yet) attached to a step
 
     # ------------------------------------------------------------------ read-only views
@@ -235,11 +236,14 @@ class Episode:
         if json_schema is not None and not self.model.supports_json_schema:
             json_schema = None
         seed = None if self.seed is None else self.seed * 100_003 + self.calls
+        sampling = dict(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop, seed=seed, json_schema=json_schema)
         start = time.perf_counter()
-        completions = self.model.chat(
-            conversations, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-            stop=stop, seed=seed, json_schema=json_schema,
-        )
+        try:
+            completions = self.model.chat(conversations, **sampling)
+        except Exception as exc:  # noqa: BLE001 - most often a prompt longer than the model's context
+            self.model_errors.append(f"{type(exc).__name__}: {exc}"[:500])
+            conversations = [shrink(conv) for conv in conversations]
+            completions = self.model.chat(conversations, **sampling)  # a second failure ends the episode
         self.model_seconds += time.perf_counter() - start
         self.calls += 1
         out = []
@@ -330,6 +334,17 @@ class Episode:
             "completion_tokens": self.completion_tokens,
             "seconds": round(self.model_seconds, 4),
         }
+
+
+def shrink(conversation: Conversation, factor: float = 0.5) -> Conversation:
+    """The conversation with its longest message cut to ``factor`` of its length (start and end
+    kept): the retry after a model call fails, usually because the prompt overflowed the context."""
+    from policies.prompts import clip
+
+    longest = max(range(len(conversation)), key=lambda i: len(conversation[i]["content"]))
+    out = [dict(m) for m in conversation]
+    out[longest]["content"] = clip(out[longest]["content"], int(len(out[longest]["content"]) * factor))
+    return out
 
 
 class Policy:
@@ -433,6 +448,7 @@ def run_episode(
         "usage": episode.usage,
         "parse_failures": episode.parse_failures,
         "unstepped_calls": [c.as_dict() for c in episode.unstepped_calls],
+        "model_errors": episode.model_errors,
         "final": episode.final or {},
         "tree": env.unwrapped.tree.to_dict(),
         "wall_s": round(time.monotonic() - start, 4),

@@ -186,3 +186,15 @@ def test_table_backend_picks_by_key():
     assert [c.text for c in backend.chat(convs)] == ["A", "B!", "D"]
     with pytest.raises(KeyError):
         table_backend({"alpha": "A"}).chat([[{"role": "user", "content": "nothing"}]])
+
+
+def test_a_failed_model_call_is_retried_with_a_shorter_prompt(env):
+    def limited(messages):
+        if sum(len(m["content"]) for m in messages) > 1200:
+            raise ValueError("prompt longer than the context")
+        return "no code"
+
+    record = run_episode(env, make_policy("greedy", model=ScriptedBackend(limited), max_parse_retries=0), max_steps=1)
+    assert record["error"] is None and len(record["steps"]) == 1
+    assert record["model_errors"] and "context" in record["model_errors"][0]
+    assert len(record["steps"][0]["prompt"][-1]["content"]) < 1000

@@ -52,7 +52,7 @@ import weakref
 from dataclasses import asdict
 from pathlib import Path
 
-from gome_env.sandbox import Limits, RunResult, Sandbox, _Budget, _Stream, clean_environment, kill_token_processes
+from gome_env.sandbox import Limits, RunResult, Sandbox, StepCgroup, _Budget, _Stream, clean_environment, kill_token_processes
 
 __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "layout_workspace", "rlimit_settings"]
 
@@ -463,6 +463,10 @@ _WORKER_SOURCE = textwrap.dedent(inspect.getsource(_worker_main)) + (
 )
 
 
+WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own memory limit
+WORKER_PROCESS_SLACK = 8  # bwrap, its init, the worker and its spare child
+
+
 def _preload_list() -> tuple[str, ...]:
     raw = os.environ.get("GOME_WARM_PRELOAD")
     if raw is None:
@@ -486,15 +490,30 @@ class _Worker:
         argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps(list(preload)), "1" if private else "0"]
         command, cwd = sandbox.wrap(argv, workspace, data_dir)
         env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
+        # The worker and every step it forks live in one cgroup where cgroups are usable: the
+        # process cap then holds even for root (a fork bomb in a warm step is bounded), and the
+        # memory cap covers all of a step's processes plus the preloaded libraries.
+        group_limits = Limits(
+            timeout_s=limits.timeout_s,
+            memory_mb=limits.memory_mb + WORKER_MEMORY_SLACK_MB if limits.memory_mb else None,
+            max_processes=limits.max_processes + WORKER_PROCESS_SLACK if limits.max_processes else None,
+            threads=limits.threads,
+        )
+        self.cgroup = StepCgroup.create(f"gome-warm-{self.token}", group_limits)
         try:
             self.proc = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                 pass_fds=(inside.fileno(),), start_new_session=True, close_fds=True,
+                preexec_fn=self.cgroup.join if self.cgroup else None,
             )
+        except BaseException:
+            if self.cgroup:
+                self.cgroup.remove()
+            raise
         finally:
             inside.close()
         self.sock = host
-        self._finalizer = weakref.finalize(self, _Worker._kill, self.proc, self.sock, self.token)
+        self._finalizer = weakref.finalize(self, _Worker._kill, self.proc, self.sock, self.token, self.cgroup)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -549,16 +568,20 @@ class _Worker:
         self.log.close()
 
     @staticmethod
-    def _kill(proc: subprocess.Popen, sock: socket.socket, token: str) -> None:
+    def _kill(proc: subprocess.Popen, sock: socket.socket, token: str, cgroup: StepCgroup | None = None) -> None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if cgroup is not None:
+            cgroup.kill_all()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
         kill_token_processes(token)
+        if cgroup is not None:
+            cgroup.remove()
         sock.close()
 
 

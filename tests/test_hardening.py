@@ -121,6 +121,26 @@ def test_fork_bomb_is_contained(make_tiny_env, sandbox):
     _works(env)
 
 
+@pytest.mark.skipif(not HAS_CGROUP, reason="no writable pids cgroup: the warm worker's process cap needs one")
+@pytest.mark.timeout(90)
+def test_fork_bomb_in_a_warm_step_is_contained(make_tiny_env, sandbox):
+    # The warm worker and the steps it forks share one cgroup whose process cap holds for root too.
+    env = make_tiny_env(sandbox=sandbox, step_timeout_s=3, memory_limit_mb=1024, executor="warm")
+    env.limits = dataclasses.replace(env.limits, max_processes=32)
+    env._executor.limits = env.limits
+    env.reset()
+    assert env._executor.wait_ready(60), env._executor.last_error
+    marker = f"gome-hardening-warm-bomb-{os.getpid()}-{sandbox}"
+    bomb = f"import os, sys, time\nsys.argv.append({marker!r})\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)"
+    _, _, _, _, info = env.step(edit(env, append(bomb)))
+    d = info["diagnostics"]
+    assert env._executor.stats["warm"] == 1, env._executor.last_error
+    assert d["status"] in ("timeout", "runtime_error"), d["reason"]
+    time.sleep(0.2)
+    assert _processes_with(marker) == []
+    _works(env)
+
+
 def test_memory_beyond_the_limit(make_tiny_env, sandbox):
     env = make_tiny_env(sandbox=sandbox, memory_limit_mb=256)
     env.reset()

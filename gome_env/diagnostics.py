@@ -112,63 +112,74 @@ def error_analysis(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFra
     idc = spec.id_column
     if len(spec.target_columns) > 1:
         return {"kind": "multi-target", "note": "per-column analysis is not available for multi-column answers"}
-    merged = answers.merge(submission, on=idc, suffixes=("_true", ""))
-    y_true = merged[f"{spec.target}_true"] if f"{spec.target}_true" in merged else merged[spec.target]
+    # Align the (already validated) submission to the answers' order.
+    positions = pd.Index(submission[idc].astype(str).to_numpy()).get_indexer(answers[idc].astype(str).to_numpy())
+    sub = submission.iloc[positions]
+    y_true = answers[spec.target].to_numpy()
     kind = spec.metric.kind
     if kind == "value":
-        y_pred = merged[spec.prediction_columns[0]].astype(float)
-        resid = y_pred.to_numpy() - y_true.astype(float).to_numpy()
-        quantiles = pd.qcut(y_true.astype(float).rank(method="first"), q=min(4, len(merged)), labels=False)
-        segments = []
-        for q in sorted(set(quantiles)):
-            mask = (quantiles == q).to_numpy()
-            segments.append(
-                {
-                    "segment": f"target quartile {int(q) + 1}",
-                    "target_range": [round(float(y_true[mask].min()), 4), round(float(y_true[mask].max()), 4)],
-                    "mean_error": round(float(resid[mask].mean()), 4),
-                    "rmse": round(float(np.sqrt((resid[mask] ** 2).mean())), 4),
-                }
-            )
-        segments.sort(key=lambda s: -s["rmse"])
-        return {
-            "kind": "regression",
-            "residual_mean": round(float(resid.mean()), 4),
-            "residual_std": round(float(resid.std()), 4),
-            "abs_error_p50_p90_max": [round(float(v), 4) for v in np.quantile(np.abs(resid), [0.5, 0.9, 1.0])],
-            "worst_segments": segments[:3],
-        }
+        return _regression_analysis(y_true.astype(float), sub[spec.prediction_columns[0]].to_numpy(dtype=float))
     if kind == "probability" and len(spec.prediction_columns) > 1:
-        probs = merged[list(spec.prediction_columns)].astype(float)
-        y_pred = probs.idxmax(axis=1).astype(str)
+        columns = np.array(spec.prediction_columns)
+        p = columns[sub[list(spec.prediction_columns)].to_numpy(dtype=float).argmax(axis=1)]
+        t = y_true.astype(str)
     elif kind == "probability":
-        y_pred = (merged[spec.prediction_columns[0]].astype(float) >= 0.5).astype(int).astype(str)
+        p = (sub[spec.prediction_columns[0]].to_numpy(dtype=float) >= 0.5).astype(int).astype(str)
+        t = y_true.astype(float).astype(int).astype(str)
     else:
-        y_pred = merged[spec.prediction_columns[0]].astype(str)
-    t = y_true.astype(str).to_numpy()
-    if kind == "probability" and len(spec.prediction_columns) == 1:
-        t = pd.Series(y_true).astype(float).astype(int).astype(str).to_numpy()
-    p = y_pred.to_numpy()
-    classes = pd.Series(t).value_counts().index.tolist()
+        p = sub[spec.prediction_columns[0]].to_numpy().astype(str)
+        t = y_true.astype(str)
+    return _classification_analysis(t, p, max_classes)
+
+
+def _regression_analysis(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    resid = y_pred - y_true
+    order = np.argsort(y_true, kind="stable")
+    segments = []
+    for q, rows in enumerate(np.array_split(order, min(4, len(order)))):
+        segments.append(
+            {
+                "segment": f"target quartile {q + 1}",
+                "target_range": [round(float(y_true[rows].min()), 4), round(float(y_true[rows].max()), 4)],
+                "mean_error": round(float(resid[rows].mean()), 4),
+                "rmse": round(float(np.sqrt((resid[rows] ** 2).mean())), 4),
+            }
+        )
+    segments.sort(key=lambda seg: -seg["rmse"])
+    return {
+        "kind": "regression",
+        "residual_mean": round(float(resid.mean()), 4),
+        "residual_std": round(float(resid.std()), 4),
+        "abs_error_p50_p90_max": [round(float(v), 4) for v in np.quantile(np.abs(resid), [0.5, 0.9, 1.0])],
+        "worst_segments": segments[:3],
+    }
+
+
+def _classification_analysis(t: np.ndarray, p: np.ndarray, max_classes: int) -> dict:
+    classes, support = np.unique(t, return_counts=True)
+    ranked = classes[np.argsort(-support, kind="stable")]
     per_class = []
-    for c in classes[:max_classes]:
-        tp = int(((t == c) & (p == c)).sum())
-        predicted, actual = int((p == c).sum()), int((t == c).sum())
+    for c in ranked[:max_classes]:
+        is_t, is_p = t == c, p == c
+        tp, predicted, actual = int((is_t & is_p).sum()), int(is_p.sum()), int(is_t.sum())
         per_class.append(
             {
-                "class": c,
+                "class": str(c),
                 "support": actual,
                 "precision": round(tp / predicted, 4) if predicted else 0.0,
                 "recall": round(tp / actual, 4) if actual else 0.0,
             }
         )
-    confused = pd.Series(list(zip(t[t != p], p[t != p]))).value_counts().head(5)
+    wrong = t != p
+    pairs, counts = np.unique(np.char.add(np.char.add(t[wrong], "\x1f"), p[wrong]), return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:5]
+    confused = [pairs[i].split("\x1f") + [int(counts[i])] for i in top]
     return {
         "kind": "classification",
-        "accuracy_at_argmax": round(float((t == p).mean()), 4),
+        "accuracy_at_argmax": round(float((~wrong).mean()), 4),
         "per_class": per_class,
         "classes_not_shown": max(0, len(classes) - max_classes),
-        "most_confused": [{"true": a, "predicted": b, "count": int(n)} for (a, b), n in confused.items()],
+        "most_confused": [{"true": a, "predicted": b, "count": n} for a, b, n in confused],
     }
 
 

@@ -27,6 +27,26 @@ class GradeResult:
         return {"valid": self.valid, "score": self.score, "problems": list(self.problems)}
 
 
+def _ids(frame: pd.DataFrame, column: str) -> pd.Index:
+    return pd.Index(frame[column].astype(str).to_numpy())
+
+
+def _id_problems(sub_ids: pd.Index, ans_ids: pd.Index) -> list[str]:
+    if len(sub_ids) == len(ans_ids) and sub_ids.equals(ans_ids):
+        return []  # the common case: the same ids in the same order
+    problems = []
+    duplicated = int(sub_ids.duplicated().sum())
+    if duplicated:
+        problems.append(f"{duplicated} duplicated ids")
+    sub_set, ans_set = set(sub_ids), set(ans_ids)
+    unknown, absent = sorted(sub_set - ans_set), sorted(ans_set - sub_set)
+    if unknown:
+        problems.append(f"{len(unknown)} ids not in the split, e.g. {unknown[:3]}")
+    if absent:
+        problems.append(f"{len(absent)} ids missing, e.g. {absent[:3]}")
+    return problems
+
+
 def validate(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> list[str]:
     """Everything wrong with a submission's shape, ids and values; an empty list means valid."""
     problems: list[str] = []
@@ -41,17 +61,7 @@ def validate(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) ->
     if len(submission) != len(answers):
         problems.append(f"wrong row count: {len(submission)} rows, expected {len(answers)}")
     if idc in submission.columns:
-        sub_ids = submission[idc].astype(str)
-        ans_ids = set(answers[idc].astype(str))
-        duplicated = int(sub_ids.duplicated().sum())
-        if duplicated:
-            problems.append(f"{duplicated} duplicated ids")
-        unknown = sorted(set(sub_ids) - ans_ids)
-        absent = sorted(ans_ids - set(sub_ids))
-        if unknown:
-            problems.append(f"{len(unknown)} ids not in the split, e.g. {unknown[:3]}")
-        if absent:
-            problems.append(f"{len(absent)} ids missing, e.g. {absent[:3]}")
+        problems += _id_problems(_ids(submission, idc), _ids(answers, idc))
     for col in spec.prediction_columns:
         if col not in submission.columns:
             continue
@@ -77,16 +87,16 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
     if problems:
         return GradeResult(None, False, problems)
     idc = spec.id_column
-    sub = submission.assign(_key=submission[idc].astype(str)).set_index("_key")
-    ans = answers.assign(_key=answers[idc].astype(str)).set_index("_key")
-    sub = sub.loc[ans.index]
+    positions = _ids(submission, idc).get_indexer(_ids(answers, idc))  # submission rows in answer order
+    sub = submission.iloc[positions].reset_index(drop=True)
+    ans = answers.reset_index(drop=True)
     cols = list(spec.prediction_columns)
     y_pred = sub[cols] if len(cols) > 1 else sub[cols[0]]
     targets = list(spec.target_columns)
     y_true = ans[targets] if len(targets) > 1 else ans[targets[0]]
     try:
         if spec.grade_fn is not None:  # a competition's own grader
-            score = spec.grade_fn(sub.reset_index(drop=True), ans.drop(columns="_key").reset_index(drop=True))
+            score = spec.grade_fn(sub, ans)
             if score is None:
                 return GradeResult(None, False, ["the competition's grader rejected the submission"])
             score = float(score)

@@ -12,7 +12,7 @@ How the leaderboards were made (this is the record kept with the committed ``env
    families (constant prior/mean, naive Bayes, logistic/ridge regression, kNN, decision tree,
    random forest, extra trees, histogram gradient boosting and, for images, an RBF SVM), their
    hyperparameters, a random subset of the feature columns, a fraction of the training rows
-   (10-100%) and a random seed. Slow families are trained on a capped subsample so the whole
+   (5-100%) and a random seed. Slow families are trained on a capped subsample so the whole
    build stays within about 15 minutes on 2 cores. The strongest configurations of each family
    are always included, so the population spans weak to strong.
 4. Each solution is fitted on the public train split and its test predictions are graded with
@@ -261,7 +261,8 @@ def draw_population(n: int, modality: str, seed: int) -> list[Recipe]:
     return recipes[:n]
 
 
-def _model(recipe: Recipe, task_kind: str, nonneg: bool, n_classes: int):
+def _model(recipe: Recipe, task_kind: str, nonneg: bool):
+    """The scikit-learn estimator a recipe names (a classifier unless the metric scores values)."""
     from sklearn import dummy, ensemble, linear_model, naive_bayes, neighbors, svm, tree
 
     p, s, clf = dict(recipe.params), recipe.seed, task_kind != "value"
@@ -317,11 +318,9 @@ def run_recipe(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, te
     kind = spec.metric.kind
     classes = list(spec.prediction_columns) if len(spec.prediction_columns) > 1 else None
     log_target = kind == "value" and spec.metric_name == "rmsle" or (kind == "value" and recipe.seed % 2 == 0 and y.min() > 0)
-    if sparse.issparse(X_fit) and recipe.family in ("nb",) and not feats.nonneg:
-        X_fit, X_pred = X_fit.toarray(), X_pred.toarray()
     if recipe.family == "nb" and not feats.nonneg and sparse.issparse(X_fit):
-        X_fit, X_pred = X_fit.toarray(), X_pred.toarray()
-    model = _model(recipe, kind, feats.nonneg, len(classes or []))
+        X_fit, X_pred = X_fit.toarray(), X_pred.toarray()  # Gaussian naive Bayes needs dense input
+    model = _model(recipe, kind, feats.nonneg)
     if kind == "value":
         target = np.log1p(y_fit) if log_target else y_fit
         model.fit(X_fit, target)

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gome-tasks",
         description="List the MLE task suite and prepare its data (offline: every dataset ships inside an installed package).",
-        epilog=__doc__.split("Examples::")[1],
+        epilog="examples:" + __doc__.split("Examples::")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

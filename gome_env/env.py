@@ -191,7 +191,9 @@ class MLEEnv(gym.Env):
         self._test_answers = self.prepared.answers("test")
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
         listing = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in self.prepared.public.iterdir())[:40])
-        self.task_text = f"# {self.spec_task.title}\n\n{self.spec_task.description}\n\n{SOLUTION_CONTRACT}\nFiles in `data/`: {listing}\n"
+        description = self.spec_task.description.strip()
+        heading = "" if description.startswith("# ") else f"# {self.spec_task.title}\n\n"
+        self.task_text = f"{heading}{description}\n\n{SOLUTION_CONTRACT}\nFiles in `data/`: {listing}\n"
 
         worst = -math.inf if self.spec_task.higher_is_better else math.inf
         self._worst = worst

@@ -44,7 +44,7 @@ OK, FAILED = "ok", "failed"
 
 # Named task suites for --tasks. "smoke" is the embedded default: the two quickest tasks.
 SUITES: dict[str, tuple[str, ...] | None] = {
-    "smoke": ("italy-power", "spam"),
+    "smoke": ("digits", "italy-power"),
     "all": None,  # every task folder under envs/
 }
 MODALITY_SUITES = ("tabular", "image", "text", "time-series")

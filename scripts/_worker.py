@@ -61,14 +61,16 @@ def load_cached_model(spec: str) -> Any:
     return _MODELS[spec]
 
 
-def _make_policy(name: str, model: Any, config: dict) -> Any:
+def _make_policy(name: str, model_spec: str, config: dict) -> Any:
+    """The policy, with the model loaded once per process (not at all for a policy that needs none)."""
     if ":" in name:
         module_name, _, attr = name.partition(":")
         factory = getattr(importlib.import_module(module_name), attr)
-        return factory(model=model, **config)
-    from policies import make_policy
+        return factory(model=load_cached_model(model_spec), **config)
+    from policies import POLICIES, make_policy
 
-    return make_policy(name, model=model, **config)
+    needs_model = getattr(POLICIES.get(name), "needs_model", True)
+    return make_policy(name, model=load_cached_model(model_spec) if needs_model else None, **config)
 
 
 def _make_env(spec: RunSpec, workdir: Path) -> Any:
@@ -109,8 +111,7 @@ def execute_run(spec_dict: dict, attempt: str, sink: StepSink | None = None) -> 
     env = None
     result: dict[str, Any] = {"status": OK, "error": None, "traceback": None, "record": None}
     try:
-        model = load_cached_model(spec.model)
-        policy = _make_policy(spec.policy, model, dict(spec.policy_config))
+        policy = _make_policy(spec.policy, spec.model, dict(spec.policy_config))
         env = _make_env(spec, workdir)
         record = run_episode(
             env, policy, max_steps=spec.steps, time_budget_s=spec.time_budget_s,

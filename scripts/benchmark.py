@@ -27,9 +27,22 @@ from scripts._runs import SUITES, make_specs, resolve_tasks
 DEFAULT_POLICIES = "gome,greedy"
 DEFAULT_MODELS = "smollm2"
 DEFAULT_TASKS = "smoke"
-DEFAULT_STEPS = 3
-# Applied to every policy unless --set overrides it: short answers keep the CPU default quick.
-DEFAULT_POLICY_CONFIG: dict[str, dict] = {}
+# --preset: budgets and policy settings that --steps / --time-budget / --set override.
+# "smoke" (the default) keeps the embedded default under 10 minutes on 2 CPU cores with the
+# bundled model: short answers, short prompts, one GOME trace, no re-asking after a parse failure.
+# "full" leaves every policy setting at its own default (AIDE's 20 steps).
+PRESETS: dict[str, dict] = {
+    "smoke": {
+        "steps": 3,
+        "time_budget": 60.0,
+        "config": {
+            "*": {"max_tokens": 320, "max_parse_retries": 0, "max_task_chars": 1500, "max_code_chars": 3000,
+                  "max_feedback_chars": 800, "max_output_chars": 600, "max_memory_chars": 600},
+            "gome": {"num_traces": 1, "max_problems": 2, "top_k": 2, "max_debug": 1, "diagnosis_max_tokens": 192},
+        },
+    },
+    "full": {"steps": 20, "time_budget": None, "config": {}},
+}
 ENVS_DIR_VAR = "GOME_ENVS_DIR"
 
 
@@ -64,18 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
                "summary.csv/.parquet (per policy x model). Rerun the same command to resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help="comma-separated model specs: smollm2, hf:PATH, vllm:PATH, openai:URL#MODEL, llamacpp:FILE, scripted")
+    add_run_args(p, out="runs/benchmark")
+    return p
+
+
+def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "smoke") -> None:
+    """The options the benchmark and the scaling study share (all but --models)."""
     p.add_argument("--policies", default=DEFAULT_POLICIES,
                    help="comma-separated policy names (gome, greedy, mcts, evolutionary, replay) or "
                         "package.module:factory for a custom policy")
     p.add_argument("--tasks", default=DEFAULT_TASKS,
                    help=f"comma-separated task ids and suites ({', '.join(SUITES)}, tabular, image, text, "
                         "time-series); 'smoke' is the two quickest tasks")
-    p.add_argument("--models", default=DEFAULT_MODELS,
-                   help="comma-separated model specs: smollm2, hf:PATH, vllm:PATH, openai:URL#MODEL, llamacpp:FILE, scripted")
     p.add_argument("--seeds", type=int, default=1, help="how many seeds per (policy, model, task); seeds 0..N-1")
     p.add_argument("--first-seed", type=int, default=0, help="the first seed")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps per run")
-    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS", help="wall-clock budget per run")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=default_preset,
+                   help="budget and policy settings: 'smoke' = 3 steps, 60 s per run, short answers and prompts "
+                        "(the CPU default); 'full' = 20 steps, every policy's own settings")
+    p.add_argument("--steps", type=int, default=None, help="environment steps per run (default: the preset's)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="wall-clock budget per run (default: the preset's; 0 = none)")
     p.add_argument("--token-budget", type=int, default=None, metavar="TOKENS", help="model tokens (in + out) per run")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="[POLICY.]KEY=VALUE",
                    help="policy setting (JSON value), for every policy or one: --set max_tokens=256 "
@@ -91,19 +114,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-run", type=float, default=None,
                    help="Ray: GPUs per run (default: 1 for vllm: specs on a cluster with GPUs, else 0)")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs per run")
-    p.add_argument("--out", default="runs/benchmark", help="output folder (created; reused to resume)")
+    p.add_argument("--out", default=out, help="output folder (created; reused to resume)")
     p.add_argument("--no-retry-failed", action="store_true", help="keep failed runs as they are instead of retrying them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="list the runs (and which are done) and exit")
     p.add_argument("--envs-dir", default=os.environ.get(ENVS_DIR_VAR), help=argparse.SUPPRESS)
-    return p
 
 
-def specs_from_args(args: argparse.Namespace) -> list:
-    if args.steps < 1 or args.seeds < 1 or args.workers < 1:
+def preset_config(preset: str, policies: list[str]) -> dict[str, dict]:
+    """The preset's settings per policy, keeping only the options each policy has (custom
+    ``module:factory`` policies and ``replay`` get none)."""
+    try:
+        from policies import POLICIES
+    except ImportError:  # pragma: no cover - the policies package is part of this project
+        POLICIES = {}
+    import dataclasses
+
+    base = PRESETS[preset]["config"]
+    out: dict[str, dict] = {}
+    for name in policies:
+        cls = POLICIES.get(name)
+        if cls is None or not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+            continue
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        merged = {**base.get("*", {}), **base.get(name, {})}
+        out[name] = {k: v for k, v in merged.items() if k in fields}
+    return out
+
+
+def specs_from_args(args: argparse.Namespace, models: list[str] | None = None) -> list:
+    preset = PRESETS[args.preset]
+    steps = args.steps if args.steps is not None else preset["steps"]
+    time_budget = preset["time_budget"] if args.time_budget is None else (args.time_budget or None)
+    if steps < 1 or args.seeds < 1 or args.workers < 1:
         raise SystemExit("--steps, --seeds and --workers must be >= 1")
     envs_dir = str(Path(args.envs_dir).resolve()) if args.envs_dir else None
-    config = {k: dict(v) for k, v in DEFAULT_POLICY_CONFIG.items()}
+    policies = _split(args.policies)
+    config = preset_config(args.preset, policies)
     for policy, values in parse_settings(args.settings).items():
         config.setdefault(policy, {}).update(values)
     env_config = {}
@@ -115,8 +162,22 @@ def specs_from_args(args: argparse.Namespace) -> list:
         tasks = resolve_tasks(args.tasks, Path(envs_dir) if envs_dir else None)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    return make_specs(_split(args.policies), _split(args.models), tasks, args.seeds, args.steps,
-                      args.time_budget, args.token_budget, config, env_config, envs_dir, args.first_seed)
+    return make_specs(policies, models or _split(args.models), tasks, args.seeds, steps,
+                      time_budget, args.token_budget, config, env_config, envs_dir, args.first_seed)
+
+
+def dry_run(specs: list, out: str) -> int:
+    from scripts._runs import RunStore
+
+    done = RunStore(out).done_keys() if (Path(out) / "runs.jsonl").exists() else set()
+    for spec in specs:
+        print(f"{'done' if spec.key in done else 'todo'}  {spec.key}")
+    return 0
+
+
+def run_from_args(specs: list, args: argparse.Namespace):
+    return run_benchmark(specs, args.out, workers=args.workers, ray=args.ray, retry_failed=not args.no_retry_failed,
+                         progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,15 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     specs = specs_from_args(args)
     if args.dry_run:
-        from scripts._runs import RunStore
-
-        done = RunStore(args.out).done_keys() if Path(args.out).exists() else set()
-        for spec in specs:
-            print(f"{'done ' if spec.key in done else 'todo '} {spec.key}")
-        return 0
+        return dry_run(specs, args.out)
     start = time.perf_counter()
-    store = run_benchmark(specs, args.out, workers=args.workers, ray=args.ray, retry_failed=not args.no_retry_failed,
-                          progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run)
+    store = run_from_args(specs, args)
     runs, summary = write_tables(store, specs)
     print(format_summary(summary))
     failed = runs[runs["status"] != "ok"]

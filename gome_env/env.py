@@ -435,7 +435,7 @@ class MLEEnv(gym.Env):
         d["dev_score"] = dev.score
         if self.detail == "full":
             try:
-                d["error_analysis"] = dx.error_analysis(self.spec_task, pd.read_csv(sub_dir / "dev.csv"), self._dev_answers)
+                d["error_analysis"] = dx.error_analysis(self.spec_task, dev.submission, self._dev_answers)
             except Exception as exc:  # noqa: BLE001 - analysis is a bonus, never a failure
                 d["error_analysis"] = {"kind": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
         return d, test

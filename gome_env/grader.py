@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +23,30 @@ class GradeResult:
     score: float | None
     valid: bool
     problems: list[str] = field(default_factory=list)
+    submission: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # as read, when readable
 
     def as_dict(self) -> dict:
         return {"valid": self.valid, "score": self.score, "problems": list(self.problems)}
 
 
+_ANSWER_IDS: dict[int, tuple[weakref.ref, str, pd.Index]] = {}
+
+
 def _ids(frame: pd.DataFrame, column: str) -> pd.Index:
-    return pd.Index(frame[column].astype(str).to_numpy())
+    """A frame's ids as strings (numpy's conversion: far cheaper than pandas' string arrays)."""
+    return pd.Index(frame[column].to_numpy().astype(str))
+
+
+def _answer_ids(answers: pd.DataFrame, column: str) -> pd.Index:
+    """``_ids`` of an answers frame, computed once per frame (answers are graded every step)."""
+    cached = _ANSWER_IDS.get(id(answers))
+    if cached is not None and cached[0]() is answers and cached[1] == column:
+        return cached[2]
+    ids = _ids(answers, column)
+    _ANSWER_IDS[id(answers)] = (weakref.ref(answers), column, ids)
+    for key in [k for k, (ref, _, _) in _ANSWER_IDS.items() if ref() is None]:
+        del _ANSWER_IDS[key]
+    return ids
 
 
 def _id_problems(sub_ids: pd.Index, ans_ids: pd.Index) -> list[str]:
@@ -61,7 +79,7 @@ def validate(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) ->
     if len(submission) != len(answers):
         problems.append(f"wrong row count: {len(submission)} rows, expected {len(answers)}")
     if idc in submission.columns:
-        problems += _id_problems(_ids(submission, idc), _ids(answers, idc))
+        problems += _id_problems(_ids(submission, idc), _answer_ids(answers, idc))
     for col in spec.prediction_columns:
         if col not in submission.columns:
             continue
@@ -87,7 +105,7 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
     if problems:
         return GradeResult(None, False, problems)
     idc = spec.id_column
-    positions = _ids(submission, idc).get_indexer(_ids(answers, idc))  # submission rows in answer order
+    positions = _ids(submission, idc).get_indexer(_answer_ids(answers, idc))  # submission rows in answer order
     sub = submission.iloc[positions].reset_index(drop=True)
     ans = answers.reset_index(drop=True)
     cols = list(spec.prediction_columns)
@@ -117,4 +135,6 @@ def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame) -> GradeResult
         submission = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
         return GradeResult(None, False, [f"{path.name} is not a readable CSV: {type(exc).__name__}: {exc}"])
-    return grade(spec, submission, answers)
+    result = grade(spec, submission, answers)
+    result.submission = submission
+    return result

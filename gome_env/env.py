@@ -18,7 +18,6 @@ import copy
 import math
 import shutil
 import string
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
-import pandas as pd
 from gymnasium import spaces
 
 from gome_env import diagnostics as dx

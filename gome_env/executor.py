@@ -36,7 +36,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import resource
 import secrets
 import select
 import shutil
@@ -52,7 +51,17 @@ import weakref
 from dataclasses import asdict
 from pathlib import Path
 
-from gome_env.sandbox import Limits, RunResult, Sandbox, StepCgroup, _Budget, _Stream, clean_environment, kill_token_processes
+from gome_env.sandbox import (
+    Limits,
+    RunResult,
+    Sandbox,
+    StepCgroup,
+    _Budget,
+    _Stream,
+    clean_environment,
+    kill_token_processes,
+    rlimit_settings,
+)
 
 __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "layout_workspace", "rlimit_settings"]
 
@@ -89,19 +98,6 @@ TOKEN_BYTES = 8  # secrets.token_hex(8), as sandbox.run uses: 16 characters
 
 class _WorkerLost(Exception):
     """The worker died (or stopped answering) while a step was running."""
-
-
-def rlimit_settings(limits: Limits) -> list[tuple[int, int]]:
-    """The rlimits a cold run gets (``sandbox._limit_preexec``), as (resource, value) pairs."""
-    cpu = limits.cpu_time_s or limits.timeout_s * max(1, limits.threads) + 5
-    settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, int(cpu) + 1)]
-    if limits.memory_mb:
-        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
-    if limits.file_size_mb:
-        settings.append((resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024))
-    if limits.max_processes and os.getuid() != 0:
-        settings.append((resource.RLIMIT_NPROC, limits.max_processes))
-    return [(int(w), int(v)) for w, v in settings]
 
 
 def _remove(path: Path) -> None:

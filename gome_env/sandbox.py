@@ -194,20 +194,26 @@ def clean_environment(limits: Limits, token: str, home: str) -> dict[str, str]:
     return env
 
 
-def _limit_preexec(limits: Limits, cgroup: "StepCgroup | None" = None):
+def rlimit_settings(limits: Limits) -> list[tuple[int, int]]:
+    """The rlimits every run gets, as (resource, value) pairs (cold runs and warm children alike)."""
     cpu = limits.cpu_time_s or limits.timeout_s * max(1, limits.threads) + 5
+    settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, int(cpu) + 1)]
+    if limits.memory_mb:
+        settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
+    if limits.file_size_mb:
+        settings.append((resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024))
+    if limits.max_processes and os.getuid() != 0:  # RLIMIT_NPROC does not bind root: cgroups do
+        settings.append((resource.RLIMIT_NPROC, limits.max_processes))
+    return [(int(which), int(value)) for which, value in settings]
+
+
+def _limit_preexec(limits: Limits, cgroup: "StepCgroup | None" = None):
+    settings = rlimit_settings(limits)
 
     def preexec() -> None:
         os.setsid()
         if cgroup is not None:
             cgroup.join()  # before any limit, so that every later process of the run is inside
-        settings = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, int(cpu) + 1)]
-        if limits.memory_mb:
-            settings.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
-        if limits.file_size_mb:
-            settings.append((resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024))
-        if limits.max_processes and os.getuid() != 0:
-            settings.append((resource.RLIMIT_NPROC, limits.max_processes))
         for which, value in settings:
             try:
                 resource.setrlimit(which, (value, value))

@@ -14,23 +14,11 @@ import pytest
 
 from gome_env.diffs import MAX_DIFF_BYTES
 from gome_env.sandbox import cgroup_support
-from helpers import append, edit, improve
+from helpers import append, edit, improve, processes_with
 
 pytestmark = pytest.mark.timeout(90)
 
 HAS_CGROUP = cgroup_support()[0] is not None
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def _tree_state(env) -> dict:
@@ -117,7 +105,7 @@ def test_fork_bomb_is_contained(make_tiny_env, sandbox):
     if HAS_CGROUP:
         assert "process limit" in d["reason"]
     time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     _works(env)
 
 
@@ -137,7 +125,7 @@ def test_fork_bomb_in_a_warm_step_is_contained(make_tiny_env, sandbox):
     assert env._executor.stats["warm"] == 1, env._executor.last_error
     assert d["status"] in ("timeout", "runtime_error"), d["reason"]
     time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     _works(env)
 
 
@@ -193,7 +181,7 @@ def test_background_processes_do_not_outlive_the_step(make_tiny_env, sandbox):
     assert d["status"] == "ok", d["reason"]
     assert d["execution"]["leftover_processes_killed"] >= 1
     time.sleep(0.3)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     _works(env)
 
 
@@ -413,5 +401,5 @@ def test_warm_step_killing_its_parent_and_leaving_daemons(make_tiny_env, sandbox
     d = info["diagnostics"]
     assert d["status"] in ("ok", "runtime_error"), d["reason"]
     time.sleep(0.3)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     _works(env)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gome_env.sandbox import Limits, PrivateTripwire, StepCgroup, cgroup_support, make_sandbox
+from helpers import processes_with
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,18 +40,6 @@ def run(sandbox_name, layout, code, limits=SMALL):
     box.prepare_workspace(ws, public)
     (ws / "prog.py").write_text(textwrap.dedent(code))
     return box.run([sys.executable, "prog.py"], ws, public, limits)
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def test_sandbox_note_says_whether_runs_get_a_cgroup():
@@ -111,7 +100,7 @@ def test_fork_bomb_is_bounded_and_leaves_nothing(sandbox, layout):
     if r.cgroup:
         assert r.process_limit_hit
     time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_background_processes_die_with_the_step(sandbox, layout):
@@ -125,7 +114,7 @@ def test_background_processes_die_with_the_step(sandbox, layout):
     """)
     assert r.ok and "spawned" in r.stdout
     time.sleep(0.2)
-    left = _processes_with(marker)
+    left = processes_with(marker)
     if sandbox == "subprocess" and not HAS_CGROUP:
         for pid in left:  # clean up what this backend cannot catch without a cgroup
             os.kill(pid, 9)

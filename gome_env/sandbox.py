@@ -688,9 +688,9 @@ class BwrapSandbox(Sandbox):
         return (
             [
                 bwrap,
+                "--tmpfs", "/tmp",  # first: the mounts below may lie under /tmp (a venv, a workspace)
                 *ro,
                 *hidden,
-                "--tmpfs", "/tmp",
                 "--bind", ws, ws,
                 "--ro-bind", str(data_dir.resolve()), f"{ws}/data",
                 "--proc", "/proc",

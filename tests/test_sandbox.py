@@ -248,3 +248,15 @@ def _backends():
     from conftest import SANDBOXES
 
     return SANDBOXES
+
+
+def test_bwrap_mounts_tmp_before_what_may_lie_under_it(tmp_path):
+    # A venv or a checkout under /tmp (CI clones, say) must stay visible inside the sandbox.
+    from gome_env.sandbox import BwrapSandbox
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "pub").mkdir()
+    argv, _ = BwrapSandbox().wrap(["python", "x.py"], tmp_path / "ws", tmp_path / "pub")
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")]
+    assert binds and all(i > tmpfs for i in binds)

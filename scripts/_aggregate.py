@@ -10,7 +10,8 @@ submission, no medal, and a normalised score of 0.
 Normalised score of a run: ``(test_score - baseline_dev_score) / (gold_threshold - baseline_dev_score)``
 from the run's ``final`` (0 = the task's baseline, 1 = the leaderboard's gold threshold; it is
 negative below the baseline and above 1 beyond gold; the direction of the metric cancels out).
-The baseline's test score is not reported by the environment, so its dev score stands in for it.
+The environment reports the baseline's dev score, not its test score, so the dev score stands in
+for it (``baseline_test_score`` is used instead where ``final`` has it).
 A run without a valid submission scores 0.
 """
 
@@ -65,7 +66,7 @@ def normalised_score(final: dict | None) -> float:
     if not final or not final.get("valid_submission") or final.get("test_score") is None:
         return 0.0
     gold = (final.get("thresholds") or {}).get("gold")
-    base = final.get("baseline_dev_score")
+    base = final.get("baseline_test_score", final.get("baseline_dev_score"))
     if gold is None or base is None or gold == base:
         return 0.0
     return float((final["test_score"] - base) / (gold - base))

@@ -184,7 +184,7 @@ def _draw_tree(ax: plt.Axes, tree: dict, accepted: int | None, title: str) -> No
             ax.scatter([x], [y], s=size * 2.2, facecolors="none", edgecolors="#1f3fbf", linewidths=1.5, zorder=2)
         score = n.get("dev_score")
         text = f"{nid}\n{score:.3g}" if isinstance(score, (int, float)) and math.isfinite(score) else f"{nid}\n–"
-        ax.annotate(text, (x, y), xytext=(0, -(math.sqrt(size) / 2 + 2)), textcoords="offset points",
+        ax.annotate(text, (x, y), xytext=(0, -(math.sqrt(size * 2.2) / 2 + 1)), textcoords="offset points",
                     ha="center", va="top", fontsize=font, zorder=3)
     ys = [p[1] for p in pos.values()]
     xs = [p[0] for p in pos.values()]

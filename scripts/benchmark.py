@@ -96,13 +96,13 @@ def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "sm
     p.add_argument("--preset", choices=sorted(PRESETS), default=default_preset,
                    help="budget and policy settings: 'smoke' = 3 steps, 60 s per run, short answers and prompts "
                         "(the CPU default); 'full' = 20 steps, every policy's own settings")
-    p.add_argument("--steps", type=int, default=None, help="environment steps per run (default: the preset's)")
+    p.add_argument("--steps", type=int, default=None, help="environment steps per run (None: the preset's)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="wall-clock budget per run (default: the preset's; 0 = none)")
+                   help="wall-clock budget per run (None: the preset's; 0: no limit)")
     p.add_argument("--token-budget", type=int, default=None, metavar="TOKENS", help="model tokens (in + out) per run")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="[POLICY.]KEY=VALUE",
                    help="policy setting (JSON value), for every policy or one: --set max_tokens=256 "
-                        "--set gome.num_hypotheses=3; part of the run key")
+                        "--set gome.num_traces=2; part of the run key")
     p.add_argument("--sandbox", default=None, help="environment sandbox (auto, subprocess, bwrap); default: the env's")
     p.add_argument("--step-timeout", type=float, default=None, metavar="SECONDS", help="per-step execution timeout")
     p.add_argument("--workers", type=int, default=1,

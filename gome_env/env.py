@@ -328,6 +328,7 @@ class MLEEnv(gym.Env):
             "bronze": rank["bronze"],
             "thresholds": {"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
             "baseline_dev_score": self.tree.root.dev_score,
+            "baseline_test_score": (self._test_scores.get(self.tree.root.id) or GradeResult(None, False)).score,
             "steps": self._steps,
             "nodes": len(self.tree),
             "higher_is_better": self.spec_task.higher_is_better,

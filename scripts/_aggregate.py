@@ -7,11 +7,10 @@ any medal %) is first a rate over the tasks within one seed, then mean +- SEM ov
 A failed run (status "failed": the episode raised or stopped with an error) counts as no valid
 submission, no medal, and a normalised score of 0.
 
-Normalised score of a run: ``(test_score - baseline_dev_score) / (gold_threshold - baseline_dev_score)``
+Normalised score of a run: ``(test_score - baseline_test_score) / (gold_threshold - baseline_test_score)``
 from the run's ``final`` (0 = the task's baseline, 1 = the leaderboard's gold threshold; it is
 negative below the baseline and above 1 beyond gold; the direction of the metric cancels out).
-The environment reports the baseline's dev score, not its test score, so the dev score stands in
-for it (``baseline_test_score`` is used instead where ``final`` has it).
+Records from before ``final`` carried ``baseline_test_score`` fall back to the baseline's dev score.
 A run without a valid submission scores 0.
 """
 

@@ -179,7 +179,8 @@ def test_background_processes_do_not_outlive_the_step(make_tiny_env, sandbox):
     _, _, _, _, info = env.step(edit(env, append(code)))
     d = info["diagnostics"]
     assert d["status"] == "ok", d["reason"]
-    assert d["execution"]["leftover_processes_killed"] >= 1
+    if sandbox == "subprocess":  # under bwrap the kernel may end them first, with the PID namespace
+        assert d["execution"]["leftover_processes_killed"] >= 1
     time.sleep(0.3)
     assert processes_with(marker) == []
     _works(env)

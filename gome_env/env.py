@@ -381,13 +381,17 @@ class MLEEnv(gym.Env):
         tripwire = self._private_tripwire()
         if tripwire is not None:
             tripwire.arm()
+        lost_before = self._executor.stats["lost"]
         run = self._run(files, timeout_s)
         touched = tripwire.check() if tripwire is not None else []
         damaged = tripwire.changed_public() if tripwire is not None else []
         if damaged:  # the cache's own copy was rewritten in place: rebuild it from the source
             prepare(self.spec_task, verify_files=True)
         d["execution"] = self._execution_record(run, files)
+        d["execution"]["executor"] = "warm" if self._executor.stats["lost"] == lost_before and self._executor.last_run_warm else "cold"
         d["warnings"] = dx.extract_warnings(run.stderr)
+        if self._executor.stats["lost"] > lost_before:  # reported, replaced, and the step re-run cold
+            d["warnings"].append({"category": "WorkerLost", "message": (self._executor.last_error or "")[:300], "count": 1})
         d["resources"] = {
             "runtime_s": run.runtime_s,
             "timeout_s": timeout_s,

@@ -596,6 +596,7 @@ class Executor:
         self.preload = _preload_list() if preload is None else tuple(preload)
         self.stats = {"warm": 0, "cold": 0, "starts": 0, "failed_starts": 0, "lost": 0}
         self.last_error: str | None = None
+        self.last_run_warm = False
         self._worker: _Worker | None = None
 
     # ---------------------------------------------------------------- public
@@ -614,8 +615,10 @@ class Executor:
                 result = None
             if result is not None:
                 self.stats["warm"] += 1
+                self.last_run_warm = True
                 return result
         self.stats["cold"] += 1
+        self.last_run_warm = False
         return self.sandbox.run([sys.executable, SOLUTION], self.workspace, self.data_dir, limits)
 
     def start(self) -> None:

@@ -384,6 +384,9 @@ def test_warm_worker_killed_mid_step_is_reported_and_replaced(make_tiny_env, san
     d = info["diagnostics"]
     assert d["status"] in ("ok", "runtime_error"), d["reason"]  # the step is re-run cold, or reported failed
     assert env._executor.stats["lost"] >= 1 and "died" in (env._executor.last_error or "")
+    lost = [w for w in d["warnings"] if w["category"] == "WorkerLost"]
+    assert lost and "died" in lost[0]["message"]  # the policy sees it too
+    assert d["execution"]["executor"] == "cold"
     assert env._executor.wait_ready(60) and env._executor.stats["starts"] == starts + 1
     warm = env._executor.stats["warm"]
     _works(env)

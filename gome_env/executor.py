@@ -5,8 +5,8 @@ The warm worker is started once per environment, lazily, *inside the same sandbo
 (``sandbox.wrap`` builds the command, so under bwrap it has the same mounts: the workspace path
 is fixed per environment and the data mount stays valid as long as neither the workspace nor
 its ``data/`` mount point is removed, which is why ``layout_workspace`` clears the workspace's
-contents instead of the folder). The worker imports ``DEFAULT_PRELOAD`` (those importable) and
-then never runs agent code itself: for each step the host sends a request over a socketpair,
+contents instead of the folder). The worker imports the ``DEFAULT_PRELOAD`` modules that the
+solution uses (those importable) and then never runs agent code itself: for each step the host sends a request over a socketpair,
 with the write ends of two fresh pipes for stdout and stderr; the worker forks a child that
 
 - starts its own session, becomes dumpable again (the worker is not: a child cannot ptrace it or
@@ -33,6 +33,7 @@ cold; a dead worker is replaced at the next step), the step runs cold through ``
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import os
@@ -86,8 +87,10 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "sklearn.preprocessing",
     "sklearn.tree",
 )
-"""What the warm worker imports before its first fork (``GOME_WARM_PRELOAD``, comma-separated,
-overrides it; modules that fail to import are skipped)."""
+"""What the warm worker may import before its first fork: by default those whose packages the
+solution imports (``preload_for``; the set grows as new imports appear, replacing the worker);
+``GOME_WARM_PRELOAD`` (comma-separated) fixes the list instead. Modules that fail to import are
+skipped."""
 
 MEMORY_HEADROOM_MB = 256  # a warm step needs this much address space above the worker's own
 START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a failed start
@@ -463,11 +466,33 @@ WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own 
 WORKER_PROCESS_SLACK = 8  # bwrap, its init, the worker and its spare child
 
 
-def _preload_list() -> tuple[str, ...]:
+def _preload_list() -> tuple[str, ...] | None:
+    """``GOME_WARM_PRELOAD`` as a list, or None (preload what the solution imports)."""
     raw = os.environ.get("GOME_WARM_PRELOAD")
     if raw is None:
-        return DEFAULT_PRELOAD
+        return None
     return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def preload_for(files: dict[str, str]) -> tuple[str, ...]:
+    """The ``DEFAULT_PRELOAD`` modules whose packages the solution's files import.
+
+    A worker that preloads only what is used forks faster (a smaller process to copy and tear
+    down), so a light solution does not pay for scikit-learn it never imports."""
+    imported: set[str] = set()
+    for path, source in files.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    return tuple(name for name in DEFAULT_PRELOAD if name.split(".")[0] in imported)
 
 
 class _Worker:
@@ -593,7 +618,9 @@ class Executor:
             raise ValueError(f"unknown executor {mode!r}; valid executors: {', '.join(EXECUTORS)}")
         self.sandbox, self.workspace, self.data_dir = sandbox, Path(workspace), Path(data_dir)
         self.limits, self.mode = limits, mode
+        # None: preload what the solutions import (grows, never shrinks, as new imports appear)
         self.preload = _preload_list() if preload is None else tuple(preload)
+        self._wanted: tuple[str, ...] = ()
         self.stats = {"warm": 0, "cold": 0, "starts": 0, "failed_starts": 0, "lost": 0}
         self.last_error: str | None = None
         self.last_run_warm = False
@@ -604,6 +631,12 @@ class Executor:
     def run(self, files: dict[str, str], limits: Limits) -> RunResult:
         """Lay out exactly ``files`` and run the solution within ``limits``."""
         layout_workspace(self.workspace, files, self.sandbox, self.data_dir)
+        if self.mode == "warm" and self.preload is None:
+            wanted = preload_for(files)
+            if not set(wanted) <= set(self._wanted):
+                self._wanted = tuple(name for name in DEFAULT_PRELOAD if name in set(wanted) | set(self._wanted))
+                if self._worker is not None:  # it lacks a library this solution imports: replace it
+                    self._drop_worker()
         if self.mode == "warm":
             try:
                 result = self._run_warm(limits)
@@ -627,7 +660,8 @@ class Executor:
             self.workspace.mkdir(parents=True, exist_ok=True)
             self.sandbox.prepare_workspace(self.workspace, self.data_dir)
             try:
-                self._worker = _Worker(self.sandbox, self.workspace, self.data_dir, self.limits, self.preload)
+                preload = self._wanted if self.preload is None else self.preload
+                self._worker = _Worker(self.sandbox, self.workspace, self.data_dir, self.limits, preload)
                 self.stats["starts"] += 1
             except (OSError, RuntimeError) as exc:
                 self.stats["failed_starts"] += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import shutil
 import string
 import tempfile
@@ -78,9 +79,13 @@ REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": 
 _BASELINE_CACHE: dict[tuple, tuple[dict, float | None]] = {}
 
 
+_OUTSIDE_CHARSET = re.compile("[^" + re.escape("".join(sorted(CHARSET))) + "]")
+
+
 def _text(value: str, field: str) -> str:
+    """``value`` in the Text space's charset (others become ``?``), cut to the field's limit."""
     limit = TEXT_LIMITS[field]
-    clean = "".join(c if c in CHARSET else "?" for c in value)
+    clean = _OUTSIDE_CHARSET.sub("?", value)
     return clean if len(clean) <= limit else clean[: limit - 40] + "\n[... cut to fit the observation ...]\n"
 
 

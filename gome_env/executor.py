@@ -34,6 +34,7 @@ cold; a dead worker is replaced at the next step), the step runs cold through ``
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import os
@@ -474,24 +475,27 @@ def _preload_list() -> tuple[str, ...] | None:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+@functools.lru_cache(maxsize=256)
+def _imported_packages(source: str) -> frozenset[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return frozenset()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return frozenset(names)
+
+
 def preload_for(files: dict[str, str]) -> tuple[str, ...]:
     """The ``DEFAULT_PRELOAD`` modules whose packages the solution's files import.
 
     A worker that preloads only what is used forks faster (a smaller process to copy and tear
     down), so a light solution does not pay for scikit-learn it never imports."""
-    imported: set[str] = set()
-    for path, source in files.items():
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                imported.add(node.module.split(".")[0])
+    imported = set().union(*(_imported_packages(src) for path, src in files.items() if path.endswith(".py")))
     return tuple(name for name in DEFAULT_PRELOAD if name.split(".")[0] in imported)
 
 

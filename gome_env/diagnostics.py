@@ -40,6 +40,9 @@ def check_syntax(files: dict[str, str]) -> dict | None:
             continue
         try:
             ast.parse(source, filename=path)
+        except (RecursionError, MemoryError, ValueError, UnicodeError) as exc:  # too deep, too big, NUL bytes
+            return {"type": type(exc).__name__, "message": f"the parser gave up: {exc}"[:300], "file": path,
+                    "line": None, "source_line": None, "offset": None}
         except SyntaxError as exc:
             lines = source.splitlines()
             line = exc.lineno or 0

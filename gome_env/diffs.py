@@ -90,7 +90,11 @@ def clean_diff(text: str | bytes) -> tuple[str, list[str]]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DiffError(f"the diff is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if len(text.encode("utf-8", "replace")) > MAX_DIFF_BYTES:
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates, e.g. from a cut-off JSON escape
+        raise DiffError(f"the diff is not valid Unicode text ({exc.reason} at character {exc.start})") from None
+    if size > MAX_DIFF_BYTES:
         raise DiffError(f"the diff is larger than {MAX_DIFF_BYTES} bytes")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -382,6 +386,11 @@ def _file_folder_clash(files: dict[str, str]) -> str | None:
     return None
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split on "\n" alone (``str.splitlines`` also splits on \u2028, \x0c, ... inside strings)."""
+    return re.findall(r"[^\n]*\n|[^\n]+\Z", text)
+
+
 def make_diff(old: dict[str, str], new: dict[str, str], context: int = 3) -> str:
     """A git-style unified diff that turns ``old`` into ``new`` (both path -> text)."""
     import difflib
@@ -391,8 +400,8 @@ def make_diff(old: dict[str, str], new: dict[str, str], context: int = 3) -> str
         a, b = old.get(path), new.get(path)
         if a == b:
             continue
-        a_lines = (a or "").splitlines(keepends=True)
-        b_lines = (b or "").splitlines(keepends=True)
+        a_lines = _lines(a or "")
+        b_lines = _lines(b or "")
         a_lines = [ln if ln.endswith("\n") else ln + "\n" for ln in a_lines]
         b_lines = [ln if ln.endswith("\n") else ln + "\n" for ln in b_lines]
         chunks.append(f"diff --git a/{path} b/{path}\n")

@@ -198,7 +198,11 @@ def test_test_labels_never_reach_the_workspace_or_observations(make_tiny_env, sa
     public = env.prepared.public
     assert not any("label" in (public / f"{s}.csv").read_text().splitlines()[0] for s in ("dev", "test"))
     serialized = json.dumps([info, env.tree.to_dict()], default=str)
-    assert str(env.final()["test_score"]) not in serialized
+    with pytest.raises(RuntimeError, match="once the episode has ended"):
+        env.final()  # no peeking at test scores mid-episode
+    _, _, _, _, end = env.step("submit")
+    assert end["final"]["test_score"] is not None
+    assert str(end["final"]["test_score"]) not in serialized
 
 
 def test_check_env_passes(make_tiny_env):
@@ -261,3 +265,19 @@ def test_custom_reward_and_recorded_trajectory(make_tiny_env, tmp_path):
     assert [x["event"] for x in lines] == ["reset", "step", "step"]
     assert lines[1]["action"] == "not a diff" and lines[1]["diagnostics"]["status"] == "patch_failed"
     assert lines[2]["final"]["node_id"] == 0
+
+
+def test_inputs_that_break_parsers_are_statuses_not_crashes(make_tiny_env):
+    from gome_env.diffs import apply_diff, make_diff
+
+    env = make_tiny_env()
+    env.reset()
+    before = env.files()
+    surrogate = edit(env, append("x = 1  # \ud800"))  # a cut-off JSON escape
+    _, _, _, _, info = env.step(surrogate)
+    assert info["diagnostics"]["status"] == "patch_failed" and "Unicode" in info["diagnostics"]["reason"]
+    assert env.files() == before
+    _, _, _, _, info = env.step(edit(env, append("x = " + "+".join(["a"] * 3000))))  # too deep for the parser
+    assert info["diagnostics"]["status"] == "syntax_error"
+    old, new = {"s.py": "x = 1\n"}, {"s.py": 's = "a\u2028b"\n'}  # splitlines() would cut this string
+    assert apply_diff(old, make_diff(old, new))[0] == new

@@ -314,7 +314,7 @@ class Episode:
         if terminated or truncated:  # the environment ended the episode: the next chat/step raises Stop
             self.done = True
             self.final = info.get("final")
-            self.stop_reason = "steps" if self.unwrapped.steps_left <= 0 else "time"
+            self.stop_reason = "submit" if terminated else "steps" if self.unwrapped.steps_left <= 0 else "time"
         return node
 
     def submit(self, node_id: int | None = None) -> None:
@@ -437,9 +437,8 @@ def run_episode(
     if not episode.done:
         try:
             episode.submit(policy.submit_node)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - no final then: test scores are only given at an episode's end
             error = (error or "") + traceback.format_exc()
-            episode.final = env.unwrapped.final()
     return _jsonable({
         **policy.describe(),
         "task": env.unwrapped.spec_task.id,

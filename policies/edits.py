@@ -194,7 +194,9 @@ class EditOutcome:
         fails) when no attempt could be parsed."""
         if self.edit is not None:
             return self.edit.diff
-        return self.calls[-1].answer if self.calls else ""
+        raw = self.calls[-1].answer if self.calls else ""
+        # A raw answer reading "submit ..." would end the episode: only a policy decides that.
+        return "" if raw.strip().lower().startswith("submit") else raw
 
     @property
     def ok(self) -> bool:

@@ -120,7 +120,7 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
             score = float(score)
         else:
             score = spec.metric(y_true, y_pred)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a submission makes a metric raise is its fault
         return GradeResult(None, False, [f"cannot score: {exc}"])
     if not np.isfinite(score):
         return GradeResult(None, False, [f"score is not finite: {score}"])

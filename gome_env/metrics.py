@@ -41,22 +41,29 @@ class Metric:
         return a > b if self.higher_is_better else a < b
 
 
-def _labels(y) -> np.ndarray:
-    return np.asarray(y).astype(str)
+def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Labels to compare: as numbers when both sides are numeric (``3`` equals ``3.0``, as in
+    scikit-learn), else as strings."""
+    t, p = np.asarray(y_true), np.asarray(y_pred).ravel()
+    t_num, p_num = pd.to_numeric(pd.Series(t), errors="coerce"), pd.to_numeric(pd.Series(p), errors="coerce")
+    if not t_num.isna().any() and not p_num.isna().any():
+        return t_num.to_numpy(dtype=float), p_num.to_numpy(dtype=float)
+    return t.astype(str), p.astype(str)
 
 
 def accuracy(y_true, y_pred) -> float:
-    return float(np.mean(_labels(y_true) == _labels(y_pred)))
+    t, p = _labels_pair(y_true, y_pred)
+    return float(np.mean(t == p))
 
 
 def balanced_accuracy(y_true, y_pred) -> float:
-    t, p = _labels(y_true), _labels(y_pred)
+    t, p = _labels_pair(y_true, y_pred)
     recalls = [np.mean(p[t == c] == c) for c in np.unique(t)]
     return float(np.mean(recalls))
 
 
 def macro_f1(y_true, y_pred) -> float:
-    t, p = _labels(y_true), _labels(y_pred)
+    t, p = _labels_pair(y_true, y_pred)
     scores = []
     for c in np.unique(np.concatenate([t, p])):
         tp = np.sum((t == c) & (p == c))
@@ -92,7 +99,7 @@ def log_loss(y_true, y_pred) -> float:
         probs = np.clip(y_pred.to_numpy(dtype=float), _EPS, 1 - _EPS)
         probs = probs / probs.sum(axis=1, keepdims=True)
         index = {c: i for i, c in enumerate(classes)}
-        t = _labels(y_true)
+        t = np.asarray(y_true).astype(str)  # class labels name the probability columns
         unknown = sorted(set(t) - set(classes))
         if unknown:
             raise ValueError(f"answers hold classes with no probability column: {unknown[:5]}")
@@ -107,8 +114,10 @@ def log_loss(y_true, y_pred) -> float:
 def quadratic_weighted_kappa(y_true, y_pred) -> float:
     """Cohen's kappa with quadratic weights over integer ratings."""
     t = np.asarray(y_true).astype(float).round().astype(int)
-    p = np.asarray(y_pred, dtype=float).ravel().round().astype(int)
-    lo, hi = min(t.min(), p.min()), max(t.max(), p.max())
+    # Predictions outside the answers' ratings are clipped to them (as far off as a rating can be),
+    # so a wild value cannot make the rating matrix huge.
+    p = np.clip(np.asarray(y_pred, dtype=float).ravel().round(), t.min(), t.max()).astype(int)
+    lo, hi = t.min(), t.max()
     k = hi - lo + 1
     observed = np.zeros((k, k))
     np.add.at(observed, (t - lo, p - lo), 1)

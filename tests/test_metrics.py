@@ -132,3 +132,16 @@ def test_every_metric_has_a_kind_and_a_description():
 def test_unknown_metric_names_the_valid_ones():
     with pytest.raises(ValueError, match="valid metrics"):
         get_metric("f2")
+
+
+def test_label_metrics_compare_numeric_labels_as_numbers():
+    # "3.0" written by a float column is the label 3, as scikit-learn and MLE-bench grade it
+    y, p = pd.Series([3, 4, 5]), pd.Series([3.0, 4.0, 1.0])
+    assert METRICS["accuracy"](y, p) == pytest.approx(skm.accuracy_score(y, p))
+    assert METRICS["macro_f1"](y, p) == pytest.approx(skm.f1_score(y, p, average="macro"))
+    assert METRICS["accuracy"](pd.Series(["a", "b"]), pd.Series(["a", "c"])) == 0.5
+
+
+def test_kappa_bounds_wild_predictions():
+    y = pd.Series([0, 1, 2, 3, 4])
+    assert METRICS["qwk"](y, pd.Series([0, 1, 2, 3, 10**9])) == METRICS["qwk"](y, pd.Series([0, 1, 2, 3, 4]))

@@ -191,7 +191,10 @@ def make_specs(
                     cfg = {**policy_config.get("*", {}), **policy_config.get(policy, {})}
                     specs.append(RunSpec(policy, model, task, seed, steps, time_budget_s, token_budget,
                                          cfg, dict(env_config or {}), envs_dir))
-    return specs
+    unique: dict[str, RunSpec] = {}  # a name given twice (--policies gome,gome) is one run, counted once
+    for spec in specs:
+        unique.setdefault(spec.key, spec)
+    return list(unique.values())
 
 
 class _Appender:

@@ -275,3 +275,8 @@ def test_resume_after_sigkill(tmp_path):
     assert not list((out / "partial").glob("*.jsonl"))
     assert len(pd.read_csv(out / "results.csv")) == 3
 
+
+
+def test_a_name_given_twice_is_one_run():
+    specs = make_specs(["gome", "gome"], ["m", "m"], ["t1"], seeds=1, steps=3)
+    assert len(specs) == 1

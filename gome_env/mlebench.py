@@ -17,9 +17,13 @@ answers), and links every other public file unchanged. Grading uses the competit
 when the ``mlebench`` package is importable, and otherwise the metric in :data:`LITE`, which covers
 MLE-bench's 22 low-complexity competitions (or a ``metric=`` you pass).
 
-The dev split needs one CSV of labelled train rows keyed by the submission's id column
-(``train_file``); competitions whose labels live only in folder names or image masks
-(denoising-dirty-documents, mlsp-2013-birds, the whale challenge) need that file made first.
+The dev split needs a ``sample_submission.csv`` and one CSV of labelled train rows keyed by the
+submission's id column (``train_file``). Competitions published otherwise need that file made
+first: random-acts-of-pizza (``train.json``, ``sampleSubmission.csv``), the text-normalization
+challenges (zipped files, ids built from two columns), and those whose labels live in folder
+names, archives or image masks (denoising-dirty-documents, mlsp-2013-birds, the whale challenge).
+Public files other than the train CSV are linked unchanged: a zipped copy of the train data would
+still hold the dev rows' labels.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gome_env.diffs import MAX_DIFF_BYTES
-from gome_env.sandbox import cgroup_support
+from gome_env.sandbox import bwrap_works, cgroup_support
 from helpers import append, edit, improve, processes_with
 
 pytestmark = pytest.mark.timeout(90)
@@ -407,3 +407,25 @@ def test_warm_step_killing_its_parent_and_leaving_daemons(make_tiny_env, sandbox
     time.sleep(0.3)
     assert processes_with(marker) == []
     _works(env)
+
+
+def test_packaged_datasets_are_hidden_under_bwrap(make_tiny_env):
+    # With the source data, a solution could rebuild the test labels (load_digits(), match rows).
+    if not bwrap_works()[0]:
+        pytest.skip(f"bubblewrap does not work here: {bwrap_works()[1]}")
+    env = make_tiny_env(sandbox="bwrap", memory_limit_mb=2048)
+    env.reset()
+    probe = (
+        "import sklearn, statsmodels.api\n"  # the libraries themselves still import
+        "from sklearn.datasets import load_digits, make_classification\n"
+        "make_classification(n_samples=10)\n"
+        "try:\n"
+        "    load_digits()\n"
+        "    print('DIGITS-LOADED')\n"
+        "except Exception as exc:\n"
+        "    print('DIGITS-HIDDEN', type(exc).__name__)\n"
+    )
+    _, _, _, _, info = env.step(edit(env, append(probe)))
+    d = info["diagnostics"]
+    assert d["status"] == "ok", d["reason"]
+    assert "DIGITS-HIDDEN" in d["execution"]["stdout_head"]

@@ -118,10 +118,7 @@ class EvolutionaryPolicy(Policy):
             buggy = [c for c in children if episode.tree[c].is_buggy]
             if not buggy:
                 return
-            requests = []
-            for c in buggy:
-                node, files = episode.tree[c], episode.files(c)
-                requests.append(EditRequest(prompts.debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug"))
+            requests = [prompts.debug_request(episode, c, cfg) for c in buggy]
             for c, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
                 fixed = episode.step(outcome.diff, c, kind="debug", calls=outcome.calls, parse_ok=outcome.ok, note={"generation": generation})
                 children[children.index(c)] = fixed.id

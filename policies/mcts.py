@@ -161,11 +161,7 @@ class MCTSPolicy(Policy):
             buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
             if not buggy:
                 break
-            requests = []
-            for i in buggy:
-                node = episode.tree[results[i]]
-                files = episode.files(node.id)
-                requests.append(EditRequest(prompts.debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug"))
+            requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
             for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
                 results[i] = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok).id
         return results

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gome_env.diagnostics import head_tail, render_feedback
 
-from policies.edits import FORMAT_INSTRUCTIONS
+from policies.edits import FORMAT_INSTRUCTIONS, EditRequest
 
 __all__ = [
     "SYSTEM", "clip", "code_block", "execution_output", "feedback", "draft_prompt", "improve_prompt",
@@ -106,3 +106,10 @@ def crossover_prompt(task_text: str, a: dict[str, str], b: dict[str, str], cfg, 
 
 merge_prompt = crossover_prompt
 """GOME's final merge of the two best traces uses the crossover prompt."""
+
+
+def debug_request(episode, node_id: int, cfg) -> EditRequest:
+    """The request to fix node ``node_id``: its files, its diagnostics and the debug prompt."""
+    node = episode.tree[node_id]
+    files = episode.files(node_id)
+    return EditRequest(debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug")

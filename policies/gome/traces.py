@@ -117,11 +117,7 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
             buggy = [i for i, r in enumerate(results) if r is not None and episode.tree[r].is_buggy]
             if not buggy:
                 break
-            requests = []
-            for i in buggy:
-                node = episode.tree[results[i]]
-                files = episode.files(node.id)
-                requests.append(EditRequest(prompts.debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug"))
+            requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
             for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
                 note = {"round": round_no, "debug_attempt": attempt + 1}
                 results[i] = episode.step(outcome.diff, results[i], kind="debug", trace=traces[i].id, calls=outcome.calls, parse_ok=outcome.ok, note=note).id

@@ -88,25 +88,26 @@ class GOMEPolicy(Policy):
         ]
         round_no = 0
         while True:
-            if cfg.merge and cfg.num_traces >= 2 and episode.steps_left <= cfg.num_traces:
-                self.merge(episode)
+            if cfg.merge and cfg.num_traces >= 2 and episode.steps_left <= cfg.num_traces and self.merge(episode):
                 return
             run_round(episode, self.traces, cfg, round_no)
             round_no += 1
 
-    def merge(self, episode: Episode) -> None:
-        """Merge the best solutions of the two best traces with one model call (one step)."""
+    def merge(self, episode: Episode) -> bool:
+        """Merge the best solutions of the two best traces with one model call (one step).
+        False, with no step taken, when there are not two distinct bests to merge."""
         cfg = self.config
         sign = 1 if episode.higher_is_better else -1
         bests = {t.best_id: t.best_score for t in self.traces if t.best_score is not None}
         top = sorted(bests, key=lambda i: -sign * bests[i])[:2]
         if len(top) < 2:
-            return
+            return False
         a, b = top
         scores = (f"({episode.metric_name} {bests[a]})", f"({episode.metric_name} {bests[b]})")
         messages = prompts.merge_prompt(episode.task_text, episode.files(a), episode.files(b), cfg, scores)
         (outcome,) = request_edits(episode, [EditRequest(messages, episode.files(a), "whole", "merge")], config=cfg)
         episode.step(outcome.diff, a, kind="merge", trace=-1, calls=outcome.calls, parse_ok=outcome.ok, note={"merged": [a, b]})
+        return True
 
     @property
     def rounds(self) -> int:

@@ -61,6 +61,7 @@ class Tree:
         self.store = BlobStore()
         self.nodes: dict[int, Node] = {}
         self._children: dict[int, list[int]] = {}
+        self._best: Node | None = None  # kept as nodes are added: best() is O(1) at any tree size
 
     def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: dict) -> Node:
         parent = self.nodes[parent_id] if parent_id is not None else None
@@ -70,7 +71,15 @@ class Tree:
         self._children[node.id] = []
         if parent_id is not None:
             self._children[parent_id].append(node.id)
+        if not node.is_buggy and node.dev_score is not None and self._beats_best(node.dev_score):
+            self._best = node
         return node
+
+    def _beats_best(self, score: float) -> bool:
+        """Strictly better than the best so far (so the earliest node wins a tie)."""
+        if self._best is None:
+            return True
+        return score > self._best.dev_score if self.higher_is_better else score < self._best.dev_score
 
     def __getitem__(self, node_id: int) -> Node:
         try:
@@ -120,11 +129,7 @@ class Tree:
 
     def best(self) -> Node | None:
         """The good node with the best dev score (the earliest among ties)."""
-        scored = [n for n in self.good_nodes if n.dev_score is not None]
-        if not scored:
-            return None
-        sign = 1 if self.higher_is_better else -1
-        return max(scored, key=lambda n: (sign * n.dev_score, -n.id))
+        return self._best
 
     def to_dict(self) -> dict:
         return {"higher_is_better": self.higher_is_better, "nodes": [n.to_dict() for n in self]}

@@ -186,6 +186,9 @@ def clean_environment(limits: Limits, token: str, home: str) -> dict[str, str]:
         "OMP_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
+        # OpenBLAS's idle threads spin for about 2**28 cycles (~0.1 s) after each call by default:
+        # with several environments on a machine that burns the cores the others need.
+        "OPENBLAS_THREAD_TIMEOUT": "16",
         "GOME_STEP_TOKEN": token,
     }
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # correctness settings of some hosts

@@ -260,3 +260,24 @@ def test_bwrap_mounts_tmp_before_what_may_lie_under_it(tmp_path):
     tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
     binds = [i for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")]
     assert binds and all(i > tmpfs for i in binds)
+
+
+def test_idle_blas_threads_sleep_instead_of_spinning(sandbox, layout):
+    """Several environments share the cores: a solution's idle OpenBLAS threads must not spin
+    (OpenBLAS's default is ~0.1 s of busy-waiting after every call)."""
+    r = run(sandbox, layout, """
+        import resource, time
+        import numpy as np
+
+        a = np.random.default_rng(0).random((400, 400))
+        busy = 0.0
+        for _ in range(5):
+            a @ a  # large enough for OpenBLAS to use its threads
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            time.sleep(0.2)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            busy += (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        print(f"busy {busy:.3f}")
+    """, limits=Limits(timeout_s=30, memory_mb=2048, threads=2))
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split()[-1]) < 0.15  # spinning threads would burn about 0.45 s here

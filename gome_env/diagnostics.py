@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import UserDict
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pandas as pd
 from gome_env.grader import _answer_ids, _ids
 from gome_env.task import TaskSpec
 
-__all__ = ["STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
+__all__ = ["Record", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
 
 STATUSES = ("ok", "patch_failed", "syntax_error", "runtime_error", "timeout", "memory_exceeded", "invalid_submission")
 SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
@@ -24,6 +25,19 @@ SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
 _FRAME_RE = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)?)(?::\s?(?P<msg>.*))?$")
 _WARNING_RE = re.compile(r"^(?:(?P<file>[^:\n]+):(?P<line>\d+): )?(?P<cat>\w*Warning): (?P<msg>.+)$", re.M)
+
+
+class Record(UserDict):
+    """A record in a step's ``info`` (``info["diagnostics"]``, ``info["final"]``): it reads like a
+    dict (``d["status"]``, ``d.get``, ``==``, ``dict(d)``) and a vector env keeps it whole.
+
+    Gymnasium's vector envs merge plain-``dict`` infos key by key into arrays, and fail when a key
+    is None in one env and a number or a dict in another (a failed step beside a scored one). A
+    ``Record`` is not a ``dict``, so ``infos["diagnostics"][i]`` is env ``i``'s record. For
+    ``json.dumps`` use ``record.to_dict()`` (or ``dict(record)``)."""
+
+    def to_dict(self) -> dict:
+        return dict(self.data)
 
 
 def head_tail(text: str, n: int = SHOWN_CHARS) -> str:

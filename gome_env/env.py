@@ -27,6 +27,8 @@ from typing import Any, Callable
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import CustomSpaceError
+from gymnasium.vector.utils import create_shared_memory
 
 from gome_env import diagnostics as dx
 from gome_env.diffs import apply_diff
@@ -79,6 +81,23 @@ REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": 
 _BASELINE_CACHE: dict[tuple, tuple[dict, float | None]] = {}
 
 
+class ObservationText(spaces.Text):
+    """``Text`` for the observation's task, code and feedback fields.
+
+    ``AsyncVectorEnv``'s default shared memory cannot carry text: it reads a ``Text`` field once,
+    when the vector is built, so every later observation would show stale characters. Vectorising
+    this space with shared memory therefore fails loudly (``shared_memory=False`` works)."""
+
+
+@create_shared_memory.register(ObservationText)
+def _no_shared_text(space: ObservationText, n: int = 1, ctx: Any = None) -> None:
+    raise CustomSpaceError(
+        "gome_env observations hold text (task, code, feedback), which gymnasium's shared memory "
+        "reads only once; use AsyncVectorEnv(..., shared_memory=False), or "
+        "gym.make_vec(..., vectorization_mode='async', vector_kwargs={'shared_memory': False})"
+    )
+
+
 _OUTSIDE_CHARSET = re.compile("[^" + re.escape("".join(sorted(CHARSET))) + "]")
 
 
@@ -113,7 +132,9 @@ class MLEEnv(gym.Env):
     ``best_dev_score`` (the worst possible value, +-inf, while there is none), ``runtime_s``,
     ``steps_left`` and ``time_left_s`` (inf without a time budget). Text fields hold printable
     ASCII (other characters become ``?``); the full files and diagnostics are in ``info`` and in
-    ``env.unwrapped.tree``.
+    ``env.unwrapped.tree``. In ``AsyncVectorEnv`` pass ``shared_memory=False`` (gymnasium's
+    shared memory cannot carry text; with it the vector refuses to start rather than show stale
+    text).
 
     ## Rewards
     Default ``"improvement"``: the gain in the best dev score, normalised so that the baseline's
@@ -202,9 +223,9 @@ class MLEEnv(gym.Env):
         self._worst = worst
         self.observation_space = spaces.Dict(
             {
-                "task": spaces.Text(TEXT_LIMITS["task"], min_length=0, charset=CHARSET),
-                "code": spaces.Text(TEXT_LIMITS["code"], min_length=0, charset=CHARSET),
-                "feedback": spaces.Text(TEXT_LIMITS["feedback"], min_length=0, charset=CHARSET),
+                "task": ObservationText(TEXT_LIMITS["task"], min_length=0, charset=CHARSET),
+                "code": ObservationText(TEXT_LIMITS["code"], min_length=0, charset=CHARSET),
+                "feedback": ObservationText(TEXT_LIMITS["feedback"], min_length=0, charset=CHARSET),
                 "status": spaces.Discrete(len(dx.STATUSES)),
                 "node_id": spaces.Box(0, np.iinfo(np.int64).max, shape=(1,), dtype=np.int64),
                 "dev_score": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
@@ -262,7 +283,7 @@ class MLEEnv(gym.Env):
             node = self.tree[self.current_id]
             self._done = True
             info = self._info(node)
-            info["final"] = self.final(submitted)
+            info["final"] = dx.Record(self.final(submitted))
             return self._observation(node), 0.0, True, False, info
 
         self._steps += 1
@@ -286,7 +307,7 @@ class MLEEnv(gym.Env):
         info = self._info(node)
         if truncated:
             self._done = True
-            info["final"] = self.final()
+            info["final"] = dx.Record(self.final())
         return self._observation(node), reward, False, truncated, info
 
     def checkout(self, node_id: int) -> tuple[dict, dict]:
@@ -545,4 +566,4 @@ class MLEEnv(gym.Env):
         d.setdefault("parent_id", node.parent_id)
         d.setdefault("is_best", node.id == self.best_node().id)
         d["best_dev_score"] = self._best_score()
-        return {"diagnostics": d, "node_id": node.id, "steps_left": self.steps_left}
+        return {"diagnostics": dx.Record(d), "node_id": node.id, "steps_left": self.steps_left}

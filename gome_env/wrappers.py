@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Mapping
 
 import gymnasium as gym
 
 __all__ = ["RecordTrajectory"]
+
+
+def _plain(record: Mapping | None) -> dict | None:
+    """An info record (``gome_env.diagnostics.Record``) as the plain dict JSON needs."""
+    return None if record is None else dict(record)
 
 
 class RecordTrajectory(gym.Wrapper):
@@ -28,7 +34,7 @@ class RecordTrajectory(gym.Wrapper):
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self._episode += 1
-        self._write({"event": "reset", "episode": self._episode, "time": time.time(), "diagnostics": info.get("diagnostics")})
+        self._write({"event": "reset", "episode": self._episode, "time": time.time(), "diagnostics": _plain(info.get("diagnostics"))})
         return obs, info
 
     def step(self, action):
@@ -44,8 +50,8 @@ class RecordTrajectory(gym.Wrapper):
                 "reward": reward,
                 "terminated": terminated,
                 "truncated": truncated,
-                "diagnostics": info.get("diagnostics"),
-                "final": info.get("final"),
+                "diagnostics": _plain(info.get("diagnostics")),
+                "final": _plain(info.get("final")),
             }
         )
         return obs, reward, terminated, truncated, info

@@ -303,7 +303,7 @@ class Episode:
             "prompt_tokens": sum(c.prompt_tokens for c in calls),
             "completion_tokens": sum(c.completion_tokens for c in calls),
             "wall_s": round(time.monotonic() - start, 4),
-            "diagnostics": info["diagnostics"],
+            "diagnostics": dict(info["diagnostics"]),
             "parse_ok": parse_ok,
             "calls": [c.as_dict() for c in calls],
             "note": note or {},
@@ -313,7 +313,7 @@ class Episode:
             self.on_step(record)
         if terminated or truncated:  # the environment ended the episode: the next chat/step raises Stop
             self.done = True
-            self.final = info.get("final")
+            self.final = dict(info["final"]) if info.get("final") is not None else None
             self.stop_reason = "submit" if terminated else "steps" if self.unwrapped.steps_left <= 0 else "time"
         return node
 
@@ -324,7 +324,7 @@ class Episode:
         action = "submit" if node_id is None else f"submit {node_id}"
         _, _, _, _, info = self.env.step(action)
         self.done = True
-        self.final = info.get("final")
+        self.final = dict(info["final"]) if info.get("final") is not None else None
 
     @property
     def usage(self) -> dict:

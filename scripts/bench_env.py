@@ -9,7 +9,9 @@ Reports, as medians over repeated steps and ratios measured in the same run:
   times itself, from its first statement to its last, and prints it), for a trivial solution and
   for a typical pandas + scikit-learn one, with the warm executor and with ``executor="cold"``;
 - a warm step against ``python solution.py`` run cold in a subprocess on the same files;
-- steps per second for 1, 2 and 4 environments in ``gymnasium.vector.AsyncVectorEnv``;
+- steps per second for 1, 2 and 4 environments in ``gymnasium.vector.AsyncVectorEnv`` (trivial
+  solution) and for 1 and 2 (pandas + scikit-learn, one thread each), with the machine's CPU per
+  step and its own ceiling (how much faster two processes of a pure-Python loop run than one);
 - bytes stored per node (chunks + snapshots + diffs + diagnostics) for 1,000 one-line-diff steps
   on a 50 KB solution.
 """
@@ -158,38 +160,90 @@ def per_solution(sandbox: str, steps: int, cold_steps: int, cold_repeats: int) -
     return out
 
 
-def _vector_factory(sandbox: str):
+def _vector_factory(sandbox: str, threads: int):
     def make():
-        return make_env(sandbox=sandbox, executor="warm")
+        return make_env(sandbox=sandbox, executor="warm", threads=threads)
 
     return make
 
 
-def vector_scaling(sandbox: str, counts: list[int], steps: int) -> dict:
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, from /proc/stat)."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def vector_scaling(sandbox: str, counts: list[int], steps: int, source: str = TRIVIAL, threads: int = 2,
+                   rounds: int = 3) -> dict:
+    """Steps per second of ``AsyncVectorEnv`` with each count of environments, all stepping the
+    same one-line-diff toggle. The counts take turns (``rounds`` blocks of ``steps`` steps each),
+    so that a slow spell of the machine does not land on one count; medians per count. Also the
+    machine's busy CPU per step, from which ``cpu_bound_steps_per_s`` = cores / CPU per step."""
     import gymnasium as gym
 
-    out = {}
-    for n in counts:
-        envs = gym.vector.AsyncVectorEnv([_vector_factory(sandbox) for _ in range(n)])
-        try:
+    probe = make_env(sandbox=sandbox, executor="cold")
+    first, a, b = toggles(probe, source)
+    probe.close()
+    vectors = {}
+    try:
+        for n in counts:
+            envs = vectors[n] = gym.vector.AsyncVectorEnv([_vector_factory(sandbox, threads) for _ in range(n)],
+                                                          shared_memory=False)
             envs.reset(seed=0)
-            probe = make_env(sandbox=sandbox, executor="cold")
-            first, a, b = toggles(probe, TRIVIAL)
-            probe.close()
-            envs.step([first] * n)
+            _, _, _, _, infos = envs.step([first] * n)
+            assert all(d["status"] == "ok" for d in infos["diagnostics"]), [d["reason"] for d in infos["diagnostics"]]
             for i in range(2):  # warm-up
                 envs.step([a if i % 2 == 0 else b] * n)
-            t = time.perf_counter()
-            for i in range(steps):
-                _, _, _, _, infos = envs.step([a if i % 2 == 0 else b] * n)
-            elapsed = time.perf_counter() - t
-        finally:
+        rates: dict[int, list[float]] = {n: [] for n in counts}
+        cpu: dict[int, list[float]] = {n: [] for n in counts}
+        for _ in range(rounds):
+            for n, envs in vectors.items():
+                c, t = _busy_cpu_s(), time.perf_counter()
+                for i in range(steps):
+                    envs.step([a if i % 2 == 0 else b] * n)
+                elapsed, busy = time.perf_counter() - t, _busy_cpu_s() - c
+                rates[n].append(n * steps / elapsed)
+                cpu[n].append(busy / (n * steps))
+    finally:
+        for envs in vectors.values():
             envs.close()
-        out[str(n)] = {"steps_per_s": n * steps / elapsed, "steps": n * steps, "elapsed_s": elapsed}
+    cores = os.cpu_count() or 1
+    out = {str(n): {"steps_per_s": median(rates[n]), "rounds": rates[n], "cpu_s_per_step": median(cpu[n]),
+                    "steps": n * steps * rounds} for n in counts}
     base = out[str(counts[0])]["steps_per_s"]
     for n in counts:
         out[str(n)]["ratio_to_1"] = out[str(n)]["steps_per_s"] / base
+    one = out[str(counts[0])]
+    out["cpu_bound_steps_per_s"] = cores / one["cpu_s_per_step"]
+    out["cpu_bound_ratio"] = out["cpu_bound_steps_per_s"] / base  # the most `cores` cores allow
+    out["threads"] = threads
     return out
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_scaling(processes: int = 2, rounds: int = 3, n: int = 5_000_000) -> float:
+    """How much faster ``processes`` copies of a pure-Python loop finish than one (median over
+    ``rounds``): the ceiling this machine puts on any parallel speed-up."""
+    import multiprocessing as mp
+
+    ratios = []
+    with mp.get_context("fork").Pool(processes) as pool:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            pool.apply(_spin, (n,))
+            one = time.perf_counter() - t
+            t = time.perf_counter()
+            pool.map(_spin, [n] * processes, chunksize=1)
+            many = time.perf_counter() - t
+            ratios.append(processes * one / many)
+    return median(ratios)
 
 
 def storage(sandbox: str, steps: int, size: int) -> dict:
@@ -227,13 +281,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="timed steps per warm measurement")
     parser.add_argument("--cold-steps", type=int, default=8, help="timed steps per executor='cold' measurement")
     parser.add_argument("--cold-repeats", type=int, default=5, help="cold `python solution.py` runs")
-    parser.add_argument("--vector-steps", type=int, default=40, help="timed AsyncVectorEnv steps per count")
+    parser.add_argument("--vector-steps", type=int, default=40, help="timed AsyncVectorEnv steps per count and round "
+                        "(a quarter of them for the pandas + scikit-learn solution)")
+    parser.add_argument("--vector-rounds", type=int, default=3, help="rounds in which the counts take turns")
     parser.add_argument("--store-steps", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     if args.quick:
-        args.steps, args.cold_steps, args.cold_repeats, args.vector_steps, args.store_steps = 10, 3, 2, 10, 100
+        args.steps, args.cold_steps, args.cold_repeats, args.vector_steps, args.vector_rounds, args.store_steps = 10, 3, 2, 8, 2, 100
     os.environ.setdefault("GOME_DATA_DIR", str(Path(tempfile.gettempdir()) / "gome-bench-data"))
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
 
@@ -246,7 +302,10 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "sandbox": sandbox_name},
         "solutions": per_solution(args.sandbox, args.steps, args.cold_steps, args.cold_repeats),
-        "vector": vector_scaling(args.sandbox, [1, 2, 4], args.vector_steps),
+        "machine_2_process_scaling": machine_scaling(2),
+        "vector": vector_scaling(args.sandbox, [1, 2, 4], args.vector_steps, TRIVIAL, threads=2, rounds=args.vector_rounds),
+        "vector_pandas_sklearn": vector_scaling(args.sandbox, [1, 2], max(4, args.vector_steps // 4), PANDAS_SKLEARN,
+                                                threads=1, rounds=args.vector_rounds),
         "storage": storage(args.sandbox, args.store_steps, 50_000),
     }
     results["elapsed_s"] = time.perf_counter() - t0
@@ -256,6 +315,7 @@ def main() -> None:
         "trivial_overhead_le_50ms": triv["warm"]["overhead_s"] <= 0.050,
         "pandas_sklearn_speedup_ge_10x": pd_["speedup_vs_cold_subprocess"] >= 10,
         "two_envs_ge_1.8x": vec["2"]["ratio_to_1"] >= 1.8,
+        "two_envs_ge_1.8x_pandas_sklearn": results["vector_pandas_sklearn"]["2"]["ratio_to_1"] >= 1.8,
         "store_1000_nodes_le_5MB": st["projected_1000_nodes_bytes"] <= 5_000_000,
     }
 
@@ -269,10 +329,16 @@ def main() -> None:
             speed = r["cold_subprocess_s"] / m["step_s"]
             print(f"| {name} | {mode} | {ms(m['step_s'])} | {ms(m['run_s'])} | {ms(m['self_s'])} | {ms(m['overhead_s'])} | "
                   f"{ms(r['cold_subprocess_s'])} | {speed:.1f}x |")
-    print("\n| AsyncVectorEnv envs | steps/s | vs 1 env |")
-    print("|---|---|---|")
-    for n, v in vec.items():
-        print(f"| {n} | {v['steps_per_s']:.1f} | {v['ratio_to_1']:.2f}x |")
+    print(f"\nthis machine: 2 processes of a pure-Python loop run {results['machine_2_process_scaling']:.2f}x as fast as one")
+    print("\n| AsyncVectorEnv | solution | threads per env | steps/s | vs 1 env | machine CPU per step |")
+    print("|---|---|---|---|---|---|")
+    for label, v in (("trivial", vec), ("pandas + scikit-learn", results["vector_pandas_sklearn"])):
+        for n, m in v.items():
+            if n.isdigit():
+                print(f"| {n} env{'s' if n != '1' else ''} | {label} | {v['threads']} | {m['steps_per_s']:.1f} | "
+                      f"{m['ratio_to_1']:.2f}x | {ms(m['cpu_s_per_step'])} |")
+        print(f"| CPU-bound ceiling | {label} | | {v['cpu_bound_steps_per_s']:.1f} | {v['cpu_bound_ratio']:.2f}x | "
+              f"(cores / one env's CPU per step) |")
     print(f"\nstorage: {st['steps']} one-line-diff steps on a {st['solution_bytes'] / 1000:.0f} KB solution -> {st['node_count']} nodes, "
           f"{st['total'] / 1e6:.2f} MB ({st['chunks'] / 1e6:.2f} MB chunks, {st['snapshots'] / 1e6:.2f} MB snapshots, "
           f"{st['diffs_diagnostics'] / 1e6:.2f} MB diffs+diagnostics), "

@@ -10,6 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from gome_env import MLEEnv, RecordTrajectory
 from gome_env.diagnostics import STATUSES
+from gome_env.diffs import make_diff
 from helpers import append, edit, improve
 
 
@@ -39,7 +40,7 @@ def test_correct_diff_improves_the_dev_score(make_tiny_env, sandbox):
     assert obs["best_dev_score"][0] == d["dev_score"]
     assert d["error_analysis"]["kind"] == "classification"
     assert {c["class"] for c in d["error_analysis"]["per_class"]} == {"0", "1"}
-    assert "test_score" not in json.dumps(d)
+    assert "test_score" not in json.dumps(d.to_dict())
 
 
 def test_malformed_diff_is_patch_failed_and_changes_nothing(make_tiny_env):
@@ -223,13 +224,29 @@ def test_gymnasium_make_and_async_vector_env(tiny_spec, tmp_path):
     env_id = "gome-test/tiny-v0"
     if env_id not in gym.registry:
         gym.register(env_id, entry_point="gome_env.env:MLEEnv", kwargs={"task": tiny_spec})
-    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(env_id, max_steps=3) for _ in range(2)])
+    with pytest.raises(ValueError) as refused:  # gymnasium's shared memory would show stale text
+        gym.vector.AsyncVectorEnv([lambda: gym.make(env_id, max_steps=3) for _ in range(2)])
+    assert "shared_memory=False" in str(refused.value.__cause__)
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(env_id, max_steps=3) for _ in range(2)], shared_memory=False)
     try:
         obs, infos = envs.reset(seed=0)
         assert obs["dev_score"].shape == (2, 1)
-        obs, rewards, terminated, truncated, infos = envs.step(["nonsense", "nonsense"])
-        assert list(obs["status"]) == [STATUSES.index("patch_failed")] * 2
+        assert obs["code"][0] == obs["code"][1] == tiny_spec.baseline_source
+        diff = make_diff({"solution.py": tiny_spec.baseline_source}, {"solution.py": tiny_spec.baseline_source + "print('edited')\n"})
+        obs, rewards, terminated, truncated, infos = envs.step(["nonsense", diff])
+        assert list(obs["status"]) == [STATUSES.index("patch_failed"), STATUSES.index("ok")]
+        assert obs["code"][0] == tiny_spec.baseline_source and "print('edited')" in obs["code"][1]
+        assert "patch_failed" in obs["feedback"][0] and "patch_failed" not in obs["feedback"][1]
         assert rewards.shape == (2,)
+        # a scored step beside a failed one, in both orders: each env's record comes back whole
+        assert [d["status"] for d in infos["diagnostics"]] == ["patch_failed", "ok"]
+        assert infos["diagnostics"][0]["execution"] is None and infos["diagnostics"][1]["dev_score"] is not None
+        obs, _, _, truncated, infos = envs.step(["submit", "nonsense"])
+        assert [d["status"] for d in infos["diagnostics"]] == ["patch_failed", "patch_failed"]
+        assert infos["final"][0]["node_id"] == 0 and infos["_final"].tolist() == [True, False]
+        obs, _, _, truncated, infos = envs.step([diff, "nonsense"])  # env 0 resets (next-step autoreset)
+        assert [(d["status"], d["node_id"]) for d in infos["diagnostics"]] == [("ok", 0), ("patch_failed", 3)]
+        assert truncated.tolist() == [False, True] and infos["final"][1]["valid_submission"]
     finally:
         envs.close()
 

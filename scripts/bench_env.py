@@ -179,7 +179,8 @@ def vector_scaling(sandbox: str, counts: list[int], steps: int, source: str = TR
     """Steps per second of ``AsyncVectorEnv`` with each count of environments, all stepping the
     same one-line-diff toggle. The counts take turns (``rounds`` blocks of ``steps`` steps each),
     so that a slow spell of the machine does not land on one count; medians per count. Also the
-    machine's busy CPU per step, from which ``cpu_bound_steps_per_s`` = cores / CPU per step."""
+    machine's busy CPU per step, from which ``cpu_bound_steps_per_s`` = cores / CPU per step.
+    ``ratio_to_1`` is the median over rounds of a round's rate over that round's one-env rate."""
     import gymnasium as gym
 
     probe = make_env(sandbox=sandbox, executor="cold")
@@ -211,10 +212,10 @@ def vector_scaling(sandbox: str, counts: list[int], steps: int, source: str = TR
     cores = os.cpu_count() or 1
     out = {str(n): {"steps_per_s": median(rates[n]), "rounds": rates[n], "cpu_s_per_step": median(cpu[n]),
                     "steps": n * steps * rounds} for n in counts}
-    base = out[str(counts[0])]["steps_per_s"]
-    for n in counts:
-        out[str(n)]["ratio_to_1"] = out[str(n)]["steps_per_s"] / base
+    for n in counts:  # paired: each round's rate over the same round's one-env rate
+        out[str(n)]["ratio_to_1"] = median([r / r1 for r, r1 in zip(rates[n], rates[counts[0]])])
     one = out[str(counts[0])]
+    base = one["steps_per_s"]
     out["cpu_bound_steps_per_s"] = cores / one["cpu_s_per_step"]
     out["cpu_bound_ratio"] = out["cpu_bound_steps_per_s"] / base  # the most `cores` cores allow
     out["threads"] = threads

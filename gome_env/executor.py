@@ -171,7 +171,7 @@ def _worker_main(sock_fd: int, preload: list, private_ns: bool) -> None:  # prag
         pass
     sock = socket.socket(fileno=sock_fd)
     loaded, failed = [], []
-    for name in [*STANDARD_PRELOAD, *preload]:
+    for name in preload:
         try:
             importlib.import_module(name)
             loaded.append(name)
@@ -468,7 +468,7 @@ def _worker_main(sock_fd: int, preload: list, private_ns: bool) -> None:  # prag
         spare = prefork()
 
 
-_WORKER_SOURCE = f"STANDARD_PRELOAD = {STANDARD_PRELOAD!r}\n" + textwrap.dedent(inspect.getsource(_worker_main)) + (
+_WORKER_SOURCE = textwrap.dedent(inspect.getsource(_worker_main)) + (
     "\nimport json, sys\n_worker_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == '1')\n"
 )
 
@@ -522,7 +522,8 @@ class _Worker:
         self.log = tempfile.TemporaryFile()
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         private = sandbox.name == "bwrap"
-        argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps(list(preload)), "1" if private else "0"]
+        argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps([*STANDARD_PRELOAD, *preload]),
+                "1" if private else "0"]
         command, cwd = sandbox.wrap(argv, workspace, data_dir)
         env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
         # The worker and every step it forks live in one cgroup where cgroups are usable: the

@@ -116,6 +116,11 @@ class PolicyConfig:
             raise ConfigError("max_parse_retries must be >= 0 and max_tokens >= 1")
 
 
+def _plain_final(info: dict) -> dict | None:
+    """``info["final"]`` (a dict-like ``Record``) as a plain dict, or None before the end."""
+    return dict(info["final"]) if info.get("final") is not None else None
+
+
 class Episode:
     """One episode in progress: the environment, the model, the budget and the growing record."""
 
@@ -313,7 +318,7 @@ class Episode:
             self.on_step(record)
         if terminated or truncated:  # the environment ended the episode: the next chat/step raises Stop
             self.done = True
-            self.final = dict(info["final"]) if info.get("final") is not None else None
+            self.final = _plain_final(info)
             self.stop_reason = "submit" if terminated else "steps" if self.unwrapped.steps_left <= 0 else "time"
         return node
 
@@ -324,7 +329,7 @@ class Episode:
         action = "submit" if node_id is None else f"submit {node_id}"
         _, _, _, _, info = self.env.step(action)
         self.done = True
-        self.final = dict(info["final"]) if info.get("final") is not None else None
+        self.final = _plain_final(info)
 
     @property
     def usage(self) -> dict:

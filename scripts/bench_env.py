@@ -7,7 +7,8 @@ Reports, as medians over repeated steps and ratios measured in the same run:
 
 - overhead per step = ``env.step`` wall time minus the solution's own run time (the solution
   times itself, from its first statement to its last, and prints it), for a trivial solution and
-  for a typical pandas + scikit-learn one, with the warm executor and with ``executor="cold"``;
+  for a typical pandas + scikit-learn one, with the warm executor and with ``executor="cold"``, and
+  the CPU a step costs the env process and the sandbox (how many cores one env keeps busy);
 - a warm step against ``python solution.py`` run cold in a subprocess on the same files;
 - steps per second for 1, 2 and 4 environments in ``gymnasium.vector.AsyncVectorEnv`` (trivial
   solution) and for 1 and 2 (pandas + scikit-learn, one thread each), with the machine's CPU per
@@ -104,13 +105,47 @@ def self_time(d: dict) -> float | None:
     return None
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of process ``root`` and its live descendants, plus all they have reaped."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)], stats[int(entry)] = int(fields[1]), fields
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    ticks = sum(sum(int(v) for v in stats[pid][11:15]) for pid in tree if pid in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(env) -> tuple[float, float] | None:
+    """(this process's CPU, the warm worker's CPU with every child it forked) so far: the env's
+    own work (diff, grading, tree) and the sandbox's. None without a warm worker (a cold run's
+    sandbox is not counted: bwrap does not wait for every process it started)."""
+    worker = getattr(env._executor, "_worker", None)
+    if worker is None:
+        return None
+    return time.process_time(), _tree_cpu_s(worker.proc.pid)
+
+
 def step_timings(env, source: str, steps: int) -> dict:
-    """Median wall, run and self times of ``steps`` one-line-diff steps after a warm-up."""
+    """Median wall, run and self times of ``steps`` one-line-diff steps after a warm-up, and the
+    CPU per step of the env process and of the sandbox (means over the timed steps)."""
     first, a, b = toggles(env, source)
     _, _, _, _, info = env.step(first)
     assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
     walls, runs, selves = [], [], []
     for i in range(steps + 2):
+        if i == 2:
+            cpu0 = _cpu_split(env)
         t = time.perf_counter()
         _, _, _, _, info = env.step(a if i % 2 == 0 else b)
         wall = time.perf_counter() - t
@@ -120,8 +155,14 @@ def step_timings(env, source: str, steps: int) -> dict:
             walls.append(wall)
             runs.append(d["execution"]["runtime_s"])
             selves.append(self_time(d))
+    cpu1 = _cpu_split(env)
     overheads = [w - s for w, s in zip(walls, selves)]
+    host_cpu = sandbox_cpu = cores_busy = None
+    if cpu0 is not None and cpu1 is not None:
+        host_cpu, sandbox_cpu = ((c1 - c0) / steps for c0, c1 in zip(cpu0, cpu1))
+        cores_busy = (host_cpu + sandbox_cpu) / statistics.mean(walls)
     return {"step_s": median(walls), "run_s": median(runs), "self_s": median(selves), "overhead_s": median(overheads),
+            "host_cpu_s": host_cpu, "sandbox_cpu_s": sandbox_cpu, "cores_busy": cores_busy,
             "steps": steps, "executor_stats": dict(env._executor.stats)}
 
 
@@ -330,6 +371,12 @@ def main() -> None:
             speed = r["cold_subprocess_s"] / m["step_s"]
             print(f"| {name} | {mode} | {ms(m['step_s'])} | {ms(m['run_s'])} | {ms(m['self_s'])} | {ms(m['overhead_s'])} | "
                   f"{ms(r['cold_subprocess_s'])} | {speed:.1f}x |")
+    print("\n| solution (warm) | CPU per step: env process | sandbox (worker + its children) | cores one env keeps busy |")
+    print("|---|---|---|---|")
+    for name, r in results["solutions"].items():
+        m = r["warm"]
+        if m["cores_busy"] is not None:
+            print(f"| {name} | {ms(m['host_cpu_s'])} | {ms(m['sandbox_cpu_s'])} | {m['cores_busy']:.2f} |")
     print(f"\nthis machine: 2 processes of a pure-Python loop run {results['machine_2_process_scaling']:.2f}x as fast as one")
     print("\n| AsyncVectorEnv | solution | threads per env | steps/s | vs 1 env | machine CPU per step |")
     print("|---|---|---|---|---|---|")

@@ -126,14 +126,14 @@ def _tree_cpu_s(root: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_split(env) -> tuple[float, float] | None:
-    """(this process's CPU, the warm worker's CPU with every child it forked) so far: the env's
-    own work (diff, grading, tree) and the sandbox's. None without a warm worker (a cold run's
-    sandbox is not counted: bwrap does not wait for every process it started)."""
+def _cpu_split(env) -> tuple[float, float, int] | None:
+    """(this process's CPU, the warm worker's CPU with every child it forked, the worker's pid) so
+    far: the env's own work (diff, grading, tree) and the sandbox's. None without a warm worker (a
+    cold run's sandbox is not counted: bwrap does not wait for every process it started)."""
     worker = getattr(env._executor, "_worker", None)
     if worker is None:
         return None
-    return time.process_time(), _tree_cpu_s(worker.proc.pid)
+    return time.process_time(), _tree_cpu_s(worker.proc.pid), worker.proc.pid
 
 
 def step_timings(env, source: str, steps: int) -> dict:
@@ -143,6 +143,7 @@ def step_timings(env, source: str, steps: int) -> dict:
     _, _, _, _, info = env.step(first)
     assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
     walls, runs, selves = [], [], []
+    cpu0 = None
     for i in range(steps + 2):
         if i == 2:
             cpu0 = _cpu_split(env)
@@ -158,8 +159,8 @@ def step_timings(env, source: str, steps: int) -> dict:
     cpu1 = _cpu_split(env)
     overheads = [w - s for w, s in zip(walls, selves)]
     host_cpu = sandbox_cpu = cores_busy = None
-    if cpu0 is not None and cpu1 is not None:
-        host_cpu, sandbox_cpu = ((c1 - c0) / steps for c0, c1 in zip(cpu0, cpu1))
+    if cpu0 is not None and cpu1 is not None and cpu0[2] == cpu1[2]:  # the same worker throughout
+        host_cpu, sandbox_cpu = ((c1 - c0) / steps for c0, c1 in zip(cpu0[:2], cpu1[:2]))
         cores_busy = (host_cpu + sandbox_cpu) / statistics.mean(walls)
     return {"step_s": median(walls), "run_s": median(runs), "self_s": median(selves), "overhead_s": median(overheads),
             "host_cpu_s": host_cpu, "sandbox_cpu_s": sandbox_cpu, "cores_busy": cores_busy,

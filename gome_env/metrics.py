@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from gome_env.direction import Direction
+
 __all__ = ["Metric", "METRICS", "get_metric"]
 
 _EPS = 1e-15
@@ -32,13 +34,14 @@ class Metric:
     def __call__(self, y_true, y_pred) -> float:
         return float(self.fn(y_true, y_pred))
 
+    @property
+    def direction(self) -> Direction:
+        """This metric's :class:`~gome_env.direction.Direction` (``better``, ``gain``, ``worst``)."""
+        return Direction(self.higher_is_better)
+
     def better(self, a: float | None, b: float | None) -> bool:
-        """True when score ``a`` is strictly better than ``b`` (None is worst)."""
-        if a is None or (isinstance(a, float) and np.isnan(a)):
-            return False
-        if b is None or (isinstance(b, float) and np.isnan(b)):
-            return True
-        return a > b if self.higher_is_better else a < b
+        """True when score ``a`` is strictly better than ``b`` (None and NaN are worst)."""
+        return self.direction.better(a, b)
 
 
 def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:

@@ -357,6 +357,7 @@ class MLEEnv(gym.Env):
             "gold": rank["gold"],
             "silver": rank["silver"],
             "bronze": rank["bronze"],
+            "percentile": rank.get("percentile"),  # 0..1 on the leaderboard (gome_env.medals.Rank)
             "thresholds": {"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
             "baseline_dev_score": self.tree.root.dev_score,
             "baseline_test_score": (self._test_scores.get(self.tree.root.id) or GradeResult(None, False)).score,

@@ -1,14 +1,23 @@
-"""Leaderboards and MLE-bench's medal rule."""
+"""Leaderboards and MLE-bench's medal rule, plus the submission's percentile on the board.
+
+Every score comparison goes through :class:`gome_env.direction.Direction`: a missing score
+(``None`` or NaN) earns nothing and beats nobody.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Leaderboard", "MedalThresholds", "medal_thresholds", "rank_medal"]
+from gome_env.direction import Direction, is_missing
+
+__all__ = ["Leaderboard", "MedalThresholds", "Rank", "medal_thresholds", "rank_medal", "percentile"]
+
+MEDALS = ("gold", "silver", "bronze")
 
 
 @dataclass(frozen=True)
@@ -17,6 +26,51 @@ class MedalThresholds:
     silver: float
     bronze: float
     median: float
+
+
+@dataclass(frozen=True)
+class Rank:
+    """Where one score lands on a leaderboard.
+
+    ``medal`` is "gold", "silver", "bronze" or "none" (with one flag per medal), ``above_median``
+    means strictly better than the board's median, and ``percentile`` (0..1) is the share of the
+    board the score beats, ties counting half (1.0 = better than every team; 0.0 for a missing
+    score). Reads like the dict it replaces: ``rank["medal"]``, ``rank.get("percentile")``,
+    ``"gold" in rank``, ``dict(rank)``; ``to_dict()`` gives a plain dict.
+    """
+
+    medal: str = "none"
+    gold: bool = False
+    silver: bool = False
+    bronze: bool = False
+    above_median: bool = False
+    percentile: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)]
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.keys() else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, getattr(self, k)) for k in self.keys()]
 
 
 def _positions(n: int) -> tuple[int, int, int]:
@@ -34,27 +88,39 @@ def _positions(n: int) -> tuple[int, int, int]:
 
 def medal_thresholds(scores, higher_is_better: bool) -> MedalThresholds:
     """Scores that earn gold, silver and bronze on a leaderboard (MLE-bench's rule)."""
-    ordered = sorted((float(s) for s in scores), reverse=higher_is_better)
+    ordered = Direction(higher_is_better).sorted(scores)
     g, s, b = _positions(len(ordered))
     return MedalThresholds(ordered[g - 1], ordered[s - 1], ordered[b - 1], float(np.median(ordered)))
 
 
-def rank_medal(score: float | None, thresholds: MedalThresholds, higher_is_better: bool) -> dict:
-    """Medal and above-median flags for one score; ties with a threshold earn it."""
-    out = {"medal": "none", "gold": False, "silver": False, "bronze": False, "above_median": False}
-    if score is None or not np.isfinite(score):
-        return out
+def percentile(score: float | None, scores, higher_is_better: bool) -> float:
+    """Share of the board's teams that ``score`` beats, ties counting half (0..1); 0.0 when the
+    score is missing or the board is empty."""
+    board = [float(s) for s in scores if not is_missing(s)]
+    if is_missing(score) or not np.isfinite(score) or not board:
+        return 0.0
+    d = Direction(higher_is_better)
+    beaten = sum(d.better(score, s) for s in board)
+    tied = sum(not d.better(score, s) and d.at_least(score, s) for s in board)
+    return (beaten + 0.5 * tied) / len(board)
 
-    def at_least(threshold: float) -> bool:
-        return score >= threshold if higher_is_better else score <= threshold
 
-    for medal in ("gold", "silver", "bronze"):
-        if at_least(getattr(thresholds, medal)):
-            out["medal"] = medal
-            out[medal] = True
-            break
-    out["above_median"] = bool(score > thresholds.median if higher_is_better else score < thresholds.median)
-    return out
+def rank_medal(score: float | None, thresholds: MedalThresholds, higher_is_better: bool,
+               scores=None) -> Rank:
+    """Medal and above-median flags for one score (ties with a threshold earn it); the percentile
+    when the board's ``scores`` are given."""
+    if is_missing(score) or not np.isfinite(score):
+        return Rank()
+    d = Direction(higher_is_better)
+    medal = next((m for m in MEDALS if d.at_least(score, getattr(thresholds, m))), "none")
+    return Rank(
+        medal=medal,
+        gold=medal == "gold",
+        silver=medal == "silver",
+        bronze=medal == "bronze",
+        above_median=d.better(score, thresholds.median),
+        percentile=percentile(score, scores, higher_is_better) if scores is not None else 0.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -73,9 +139,13 @@ class Leaderboard:
         return cls(tuple(scores), higher_is_better)
 
     @property
+    def direction(self) -> Direction:
+        return Direction(self.higher_is_better)
+
+    @property
     def thresholds(self) -> MedalThresholds:
         return medal_thresholds(self.scores, self.higher_is_better)
 
-    def rank(self, score: float | None) -> dict:
-        """``{"medal", "gold", "silver", "bronze", "above_median"}`` for a test score."""
-        return rank_medal(score, self.thresholds, self.higher_is_better)
+    def rank(self, score: float | None) -> Rank:
+        """The :class:`Rank` of a test score: medal, flags, above-median and percentile."""
+        return rank_medal(score, self.thresholds, self.higher_is_better, self.scores)

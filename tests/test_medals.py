@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gome_env.medals import Leaderboard, _positions, medal_thresholds
+from gome_env.medals import Leaderboard, Rank, _positions, medal_thresholds, percentile
 
 # (N, gold position, silver position, bronze position), 1-indexed; computed by hand from the rule:
 #   1-99:     max(1, int(0.1N)), max(1, int(0.2N)), max(1, int(0.4N))
@@ -136,3 +136,33 @@ def test_from_csv(tmp_path):
     (tmp_path / "bad.csv").write_text("team,points\na,1\n")
     with pytest.raises(ValueError, match="score"):
         Leaderboard.from_csv(tmp_path / "bad.csv", True)
+
+
+# ---------------------------------------------------------------- Rank: typed, read like a dict, with the percentile
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_percentile_counts_teams_beaten_ties_half(higher):
+    ranked = [10.0, 9.0, 8.0, 7.0] if higher else [1.0, 2.0, 3.0, 4.0]  # best first
+    board = Leaderboard(tuple(ranked), higher)
+    assert board.rank(ranked[0])["percentile"] == pytest.approx(3.5 / 4)  # beats 3, ties 1
+    better_than_all = ranked[0] + (1 if higher else -1)
+    assert board.rank(better_than_all).percentile == 1.0
+    worse_than_all = ranked[-1] - (1 if higher else -1)
+    assert board.rank(worse_than_all).percentile == 0.0
+    between = (ranked[1] + ranked[2]) / 2
+    assert board.rank(between).percentile == pytest.approx(2 / 4)
+    assert board.rank(None).percentile == 0.0 and board.rank(float("nan")).percentile == 0.0
+    assert percentile(ranked[0], [], higher) == 0.0
+
+
+def test_rank_is_typed_and_reads_like_a_mapping():
+    rank = Leaderboard((10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0), True).rank(9.0)
+    assert isinstance(rank, Rank)
+    assert rank["medal"] == rank.medal == "silver" and rank["silver"] and not rank["gold"]
+    assert rank.get("percentile") == pytest.approx(8.5 / 10) and rank.get("nope", 7) == 7
+    assert "percentile" in rank and "nope" not in rank
+    assert dict(rank) == rank.to_dict() == {"medal": "silver", "gold": False, "silver": True, "bronze": False,
+                                             "above_median": True, "percentile": pytest.approx(0.85)}
+    with pytest.raises(KeyError):
+        rank["nope"]

@@ -5,6 +5,8 @@ Examples::
     gome-tasks list                   # id, env id, modality, metric, sizes, prepared?
     gome-tasks prepare all            # prepare every task (cached under $GOME_DATA_DIR)
     gome-tasks prepare spam digits --force
+
+``prepare`` exits 1 when a prepared task differs from its pinned ``envs/<id>/data.sha256``.
 """
 
 from __future__ import annotations
@@ -51,11 +53,19 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         print(f"unknown task(s): {', '.join(unknown)}; valid tasks: {', '.join(sorted(known))}", file=sys.stderr)
         return 2
     bar = tqdm(wanted, unit="task", disable=args.quiet)
+    drifted = []
     for task_id in bar:
         bar.set_description(task_id)
         prepared = prepare(load_spec(task_id), force=args.force, verify_files=args.verify)
         if not args.quiet:
             bar.write(f"{task_id}: {prepared.sizes()} -> {prepared.root}")
+        problems = prepared.pin_mismatches()
+        if problems:
+            drifted.append(task_id)
+            print(f"{task_id}: prepared data differ from {prepared.spec.pins_path}:", *problems, sep="\n  ", file=sys.stderr)
+    if drifted:
+        print(f"data drift in {', '.join(drifted)}: their leaderboards were graded on other files", file=sys.stderr)
+        return 1
     return 0
 
 

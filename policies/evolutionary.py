@@ -1,124 +1,259 @@
-"""Evolutionary search, as in AIRA-dojo.
+"""Evolutionary search, as in AIRA-dojo (facebookresearch/aira-dojo, ``src/dojo/solvers/evo/evo.py``
+with ``configs/solver/mlebench/evo.yaml``).
 
-The population is the best ``population_size`` good nodes (the baseline included). Each
-generation makes ``individuals_per_generation`` offspring, asked for in one batched model call:
+A :class:`Population` (AIRA's single island) holds good solutions. Each generation makes
+``individuals_per_generation`` offspring (asked for in batched model calls):
 
-- generation 0: drafts (new whole solutions from the task text);
+- generation 0: drafts; every good result (after debugging) seeds the population;
 - later: each offspring is a **crossover** of two parents with probability ``crossover_prob``
-  once ``crossover_after`` generations have passed (and two parents exist), else a
-  **mutation** (an improvement) of one parent.
+  once ``crossover_after`` generations have passed (else 0), otherwise a **mutation** (an
+  improvement) of one parent; with an empty population it is a draft again.
 
-Parents are drawn by fitness-proportional sampling over normalised dev scores (a floor keeps the
-worst member drawable). Buggy offspring get up to ``max_debug_depth`` debug attempts (batched).
-AIRA-dojo's population (500), generation size (5) and crossover probability (0.5 after 2
-generations) are the defaults; the parent-selection rule and the debug depth are this project's.
+Parents are drawn by a softmax (temperature ``selection_temperature``) over dev scores normalised
+by the global min and max seen (1 best, 0 worst), without replacement. A buggy offspring is
+debugged up to ``max_debug_depth`` times; one still buggy is discarded. From generation 1 on an
+offspring is admitted only when its dev score is at least the population's average (AIRA's
+admission rule); past ``population_size`` the worst member is dropped.
+
+Drafts and mutations see AIRA's memory: the plan and dev score of every good node so far
+(``policies.mcts.journal_memory``); crossovers see none (as in AIRA). Sampling: temperature 0.6,
+top-p 0.95 for drafts, mutations and debugging; temperature 0.5 for crossovers (AIRA's operator
+settings). docs/POLICIES.md lists each default against the reference.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from gome_env.direction import Direction
 
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
+from policies.mcts import journal_memory
 
-__all__ = ["EvolutionaryConfig", "EvolutionaryPolicy", "plan_generation", "population", "pick_parents"]
+__all__ = ["EvolutionaryConfig", "EvolutionaryPolicy", "Population", "plan_generation", "softmax"]
 
 
 @dataclass
 class EvolutionaryConfig(PolicyConfig):
+    """AIRA-dojo's MLE-bench settings: population (island) of up to 500, 5 offspring per
+    generation, crossover probability 0.5 from generation 2, debug depth 10, selection
+    temperature 1.0 (``initial_temp = final_temp = 1.0``), operator sampling 0.6 / 0.95 and a
+    crossover temperature of 0.5. ``memory=False`` leaves the memory of good nodes out."""
+
     population_size: int = 500
     individuals_per_generation: int = 5
     crossover_prob: float = 0.5
     crossover_after: int = 2
-    max_debug_depth: int = 1
-    selection_floor: float = 0.1
+    max_debug_depth: int = 10
+    selection_temperature: float = 1.0
+    crossover_temperature: float = 0.5
+    memory: bool = True
+    temperature: float = 0.6
+    top_p: float = 0.95
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.population_size < 1 or self.individuals_per_generation < 1 or not 0 <= self.crossover_prob <= 1:
             raise ConfigError("need population_size >= 1, individuals_per_generation >= 1 and 0 <= crossover_prob <= 1")
+        if self.selection_temperature <= 0 or self.max_debug_depth < 0 or self.crossover_after < 0:
+            raise ConfigError("need selection_temperature > 0, max_debug_depth >= 0 and crossover_after >= 0")
 
 
-def population(tree, size: int) -> list:
-    """The best ``size`` good nodes with a dev score, best first."""
-    sign = 1 if tree.higher_is_better else -1
-    scored = [n for n in tree.good_nodes if n.dev_score is not None]
-    return sorted(scored, key=lambda n: (-sign * n.dev_score, n.id))[:size]
+def softmax(values: list[float], temperature: float = 1.0) -> list[float]:
+    """Probabilities proportional to ``exp(v / temperature)`` (AIRA's ``stable_softmax``)."""
+    scaled = [v / temperature for v in values]
+    top = max(scaled)
+    exps = [math.exp(v - top) for v in scaled]
+    total = sum(exps)
+    return [e / total for e in exps]
 
 
-def pick_parents(members: list, k: int, rng: random.Random, higher_is_better: bool, floor: float = 0.1) -> list:
-    """``k`` distinct parents drawn in proportion to normalised fitness (+ ``floor``)."""
-    scores = [m.dev_score for m in members]
-    low, high = min(scores), max(scores)
-    fitness = [((s - low) / (high - low) if high > low else 1.0) for s in scores]
-    if not higher_is_better:
-        fitness = [1.0 - f if high > low else f for f in fitness]
-    weights = [f + floor for f in fitness]
-    chosen, pool = [], list(range(len(members)))
-    for _ in range(min(k, len(members))):
-        i = rng.choices(pool, weights=[weights[j] for j in pool])[0]
-        chosen.append(members[i])
-        pool.remove(i)
-    return chosen
+@dataclass
+class Population:
+    """AIRA's island: member node ids with their dev scores, and the global score range seen."""
+
+    direction: Direction
+    max_size: int = 500
+    members: dict[int, float] = field(default_factory=dict)
+    low: float | None = None
+    high: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def observe(self, score: float | None) -> None:
+        """Widen the global min/max with a good result's score (admitted or not)."""
+        if score is None or not math.isfinite(score):
+            return
+        self.low = score if self.low is None else min(self.low, score)
+        self.high = score if self.high is None else max(self.high, score)
+
+    def normalised(self, score: float | None) -> float:
+        """1 at the best score seen, 0 at the worst (0.5 while they are equal; 0 for None)."""
+        if score is None or not math.isfinite(score):
+            return 0.0
+        if self.low is None or self.high is None or self.high == self.low:
+            return 0.5
+        d = self.direction
+        x = d.gain(score, self.low if d.higher_is_better else self.high) / (self.high - self.low)
+        return min(1.0, max(0.0, x))
+
+    @property
+    def average(self) -> float | None:
+        return sum(self.members.values()) / len(self.members) if self.members else None
+
+    def seed(self, node_id: int, score: float) -> None:
+        """Generation 0: every good result joins."""
+        self.observe(score)
+        self.members[node_id] = score
+        self._trim()
+
+    def admit(self, node_id: int, score: float | None) -> bool:
+        """Generation >= 1: join when the population is empty or the score is at least its
+        average (ties count); then drop the worst members beyond ``max_size``."""
+        self.observe(score)
+        if score is None:
+            return False
+        ok = not self.members or self.direction.at_least(score, self.average)
+        if ok:
+            self.members[node_id] = score
+            self._trim()
+        return ok
+
+    def _trim(self) -> None:
+        while len(self.members) > self.max_size:
+            worst = min(self.members, key=lambda i: (self.direction.sign * self.members[i], -i))
+            del self.members[worst]
+
+    def probabilities(self, temperature: float) -> dict[int, float]:
+        """Each member's selection probability: softmax of its normalised score."""
+        ids = sorted(self.members)
+        return dict(zip(ids, softmax([self.normalised(self.members[i]) for i in ids], temperature)))
+
+    def sample(self, k: int, rng: random.Random, temperature: float) -> list[int]:
+        """``k`` distinct members drawn by the softmax probabilities (without replacement)."""
+        probs = self.probabilities(temperature)
+        chosen: list[int] = []
+        for _ in range(min(k, len(probs))):
+            pool = [i for i in probs if i not in chosen]
+            chosen.append(rng.choices(pool, weights=[probs[i] for i in pool])[0])
+        return chosen
 
 
-def plan_generation(generation: int, members: list, cfg: EvolutionaryConfig, rng: random.Random, higher_is_better: bool) -> list[tuple[str, list]]:
-    """The operators of one generation: ``("draft", [])``, ``("mutate", [p])`` or ``("crossover", [p, q])``."""
-    if generation == 0 or not members:
-        return [("draft", []) for _ in range(cfg.individuals_per_generation)]
-    plan = []
+def plan_generation(generation: int, pop: Population, cfg: EvolutionaryConfig, rng: random.Random) -> list[tuple[str, list[int]]]:
+    """The operators of one generation: ``("draft", [])``, ``("mutate", [p])`` or ``("crossover", [p, q])``.
+
+    The operator is drawn first (crossover with ``crossover_prob`` from generation
+    ``crossover_after`` on), then its parents; a crossover with fewer than two members becomes a
+    mutation, anything with an empty population a draft."""
+    plan: list[tuple[str, list[int]]] = []
     for _ in range(cfg.individuals_per_generation):
-        if generation >= cfg.crossover_after and len(members) >= 2 and rng.random() < cfg.crossover_prob:
-            plan.append(("crossover", pick_parents(members, 2, rng, higher_is_better, cfg.selection_floor)))
+        if generation == 0 or not len(pop):
+            plan.append(("draft", []))
+            continue
+        p_cross = cfg.crossover_prob if generation >= cfg.crossover_after else 0.0
+        if rng.random() < p_cross and len(pop) >= 2:
+            plan.append(("crossover", pop.sample(2, rng, cfg.selection_temperature)))
         else:
-            plan.append(("mutate", pick_parents(members, 1, rng, higher_is_better, cfg.selection_floor)))
+            plan.append(("mutate", pop.sample(1, rng, cfg.selection_temperature)))
     return plan
 
 
 class EvolutionaryPolicy(Policy):
-    """AIRA-dojo's evolutionary search: drafts, then mutations and crossovers of fit parents."""
+    """AIRA-dojo's evolutionary search: drafts, then mutations and crossovers of softmax-drawn
+    parents, debugged, admitted when at least as good as the population's average."""
 
     name = "evolutionary"
     Config = EvolutionaryConfig
 
+    def __init__(self, model=None, **config) -> None:
+        super().__init__(model, **config)
+        self.population: Population | None = None
+        self.plans: dict[int, str] = {}
+
     def run(self, episode: Episode) -> None:
         cfg = self.config
+        direction = Direction(episode.higher_is_better)
+        self.population = pop = Population(direction, cfg.population_size)
+        root = episode.tree.root
+        if getattr(cfg, "start", "baseline") == "baseline" and not root.is_buggy and root.dev_score is not None:
+            pop.seed(root.id, root.dev_score)  # the baseline is a member from the start
         generation = 0
         while True:
-            members = population(episode.tree, cfg.population_size)
-            plan = plan_generation(generation, members, cfg, episode.rng, episode.higher_is_better)
-            requests, parents = [], []
-            for op, ps in plan:
-                if op == "draft":
-                    base = episode.tree.root.id
-                    messages, form = prompts.draft_prompt(episode.task_text, "", cfg), "whole"
-                elif op == "mutate":
-                    base = ps[0].id
-                    score = f"{episode.metric_name} {ps[0].dev_score}"
-                    messages, form = prompts.improve_prompt(episode.task_text, episode.files(base), "", cfg, score), cfg.edit_form
+            plan = plan_generation(generation, pop, cfg, episode.rng)
+            children = self.make_offspring(episode, plan, generation)
+            results = self.debug(episode, children, generation)
+            for node_id in results:
+                node = episode.tree[node_id]
+                if node.is_buggy:
+                    continue  # not fixed: discarded
+                if generation == 0:
+                    pop.seed(node_id, node.dev_score)
                 else:
-                    a, b = ps
-                    base = a.id
-                    scores = (f"({episode.metric_name} {a.dev_score})", f"({episode.metric_name} {b.dev_score})")
-                    messages, form = prompts.crossover_prompt(episode.task_text, episode.files(a.id), episode.files(b.id), cfg, scores), "whole"
-                requests.append(EditRequest(messages, episode.files(base), form, op))
-                parents.append((base, [p.id for p in ps]))
-            children = []
-            for (op, _), (base, ids), outcome in zip(plan, parents, request_edits(episode, requests, config=cfg)):
-                node = episode.step(outcome.diff, base, kind=op, calls=outcome.calls, parse_ok=outcome.ok, note={"generation": generation, "parents": ids})
-                children.append(node.id)
-            self.debug(episode, children, generation)
+                    pop.admit(node_id, node.dev_score)
             generation += 1
 
-    def debug(self, episode: Episode, children: list[int], generation: int) -> None:
+    def memory(self, episode: Episode) -> str:
         cfg = self.config
+        return journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars) if cfg.memory else ""
+
+    def make_offspring(self, episode: Episode, plan: list[tuple[str, list[int]]], generation: int) -> list[int]:
+        """Ask for the generation's offspring (mutations and drafts in one batch, crossovers in
+        another at the crossover temperature) and run each; return the new node ids in plan order."""
+        cfg = self.config
+        memory = self.memory(episode)
+        requests: list[tuple[int, int, EditRequest]] = []  # (plan index, base node, request)
+        for i, (op, parents) in enumerate(plan):
+            if op == "draft":
+                base = episode.tree.root.id
+                messages, form = prompts.draft_prompt(episode.task_text, memory, cfg), "whole"
+            elif op == "mutate":
+                base = parents[0]
+                score = f"{episode.metric_name} {episode.tree[base].dev_score}"
+                messages, form = prompts.improve_prompt(episode.task_text, episode.files(base), memory, cfg, score), cfg.edit_form
+            else:
+                base, other = parents
+                scores = (f"({episode.metric_name} {episode.tree[base].dev_score})", f"({episode.metric_name} {episode.tree[other].dev_score})")
+                messages, form = prompts.crossover_prompt(episode.task_text, episode.files(base), episode.files(other), cfg, scores), "whole"
+            requests.append((i, base, EditRequest(messages, episode.files(base), form, op)))
+        crossover_cfg = dataclasses.replace(cfg, temperature=cfg.crossover_temperature, top_p=1.0)
+        outcomes: dict[int, object] = {}
+        for group, group_cfg in ((lambda op: op != "crossover", cfg), (lambda op: op == "crossover", crossover_cfg)):
+            batch = [(i, r) for i, _, r in requests if group(plan[i][0])]
+            if batch:
+                outcomes.update(zip([i for i, _ in batch], request_edits(episode, [r for _, r in batch], config=group_cfg)))
+        children = []
+        for i, base, _ in requests:
+            op, parents = plan[i]
+            outcome = outcomes[i]
+            node = episode.step(outcome.diff, base, kind=op, calls=outcome.calls, parse_ok=outcome.ok,
+                                note={"generation": generation, "parents": parents})
+            self.plans[node.id] = outcome.edit.plan if outcome.edit else ""
+            children.append(node.id)
+        return children
+
+    def debug(self, episode: Episode, children: list[int], generation: int) -> list[int]:
+        """Debug the buggy children (batched across them) until fixed or ``max_debug_depth``
+        attempts; return the last node of each chain."""
+        cfg = self.config
+        results = list(children)
         for _ in range(cfg.max_debug_depth):
-            buggy = [c for c in children if episode.tree[c].is_buggy]
+            buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
             if not buggy:
-                return
-            requests = [prompts.debug_request(episode, c, cfg) for c in buggy]
-            for c, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                fixed = episode.step(outcome.diff, c, kind="debug", calls=outcome.calls, parse_ok=outcome.ok, note={"generation": generation})
-                children[children.index(c)] = fixed.id
+                break
+            requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
+            for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
+                fixed = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok,
+                                     note={"generation": generation})
+                self.plans[fixed.id] = outcome.edit.plan if outcome.edit else ""
+                results[i] = fixed.id
+        return results
+
+    def summary(self) -> dict:
+        pop = self.population
+        return {} if pop is None else {"population": sorted(pop.members), "score_range": [pop.low, pop.high]}

@@ -1,20 +1,22 @@
-"""Monte Carlo tree search over solutions, as in AIRA-dojo.
+"""Monte Carlo tree search over solutions, as in AIRA-dojo (facebookresearch/aira-dojo,
+``src/dojo/solvers/mcts/mcts.py`` with ``configs/solver/mlebench/mcts.yaml``).
 
 One iteration:
 
-1. **select**: from the root, while the node has been expanded and has good children, go to the
-   child with the highest UCT = Q + c * sqrt(ln N(parent) / N(child)), where Q is the mean
-   backed-up value normalised by the global min and max dev score seen (0 worst, 1 best; a buggy
-   result counts 0) and an unvisited child scores +inf;
-2. **expand**: ask for ``num_children`` children in one batched model call (drafts from the root,
-   improvements elsewhere) and run them;
-3. **debug**: each buggy child is debugged (batched) up to ``max_debug_depth`` times; the fixed
-   node, or the last buggy one, is the result and becomes the selected node's child in the
-   search tree;
-4. **back up**: each result's dev score (None when still buggy) is added to every node on its
-   path to the root.
+1. **select**: from the root, while the node has visited children, go to the child with the
+   highest UCT = Q + c * sqrt(ln N(parent) / N(child)), where Q is the child's mean backed-up dev
+   score normalised by the global min and max of all backed-up scores (1 best, 0 worst; 0.5
+   while they are equal). An unvisited child (an unfixed bug) is never chosen (AIRA: -1e8);
+2. **expand**: make ``num_children`` children, one at a time (AIRA): drafts from the root,
+   improvements elsewhere. Each child's prompt holds AIRA's memory (plan and dev score of every
+   good node) and the plans of its earlier siblings, and asks for a different idea;
+3. **debug**: a buggy child is debugged up to ``max_debug_depth`` times (AIRA: 20);
+4. **back up**: only a good result's dev score is backed up (the child's, or the fixed one's),
+   along the path to the root; an unfixed bug backs up nothing (AIRA).
 
-Defaults are AIRA-dojo's (c = 0.25, 5 children per expansion, debug depth 20).
+``batch_children=True`` (this project's extension, off by default) asks for all children of an
+expansion in one batched call, without the siblings' plans. docs/POLICIES.md lists each default
+against the reference.
 """
 
 from __future__ import annotations
@@ -22,28 +24,57 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from gome_env.direction import Direction
 from gome_env.tree import Tree
 
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
 
-__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf"]
+__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory"]
 
 
 @dataclass
 class MCTSConfig(PolicyConfig):
-    """``uct_c``: exploration constant; ``num_children``: children per expansion;
-    ``max_debug_depth``: debug attempts per buggy child."""
+    """AIRA-dojo's MLE-bench settings: ``uct_c`` 0.25, ``num_children`` 5 per expansion,
+    ``max_debug_depth`` 20, sampling temperature 0.6 and top-p 0.95. ``memory=False`` leaves
+    the memory and the siblings' plans out; ``batch_children=True`` (extension) batches an
+    expansion's children in one call."""
 
     uct_c: float = 0.25
     num_children: int = 5
     max_debug_depth: int = 20
+    memory: bool = True
+    batch_children: bool = False
+    temperature: float = 0.6
+    top_p: float = 0.95
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.num_children < 1 or self.max_debug_depth < 0 or self.uct_c < 0:
             raise ConfigError("need num_children >= 1, max_debug_depth >= 0 and uct_c >= 0")
+
+
+def journal_memory(tree: Tree, plans: dict[int, str], metric: str, limit: int, siblings: list[int] = ()) -> str:
+    """AIRA's ``simple_memory``: the plan and dev score of every good node made so far (newest
+    kept when it must be cut), then the plans of this expansion's earlier ``siblings`` (any
+    status), and the request to propose something different. Empty when there is nothing yet."""
+    lines = []
+    for node in tree.good_nodes:
+        if node.id in plans:
+            plan = " ".join(plans[node.id].split()) or "(no plan given)"
+            lines.append(f"- node {node.id}: {plan} -> {metric} {node.dev_score}")
+    sib = []
+    for node_id in siblings:
+        plan = " ".join(plans.get(node_id, "").split()) or "(no plan given)"
+        sib.append(f"- sibling {node_id} ({tree[node_id].status}): {plan}")
+    if not lines and not sib:
+        return ""
+    tail = ("Ideas already tried from this node:\n" + "\n".join(sib) + "\n") if sib else ""
+    while lines and len("\n".join(lines)) + len(tail) > limit:
+        lines.pop(0)  # the oldest entries go first; entries are never cut mid-line
+    parts = [p for p in ("\n".join(lines), tail.rstrip("\n")) if p]
+    return "\n".join(parts) + "\nPropose an idea that differs from all of these."
 
 
 @dataclass
@@ -54,7 +85,6 @@ class SearchStats:
     higher_is_better: bool = True
     visits: dict[int, int] = field(default_factory=dict)
     value_sum: dict[int, float] = field(default_factory=dict)  # sum of raw dev scores backed up
-    value_count: dict[int, int] = field(default_factory=dict)  # how many of them were not None
     parent: dict[int, int | None] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
     low: float | None = None
@@ -67,38 +97,36 @@ class SearchStats:
             self.children.setdefault(parent_id, []).append(node_id)
 
     def backup(self, node_id: int, score: float | None) -> None:
-        """Add ``score`` (None for a buggy result) to ``node_id`` and each of its ancestors."""
-        if score is not None:
-            self.low = score if self.low is None else min(self.low, score)
-            self.high = score if self.high is None else max(self.high, score)
+        """Add a good result's ``score`` to ``node_id`` and each of its ancestors; ``None`` (an
+        unfixed bug) backs up nothing, as in AIRA."""
+        if score is None or not math.isfinite(score):
+            return
+        self.low = score if self.low is None else min(self.low, score)
+        self.high = score if self.high is None else max(self.high, score)
         current: int | None = node_id
         while current is not None:
             self.visits[current] = self.visits.get(current, 0) + 1
-            if score is not None:
-                self.value_sum[current] = self.value_sum.get(current, 0.0) + score
-                self.value_count[current] = self.value_count.get(current, 0) + 1
+            self.value_sum[current] = self.value_sum.get(current, 0.0) + score
             current = self.parent.get(current)
 
     def normalise(self, score: float) -> float:
-        """0 at the worst dev score seen, 1 at the best (0.5 while all are equal)."""
+        """1 at the best backed-up score, 0 at the worst (0.5 while all are equal)."""
         if self.low is None or self.high is None or self.high == self.low:
             return 0.5
-        x = (score - self.low) / (self.high - self.low)
-        return x if self.higher_is_better else 1.0 - x
+        d = Direction(self.higher_is_better)
+        return d.gain(score, self.low if d.higher_is_better else self.high) / (self.high - self.low)
 
     def q(self, node_id: int) -> float:
-        """Mean normalised value: buggy results count 0."""
+        """Normalised mean backed-up value (0 when never visited)."""
         n = self.visits.get(node_id, 0)
-        good = self.value_count.get(node_id, 0)
-        if n == 0 or good == 0:
-            return 0.0
-        return good * self.normalise(self.value_sum[node_id] / good) / n
+        return 0.0 if n == 0 else self.normalise(self.value_sum[node_id] / n)
 
 
 def uct_score(stats: SearchStats, child: int, parent_visits: int, c: float) -> float:
+    """AIRA's UCT: normalised Q + c * sqrt(ln N_parent / n); -inf for an unvisited child."""
     n = stats.visits.get(child, 0)
     if n == 0:
-        return math.inf
+        return -math.inf
     return stats.q(child) + c * math.sqrt(math.log(max(parent_visits, 1)) / n)
 
 
@@ -109,59 +137,83 @@ def uct_select(stats: SearchStats, parent: int, candidates: list[int], c: float)
 
 
 def select_leaf(stats: SearchStats, tree: Tree, root: int, c: float) -> int:
-    """Walk down from ``root`` by UCT through expanded nodes with good children; return the node
-    to expand."""
+    """Walk down from ``root`` by UCT through visited children; return the node to expand."""
     node = root
     while True:
-        good = [ch for ch in stats.children.get(node, []) if not tree[ch].is_buggy]
-        if not good:
+        visited = [ch for ch in stats.children.get(node, []) if stats.visits.get(ch, 0) > 0]
+        if not visited:
             return node
-        node = uct_select(stats, node, good, c)
+        node = uct_select(stats, node, visited, c)
 
 
 class MCTSPolicy(Policy):
-    """AIRA-dojo's MCTS: UCT selection, batched expansion, debug loop, back-up of fixed scores."""
+    """AIRA-dojo's MCTS: UCT selection, expansion with memory, debug loop, back-up of good results."""
 
     name = "mcts"
     Config = MCTSConfig
 
+    def __init__(self, model=None, **config) -> None:
+        super().__init__(model, **config)
+        self.plans: dict[int, str] = {}
+        self.stats: SearchStats | None = None
+
     def run(self, episode: Episode) -> None:
         cfg = self.config
         root = episode.tree.root.id
-        stats = SearchStats(episode.higher_is_better)
+        self.stats = stats = SearchStats(episode.higher_is_better)
         stats.add(root, None)
-        stats.backup(root, episode.tree.root.dev_score)
         while True:
             leaf = select_leaf(stats, episode.tree, root, cfg.uct_c)
-            for result in self.expand(episode, leaf):
-                stats.add(result, leaf)
-                node = episode.tree[result]
-                stats.backup(result, None if node.is_buggy else node.dev_score)
+            self.expand(episode, leaf)
 
     def expand(self, episode: Episode, node_id: int) -> list[int]:
-        """Make ``num_children`` children of ``node_id``, debug the buggy ones; return the results."""
+        """Make ``num_children`` children of ``node_id`` (one at a time, or one batch with
+        ``batch_children``), debug the buggy ones, back each result up; return the results."""
+        cfg = self.config
+        groups = [list(range(cfg.num_children))] if cfg.batch_children else [[i] for i in range(cfg.num_children)]
+        made: list[int] = []  # this expansion's children (before debugging): the siblings
+        results: list[int] = []
+        for group in groups:
+            requests = [self.request(episode, node_id, made) for _ in group]
+            kind = requests[0].kind
+            children = []
+            for outcome in request_edits(episode, requests, config=cfg):
+                child = episode.step(outcome.diff, node_id, kind=kind, calls=outcome.calls, parse_ok=outcome.ok)
+                self.plans[child.id] = outcome.edit.plan if outcome.edit else ""
+                children.append(child.id)
+            made.extend(children)
+            for result in self.debug(episode, children):
+                self.stats.add(result, node_id)
+                node = episode.tree[result]
+                self.stats.backup(result, None if node.is_buggy else node.dev_score)
+                results.append(result)
+        return results
+
+    def request(self, episode: Episode, node_id: int, siblings: list[int]) -> EditRequest:
+        """A draft (from the root) or an improvement of ``node_id``, with the memory."""
         cfg = self.config
         files = episode.files(node_id)
+        memory = journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars, siblings) if cfg.memory else ""
         if node_id == episode.tree.root.id:
-            messages, form, kind = prompts.draft_prompt(episode.task_text, "", cfg), "whole", "draft"
-        else:
-            node = episode.tree[node_id]
-            score = f"{episode.metric_name} {node.dev_score}"
-            messages, form, kind = prompts.improve_prompt(episode.task_text, files, "", cfg, score), cfg.edit_form, "improve"
-        requests = [EditRequest(messages, files, form, kind) for _ in range(cfg.num_children)]
-        results = []
-        for outcome in request_edits(episode, requests, config=cfg):
-            results.append(episode.step(outcome.diff, node_id, kind=kind, calls=outcome.calls, parse_ok=outcome.ok).id)
-        return self.debug(episode, results)
+            return EditRequest(prompts.draft_prompt(episode.task_text, memory, cfg), files, "whole", "draft")
+        score = f"{episode.metric_name} {episode.tree[node_id].dev_score}"
+        return EditRequest(prompts.improve_prompt(episode.task_text, files, memory, cfg, score), files, cfg.edit_form, "improve")
 
     def debug(self, episode: Episode, results: list[int]) -> list[int]:
         """Debug buggy results (batched across them) until fixed or ``max_debug_depth`` tries."""
         cfg = self.config
+        results = list(results)
         for _ in range(cfg.max_debug_depth):
             buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
             if not buggy:
                 break
             requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
             for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                results[i] = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok).id
+                fixed = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok)
+                self.plans[fixed.id] = outcome.edit.plan if outcome.edit else ""
+                results[i] = fixed.id
         return results
+
+    def summary(self) -> dict:
+        s = self.stats
+        return {} if s is None else {"visits": {str(k): v for k, v in sorted(s.visits.items())}, "score_range": [s.low, s.high]}

@@ -33,7 +33,7 @@ from gymnasium.vector.utils import create_shared_memory
 
 from gome_env import diagnostics as dx
 from gome_env.diffs import apply_diff
-from gome_env.executor import Executor
+from gome_env.executor import Executor, ExecutorStats
 from gome_env.grader import GradeResult, grade_file
 from gome_env.medals import Leaderboard
 from gome_env.sandbox import SANDBOXES, Limits, PrivateTripwire, RunResult, make_sandbox
@@ -339,6 +339,15 @@ class MLEEnv(gym.Env):
             self._done = True
             info["final"] = dx.Record(self.final())
         return self._observation(node), reward, False, truncated, info
+
+    @property
+    def executor(self) -> Executor:
+        """The step runner (``wait_ready(timeout)`` waits for the warm worker)."""
+        return self._executor
+
+    def executor_status(self) -> ExecutorStats:
+        """Warm and cold run counts, worker starts and losses, the worker's state and the limits."""
+        return self._executor.status()
 
     def checkout(self, node_id: int) -> tuple[dict, dict]:
         """Make ``node_id`` the current node (nothing is re-run) and return its observation and info."""

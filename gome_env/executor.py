@@ -50,9 +50,10 @@ import textwrap
 import threading
 import time
 import weakref
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from gome_env.records import MappingRecord
 from gome_env.sandbox import (
     Limits,
     RunResult,
@@ -65,7 +66,7 @@ from gome_env.sandbox import (
     rlimit_settings,
 )
 
-__all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "layout_workspace", "rlimit_settings"]
+__all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "rlimit_settings"]
 
 EXECUTORS = ("warm", "cold")
 SOLUTION = "solution.py"
@@ -108,6 +109,25 @@ START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a
 MAX_FAILED_STARTS = 3  # then this executor stays cold
 KILL_GRACE_S = 5.0  # how long the worker gets to confirm a kill before it is killed itself
 TOKEN_BYTES = 8  # secrets.token_hex(8), as sandbox.run uses: 16 characters
+
+
+@dataclass(eq=False)
+class ExecutorStats(MappingRecord):
+    """What an executor has done so far and the state of its warm worker (``Executor.status()``,
+    ``MLEEnv.executor_status()``). Reads like the old stats dict too: ``stats["warm"]``."""
+
+    mode: str  # "warm" or "cold"
+    warm: int = 0  # steps run on the warm worker
+    cold: int = 0  # steps run cold (while the worker started, after a fallback, or in cold mode)
+    starts: int = 0  # workers started
+    failed_starts: int = 0  # workers that could not start or never got ready
+    lost: int = 0  # workers that died or stopped answering
+    ready: bool = False  # a worker is up and can take the next step
+    worker_pid: int | None = None  # the worker's process (group leader), while there is one
+    worker_loaded: tuple[str, ...] = ()  # the modules the worker imported before its first fork
+    last_error: str | None = None  # why the last warm attempt fell back
+    last_run_warm: bool = False
+    limits: Limits = field(default_factory=Limits)
 
 
 class _WorkerLost(Exception):
@@ -692,6 +712,16 @@ class Executor:
             if time.monotonic() >= deadline:
                 return False
         return False
+
+    def status(self) -> ExecutorStats:
+        """Counts, the worker's state and the limits in force (a snapshot)."""
+        w = self._worker
+        alive = w is not None and w.alive()
+        return ExecutorStats(
+            mode=self.mode, **self.stats, ready=self.warm_ready, worker_pid=w.proc.pid if alive else None,
+            worker_loaded=tuple(w.info.get("loaded", ())) if w is not None else (), last_error=self.last_error,
+            last_run_warm=self.last_run_warm, limits=self.limits,
+        )
 
     @property
     def warm_ready(self) -> bool:

@@ -497,6 +497,16 @@ WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own 
 WORKER_PROCESS_SLACK = 8  # bwrap, its init, the worker and its spare child
 
 
+def worker_group_limits(limits: Limits) -> Limits:
+    """The limits of the warm worker's cgroup: a step's own, widened by what the worker itself
+    needs (its preloaded libraries, bwrap, its init and its spare child)."""
+    return replace(
+        limits,
+        memory_mb=limits.memory_mb + WORKER_MEMORY_SLACK_MB if limits.memory_mb else None,
+        max_processes=limits.max_processes + WORKER_PROCESS_SLACK if limits.max_processes else None,
+    )
+
+
 def _preload_list() -> tuple[str, ...] | None:
     """``GOME_WARM_PRELOAD`` as a list, or None (preload what the solution imports)."""
     raw = os.environ.get("GOME_WARM_PRELOAD")
@@ -541,30 +551,27 @@ class _Worker:
         self._lock = threading.Lock()
         self.log = tempfile.TemporaryFile()
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        private = sandbox.name == "bwrap"
-        argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps([*STANDARD_PRELOAD, *preload]),
-                "1" if private else "0"]
-        command, cwd = sandbox.wrap(argv, workspace, data_dir)
-        env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
-        # The worker and every step it forks live in one cgroup where cgroups are usable: the
-        # process cap then holds even for root (a fork bomb in a warm step is bounded), and the
-        # memory cap covers all of a step's processes plus the preloaded libraries.
-        group_limits = Limits(
-            timeout_s=limits.timeout_s,
-            memory_mb=limits.memory_mb + WORKER_MEMORY_SLACK_MB if limits.memory_mb else None,
-            max_processes=limits.max_processes + WORKER_PROCESS_SLACK if limits.max_processes else None,
-            threads=limits.threads,
-        )
-        self.cgroup = StepCgroup.create(f"gome-warm-{self.token}", group_limits)
+        self.cgroup: StepCgroup | None = None
         try:
+            private = sandbox.name == "bwrap"
+            argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps([*STANDARD_PRELOAD, *preload]),
+                    "1" if private else "0"]
+            command, cwd = sandbox.wrap(argv, workspace, data_dir)
+            env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
+            # The worker and every step it forks live in one cgroup where cgroups are usable: the
+            # process cap then holds even for root (a fork bomb in a warm step is bounded), and the
+            # memory cap covers all of a step's processes plus the preloaded libraries.
+            self.cgroup = StepCgroup.create(f"gome-warm-{self.token}", worker_group_limits(limits))
             self.proc = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                 pass_fds=(inside.fileno(),), start_new_session=True, close_fds=True,
                 preexec_fn=self.cgroup.join if self.cgroup else None,
             )
-        except BaseException:
+        except BaseException:  # nothing started: release what was set up for it
             if self.cgroup:
                 self.cgroup.remove()
+            host.close()
+            self.log.close()
             raise
         finally:
             inside.close()

@@ -15,6 +15,7 @@ One step, top to bottom (``MLEEnv.step``):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 import shutil
@@ -215,11 +216,7 @@ class MLEEnv(gym.Env):
             raise ValueError(f"unknown sandbox {sandbox!r}; valid sandboxes: {', '.join(SANDBOXES)}")
         self.max_steps = max_steps
         self.time_budget_s = time_budget_s
-        self.limits = Limits(
-            timeout_s=step_timeout_s or self.spec_task.step_timeout_s,
-            memory_mb=memory_limit_mb,
-            threads=threads,
-        )
+        limits = Limits(timeout_s=step_timeout_s or self.spec_task.step_timeout_s, memory_mb=memory_limit_mb, threads=threads)
         self.reward_fn: RewardFn = REWARDS[reward] if isinstance(reward, str) else reward
         self.detail = diagnostics
         self.render_mode = render_mode
@@ -231,15 +228,15 @@ class MLEEnv(gym.Env):
         self._resources = _Resources(self.workdir if self._own_workdir else None)
         self._release = weakref.finalize(self, self._resources.release)
         try:
-            self._init_task(executor, max_steps)
+            self._init_task(executor, max_steps, limits)
         except BaseException:
             self._release()
             raise
 
-    def _init_task(self, executor: str, max_steps: int) -> None:
+    def _init_task(self, executor: str, max_steps: int, limits: Limits) -> None:
         self.workspace = self.workdir / "workspace"
         self.prepared = prepare(self.spec_task)
-        self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, self.limits, mode=executor)
+        self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, limits, mode=executor)
         self._resources.executor = self._executor
         self._dev_answers = self.prepared.answers("dev")
         self._test_answers = self.prepared.answers("test")
@@ -339,6 +336,16 @@ class MLEEnv(gym.Env):
             self._done = True
             info["final"] = dx.Record(self.final())
         return self._observation(node), reward, False, truncated, info
+
+    @property
+    def limits(self) -> Limits:
+        """The per-step resource limits. The executor owns them: setting ``env.limits`` (e.g. to
+        ``dataclasses.replace(env.limits, max_processes=32)``) sets what every later run gets."""
+        return self._executor.limits
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        self._executor.limits = value
 
     @property
     def executor(self) -> Executor:
@@ -516,7 +523,7 @@ class MLEEnv(gym.Env):
     def _run(self, files: dict[str, str], timeout_s: float) -> RunResult:
         """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution
         (warm or cold: ``gome_env.executor``)."""
-        limits = self.limits if timeout_s == self.limits.timeout_s else Limits(**{**self.limits.__dict__, "timeout_s": timeout_s})
+        limits = self.limits if timeout_s == self.limits.timeout_s else dataclasses.replace(self.limits, timeout_s=timeout_s)
         return self._executor.run(files, limits)
 
     def _private_tripwire(self) -> PrivateTripwire | None:

@@ -497,6 +497,12 @@ WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own 
 WORKER_PROCESS_SLACK = 8  # bwrap, its init, the worker and its spare child
 
 
+def worker_shape(limits: Limits) -> tuple:
+    """The limits a warm worker is started with (its threads, its cgroup's caps): a step whose
+    limits differ in these needs another worker."""
+    return limits.threads, limits.memory_mb, limits.max_processes
+
+
 def worker_group_limits(limits: Limits) -> Limits:
     """The limits of the warm worker's cgroup: a step's own, widened by what the worker itself
     needs (its preloaded libraries, bwrap, its init and its spare child)."""
@@ -543,7 +549,7 @@ class _Worker:
     """One long-lived worker process in the sandbox and the host's end of its socket."""
 
     def __init__(self, sandbox: Sandbox, workspace: Path, data_dir: Path, limits: Limits, preload: tuple[str, ...]) -> None:
-        self.threads = limits.threads
+        self.shape = worker_shape(limits)
         self.token = secrets.token_hex(TOKEN_BYTES)
         self.ready = False
         self.info: dict = {}
@@ -767,8 +773,10 @@ class Executor:
                 self.last_error = f"the warm worker was not ready after {START_TIMEOUT_S:g} s"
                 self._drop_worker()
             return None
-        if limits.threads != w.threads:
-            self.last_error = "the step's thread setting differs from the worker's"
+        if worker_shape(limits) != w.shape:  # env.limits changed: a worker with the new ones takes over
+            self.last_error = "the limits changed since the warm worker started: it is replaced"
+            self._drop_worker()
+            self.start()
             return None
         vm_mb = w.info.get("vm_kb", 0) / 1024
         if limits.memory_mb and vm_mb + MEMORY_HEADROOM_MB > limits.memory_mb:

@@ -115,7 +115,6 @@ def test_fork_bomb_in_a_warm_step_is_contained(make_tiny_env, sandbox):
     # The warm worker and the steps it forks share one cgroup whose process cap holds for root too.
     env = make_tiny_env(sandbox=sandbox, step_timeout_s=3, memory_limit_mb=1024, executor="warm")
     env.limits = dataclasses.replace(env.limits, max_processes=32)
-    env._executor.limits = env.limits
     env.reset()
     assert env._executor.wait_ready(60), env._executor.last_error
     marker = f"gome-hardening-warm-bomb-{os.getpid()}-{sandbox}"

@@ -397,7 +397,7 @@ class MLEEnv(gym.Env):
             "dev_score": node.dev_score,
             "test_score": score,
             "valid_submission": valid,
-            "submission_exists": test is not None and "was not written" not in " ".join(test.problems),
+            "submission_exists": test is not None and test.exists,
             "medal": rank["medal"],
             "above_median": rank["above_median"],
             "gold": rank["gold"],

@@ -18,15 +18,17 @@ SCORE_DECIMALS = 5
 
 @dataclass
 class GradeResult:
-    """``score`` is None whenever ``valid`` is False; ``problems`` says why."""
+    """``score`` is None whenever ``valid`` is False; ``problems`` says why. ``exists`` is False
+    only when the submission file was not there at all."""
 
     score: float | None
     valid: bool
     problems: list[str] = field(default_factory=list)
     submission: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # as read, when readable
+    exists: bool = True
 
     def as_dict(self) -> dict:
-        return {"valid": self.valid, "score": self.score, "problems": list(self.problems)}
+        return {"valid": self.valid, "score": self.score, "problems": list(self.problems), "exists": self.exists}
 
 
 _ANSWER_IDS: dict[int, tuple[weakref.ref, str, pd.Index]] = {}
@@ -130,7 +132,7 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
 def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame) -> GradeResult:
     """Grade a CSV file; a missing or unreadable file is an invalid submission, not an error."""
     if not path.exists():
-        return GradeResult(None, False, [f"{path.name} was not written"])
+        return GradeResult(None, False, [f"{path.name} was not written"], exists=False)
     try:
         submission = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault

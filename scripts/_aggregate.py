@@ -1,148 +1,190 @@
-"""Tables from run lines: one row per run, and MLE-bench's figures per policy x model.
+"""Tables from run lines: one row per run (``results.csv``), the figures per policy x model
+(``summary.csv``) and paired comparisons between policies (``pairs.csv``), aggregated as
+MLE-bench does.
 
-MLE-bench convention: each figure (valid submission %, above median %, gold/silver/bronze %,
-any medal %) is first a rate over the tasks within one seed, then mean +- SEM over the seeds
-(SEM = sample standard deviation / sqrt(number of seeds); undefined, shown blank, with one seed).
+**Complete seeds only.** A seed counts for a policy x model only when it has a run (finished or
+failed) on every task of the benchmark (the tasks any run in the table covers, or ``tasks``).
+``incomplete="drop"`` (default) leaves the other seeds out; ``"pad"`` keeps them and counts each
+missing run as a failed one (no submission, no medal, percentile 0, normalised score -1). The
+summary says which seeds were kept, dropped or padded, with the count of tasks per seed.
 
-A failed run (status "failed": the episode raised or stopped with an error) counts as no valid
-submission, no medal, and a normalised score of 0.
+**Mean ± SEM over seeds.** Each figure is first a rate (or a mean) over the tasks within one seed,
+then mean ± SEM over the seeds (SEM = sample standard deviation / sqrt(seeds); blank with one
+seed). The per-run figures are defined in :mod:`scripts._figures`.
 
-Normalised score of a run: ``(test_score - baseline_test_score) / (gold_threshold - baseline_test_score)``
-from the run's ``final`` (0 = the task's baseline, 1 = the leaderboard's gold threshold; it is
-negative below the baseline and above 1 beyond gold; the direction of the metric cancels out).
-Records from before ``final`` carried ``baseline_test_score`` fall back to the baseline's dev score.
-A run without a valid submission scores 0.
+**Paired comparisons.** Two policies with the same model are compared on the (task, seed) runs
+both have: the mean of the differences with a seeded bootstrap 95% interval, and a two-sided sign
+test (wins / losses / ties, p). Rates are in percentage points.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from itertools import combinations
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from gome_env.direction import Direction
+from scripts._figures import RUN_COLUMNS, RunFigures, is_medal, normalised_score, run_figures
+from scripts._stats import paired_compare, sem
+
 __all__ = [
-    "FIGURES", "run_table", "summary_table", "format_summary", "sem", "normalised_score",
-    "is_medal", "steps_table",
+    "FIGURES", "SCORES", "PAIR_FIGURES", "run_table", "complete_seeds", "summary_table", "paired_table",
+    "format_summary", "format_pairs", "sem", "normalised_score", "is_medal", "steps_table", "RUN_COLUMNS",
 ]
 
-# (column in the run table, label in the printed table)
+# (column in the run table, label in the printed table): rates in % of runs, the headline first
 FIGURES: list[tuple[str, str]] = [
+    ("improved", "improved %"),
+    ("any_medal", "any medal %"),
+    ("made_valid", "made valid %"),
     ("valid_submission", "valid %"),
     ("above_median", "above median %"),
     ("gold", "gold %"),
     ("silver", "silver %"),
     ("bronze", "bronze %"),
-    ("any_medal", "any medal %"),
 ]
-
-MEDALS = ("gold", "silver", "bronze")
-
-RUN_COLUMNS = [
-    "policy", "model", "task", "seed", "status", "valid_submission", "submission_exists", "above_median",
-    "medal", "gold", "silver", "bronze", "any_medal", "test_score", "dev_score", "normalised_score",
-    "steps", "prompt_tokens", "completion_tokens", "wall_s", "stopped_by", "error", "run_key", "run_id",
-    "config_hash", "attempt",
+# bounded and unbounded scores, as means
+SCORES: list[tuple[str, str]] = [("percentile", "percentile"), ("normalised_score", "norm. score")]
+# what the paired comparisons compare: (column, label, scale)
+PAIR_FIGURES: list[tuple[str, str, float]] = [
+    ("improved", "improved (pp)", 100.0), ("any_medal", "any medal (pp)", 100.0),
+    ("percentile", "percentile", 1.0), ("normalised_score", "norm. score", 1.0),
 ]
-
-
-def sem(values: Iterable[float]) -> float:
-    """Standard error of the mean (ddof=1); NaN for fewer than two values."""
-    arr = np.asarray([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], dtype=float)
-    if arr.size < 2:
-        return float("nan")
-    return float(arr.std(ddof=1) / math.sqrt(arr.size))
-
-
-def is_medal(final: dict | None) -> bool:
-    """Gold, silver or bronze (``final["medal"]`` is "none" without one)."""
-    return bool(final and (final.get("medal") in MEDALS or final.get("gold") or final.get("silver") or final.get("bronze")))
-
-
-def normalised_score(final: dict | None) -> float:
-    """See the module docstring; 0 where there is no valid submission or no span to normalise by."""
-    if not final or not final.get("valid_submission") or final.get("test_score") is None:
-        return 0.0
-    gold = (final.get("thresholds") or {}).get("gold")
-    base = final.get("baseline_test_score", final.get("baseline_dev_score"))
-    if gold is None or base is None or gold == base:
-        return 0.0
-    return float((final["test_score"] - base) / (gold - base))
-
-
-def _num(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+NUMERIC = ["percentile", "normalised_score", "test_score", "dev_score", "baseline_test_score", "dev_minus_test",
+           "dev_test_gap", "submitted_node", "model_calls", "prompt_tokens", "completion_tokens", "model_s",
+           "env_s", "wall_s"]
 
 
 def run_table(run_lines: Iterable[dict], step_lines: Iterable[dict] | None = None) -> pd.DataFrame:
-    """One row per run line (pass the latest line per run key)."""
+    """One row per run line (pass the latest line per run key); columns :data:`RUN_COLUMNS`."""
     tokens: dict[tuple[str, str], list[int]] = {}
     for s in step_lines or ():
         t = tokens.setdefault((s.get("run_key"), s.get("attempt")), [0, 0, 0])
         t[0] += int(s.get("prompt_tokens") or 0)
         t[1] += int(s.get("completion_tokens") or 0)
         t[2] += 1
-    rows = []
-    for line in run_lines:
-        record = line.get("record") or {}
-        final = record.get("final") if line.get("status") == "ok" else None
-        usage = record.get("usage") or {}
-        fallback = tokens.get((line.get("run_key"), line.get("attempt")), [math.nan, math.nan, line.get("n_steps", 0)])
-        medal = final.get("medal") if final and final.get("medal") in MEDALS else None
-        rows.append({
-            "policy": line.get("policy"), "model": line.get("model"), "task": line.get("task"),
-            "seed": line.get("seed"), "status": line.get("status"),
-            "valid_submission": bool(final and final.get("valid_submission")),
-            "submission_exists": bool(final and final.get("submission_exists")),
-            "above_median": bool(final and final.get("above_median")),
-            "medal": medal,
-            "gold": bool(final and (final.get("gold") or medal == "gold")),
-            "silver": bool(final and (final.get("silver") or medal == "silver")),
-            "bronze": bool(final and (final.get("bronze") or medal == "bronze")),
-            "any_medal": is_medal(final),
-            "test_score": _num(final.get("test_score")) if final else math.nan,
-            "dev_score": _num(final.get("dev_score")) if final else math.nan,
-            "normalised_score": normalised_score(final),
-            "steps": int(line.get("n_steps") or fallback[2] or 0),
-            "prompt_tokens": usage.get("prompt_tokens", fallback[0]),
-            "completion_tokens": usage.get("completion_tokens", fallback[1]),
-            "wall_s": _num(record.get("wall_s", line.get("worker_wall_s"))),
-            "stopped_by": record.get("stopped_by"),
-            "error": line.get("error"),
-            "run_key": line.get("run_key"), "run_id": line.get("run_id"),
-            "config_hash": line.get("config_hash"), "attempt": line.get("attempt"),
-        })
-    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    for col in ("prompt_tokens", "completion_tokens", "test_score", "dev_score", "wall_s", "normalised_score"):
+    rows = [run_figures(line, tokens.get((line.get("run_key"), line.get("attempt")))).to_dict() for line in run_lines]
+    return _typed(pd.DataFrame(rows, columns=RUN_COLUMNS))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in NUMERIC:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     return frame.sort_values(["policy", "model", "task", "seed"], kind="stable").reset_index(drop=True)
 
 
-def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model")) -> pd.DataFrame:
-    """MLE-bench figures per group: ``<figure>_mean`` and ``<figure>_sem`` in percent, over seeds."""
+def _coverage_text(per_seed: dict, n_tasks: int) -> str:
+    return " ".join(f"s{seed}:{count}/{n_tasks}" for seed, count in sorted(per_seed.items()))
+
+
+def complete_seeds(runs: pd.DataFrame, by: Sequence[str] = ("policy", "model"), incomplete: str = "drop",
+                   tasks: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(rows, coverage)``: the rows of complete seeds (with padded rows for ``"pad"``), and one
+    coverage row per group: ``tasks``, ``tasks_per_seed`` ("s0:2/2 s1:1/2"), the seeds ``kept``,
+    ``dropped`` and ``padded``, ``runs_dropped`` and ``runs_padded``."""
+    if incomplete not in ("drop", "pad"):
+        raise ValueError(f"incomplete must be 'drop' or 'pad', got {incomplete!r}")
     by = list(by)
-    rows = []
-    if runs.empty:
-        return pd.DataFrame(columns=[*by, "runs", "seeds", "tasks", "failed"])
+    expected = sorted(set(tasks) if tasks is not None else set(runs["task"].dropna()))
+    runs = runs[runs["task"].isin(expected)]
+    kept, coverage = [], []
     for keys, group in runs.groupby(by, sort=True, dropna=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
+        labels = dict(zip(by, keys))
+        per_seed = {seed: set(g["task"]) for seed, g in group.groupby("seed")}
+        full = [s for s, have in per_seed.items() if len(have) == len(expected)]
+        partial = [s for s in per_seed if s not in full]
+        pads = []
+        if incomplete == "pad":
+            for seed in partial:
+                for task in sorted(set(expected) - per_seed[seed]):
+                    pads.append({**RunFigures(policy=None, model=None, task=task, seed=seed, status="missing",
+                                              padded=True, error="no run: padded as a failed run").to_dict(),
+                                 **labels})
+            kept.append(group)
+        else:
+            kept.append(group[group["seed"].isin(full)])
+        if pads:
+            kept.append(pd.DataFrame(pads, columns=list(dict.fromkeys([*RUN_COLUMNS, *labels]))))
+        coverage.append({**labels, "tasks": len(expected),
+                         "tasks_per_seed": _coverage_text({s: len(t) for s, t in per_seed.items()}, len(expected)),
+                         "seeds_kept": " ".join(map(str, sorted(full if incomplete == "drop" else per_seed))),
+                         "seeds_dropped": " ".join(map(str, sorted(partial))) if incomplete == "drop" else "",
+                         "seeds_padded": " ".join(map(str, sorted(partial))) if incomplete == "pad" else "",
+                         "runs_dropped": int(group["seed"].isin(partial).sum()) if incomplete == "drop" else 0,
+                         "runs_padded": len(pads)})
+    kept = [k for k in kept if len(k)]
+    rows = pd.concat(kept, ignore_index=True) if kept else runs.iloc[0:0]
+    return _typed(rows), pd.DataFrame(coverage)
+
+
+def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"), incomplete: str = "drop",
+                  tasks: Iterable[str] | None = None) -> pd.DataFrame:
+    """Per group: ``<figure>_mean`` and ``<figure>_sem`` (rates in percent, scores as they are)
+    over complete seeds, the coverage columns of :func:`complete_seeds`, run and failure counts,
+    ``not_confined`` (runs whose sandbox was not bwrap), ``norm_flagged`` (runs without a
+    normalised score), the mean dev-minus-test gap and the cost per run."""
+    by = list(by)
+    if runs.empty:
+        return pd.DataFrame(columns=[*by, "runs", "seeds", "tasks", "failed"])
+    rows_used, coverage = complete_seeds(runs, by, incomplete, tasks)
+    out = []
+    for cov in coverage.to_dict("records"):
+        labels = {k: cov[k] for k in by}
+        group = rows_used
+        for k, v in labels.items():
+            group = group[group[k] == v] if not (isinstance(v, float) and math.isnan(v)) else group[group[k].isna()]
+        all_runs = runs
+        for k, v in labels.items():
+            all_runs = all_runs[all_runs[k] == v]
         per_seed = group.groupby("seed")
-        row = dict(zip(by, keys))
-        row.update(runs=len(group), seeds=per_seed.ngroups, tasks=group["task"].nunique(),
-                   failed=int((group["status"] != "ok").sum()))
+        row = {**labels, "runs": len(group), "seeds": per_seed.ngroups, "failed": int((group["status"] != "ok").sum()),
+               "incomplete": incomplete, **{k: v for k, v in cov.items() if k not in by}}
         for col, _ in FIGURES:
-            rates = per_seed[col].mean() * 100.0
-            row[f"{col}_mean"] = float(rates.mean())
-            row[f"{col}_sem"] = sem(rates)
-        norm = per_seed["normalised_score"].mean()
-        row["normalised_score_mean"] = float(norm.mean())
-        row["normalised_score_sem"] = sem(norm)
+            rates = per_seed[col].mean() * 100.0 if len(group) else pd.Series(dtype=float)
+            row[f"{col}_mean"], row[f"{col}_sem"] = float(rates.mean()), sem(rates)
+        for col in ("percentile", "normalised_score", "dev_test_gap"):
+            means = per_seed[col].mean() if len(group) else pd.Series(dtype=float)
+            row[f"{col}_mean"], row[f"{col}_sem"] = float(means.mean()), sem(means)
+        sandboxes = all_runs["sandbox"].fillna("")
+        row["not_confined"] = int(((sandboxes != "") & (sandboxes != "bwrap")).sum())
+        row["sandboxes"] = " ".join(sorted({s for s in sandboxes if s}))
+        row["norm_flagged"] = int((group["norm_flag"].fillna("") != "").sum())
+        row["norm_flagged_tasks"] = " ".join(sorted(set(group.loc[group["norm_flag"].fillna("") != "", "task"])))
         row["steps_mean"] = float(group["steps"].mean())
         row["tokens_mean"] = float((group["prompt_tokens"].fillna(0) + group["completion_tokens"].fillna(0)).mean())
-        row["wall_s_mean"] = float(group["wall_s"].mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
+        for col in ("model_calls", "model_s", "env_s", "wall_s"):
+            row[f"{col}_mean"] = float(group[col].mean())
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def paired_table(runs: pd.DataFrame, by: Sequence[str] = ("model",), figures=PAIR_FIGURES,
+                 incomplete: str = "drop", tasks: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every pair of policies (alphabetical: ``a`` before ``b``) within each ``by`` group, on the
+    (task, seed) runs both have among their complete seeds: ``n`` pairs, ``mean_diff`` of a - b,
+    ``ci_low``/``ci_high`` (bootstrap 95%), ``wins``/``losses``/``ties`` and ``p_sign``."""
+    by = list(by)
+    columns = [*by, "a", "b", "figure", "n", "mean_diff", "ci_low", "ci_high", "wins", "losses", "ties", "p_sign"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    used, _ = complete_seeds(runs, ["policy", *by], incomplete, tasks)
+    out = []
+    for keys, group in used.groupby(by, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for a, b in combinations(sorted(group["policy"].unique()), 2):
+            left = group[group["policy"] == a].set_index(["task", "seed"])
+            right = group[group["policy"] == b].set_index(["task", "seed"])
+            units = left.index.intersection(right.index).sort_values()
+            for col, label, scale in figures:
+                xa = left.loc[units, col].astype(float).to_numpy() * scale
+                xb = right.loc[units, col].astype(float).to_numpy() * scale
+                res = paired_compare(xa, xb)
+                out.append({**dict(zip(by, keys)), "a": a, "b": b, "figure": label, **res.to_dict()})
+    return pd.DataFrame(out, columns=columns)
 
 
 def _pm(mean: float, err: float, digits: int = 1) -> str:
@@ -153,40 +195,89 @@ def _pm(mean: float, err: float, digits: int = 1) -> str:
     return f"{mean:.{digits}f} ± {err:.{digits}f}"
 
 
+def _notes(summary: pd.DataFrame, by: Sequence[str]) -> list[str]:
+    notes = []
+    for row in summary.to_dict("records"):
+        name = " / ".join(str(row[c]) for c in by)
+        how = f"complete seeds only ({row.get('incomplete', 'drop')}): {name}: tasks per seed {row.get('tasks_per_seed', '')}"
+        if row.get("seeds_dropped"):
+            how += f"; dropped seed(s) {row['seeds_dropped']} ({row['runs_dropped']} run(s) not counted)"
+        if row.get("seeds_padded"):
+            how += f"; padded seed(s) {row['seeds_padded']} with {row['runs_padded']} failed run(s)"
+        notes.append(how)
+        if row.get("norm_flagged"):
+            notes.append(f"norm. score: {name}: {row['norm_flagged']} run(s) left out (baseline reaches gold, or no "
+                         f"baseline test score) on {row.get('norm_flagged_tasks', '')}")
+    unconfined = [(" / ".join(str(r[c]) for c in by), r) for r in summary.to_dict("records") if r.get("not_confined")]
+    for name, row in unconfined:
+        notes.append(f"WARNING: {name}: {row['not_confined']} run(s) not confined by bwrap "
+                     f"(sandbox: {row.get('sandboxes', '?')}); their code ran with the host's view")
+    return notes
+
+
 def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "model")) -> str:
-    """The printed table: mean ± SEM over seeds."""
+    """The printed table (mean ± SEM over complete seeds), then notes on the seeds kept, flagged
+    normalised scores and unconfined runs."""
     if summary.empty:
         return "(no finished runs)"
-    out = summary[list(by)].copy()
-    out["runs"] = summary["runs"]
-    out["seeds"] = summary["seeds"]
-    out["failed"] = summary["failed"]
+    by = [c for c in by if c in summary.columns]
+    out = summary[by].copy()
+    out["runs"], out["seeds"], out["failed"] = summary["runs"], summary["seeds"], summary["failed"]
     for col, label in FIGURES:
         out[label] = [_pm(m, s) for m, s in zip(summary[f"{col}_mean"], summary[f"{col}_sem"])]
-    out["norm. score"] = [_pm(m, s, 3) for m, s in zip(summary["normalised_score_mean"], summary["normalised_score_sem"])]
+    for col, label in SCORES:
+        out[label] = [_pm(m, s, 3) for m, s in zip(summary[f"{col}_mean"], summary[f"{col}_sem"])]
+    if "dev_test_gap_mean" in summary:
+        out["dev-test gap"] = [_pm(m, float("nan"), 3) for m in summary["dev_test_gap_mean"]]
     out["tokens/run"] = summary["tokens_mean"].round(0).astype("Int64")
     out["wall s/run"] = summary["wall_s_mean"].round(1)
-    return out.to_string(index=False)
+    notes = _notes(summary, by) if "tasks_per_seed" in summary else []
+    return out.to_string(index=False) + ("\n" + "\n".join(notes) if notes else "")
+
+
+def format_pairs(pairs: pd.DataFrame) -> str:
+    """The paired comparisons, one line per (group, pair, figure)."""
+    if pairs.empty:
+        return "paired comparisons: fewer than two policies on the same runs"
+    head = ("paired comparisons (a - b on the same task and seed; mean difference, bootstrap 95% interval, "
+            "sign test: wins/losses/ties and two-sided p):")
+    lines = [head]
+    fixed = {"a", "b", "figure", "n", "mean_diff", "ci_low", "ci_high", "wins", "losses", "ties", "p_sign"}
+    for r in pairs.to_dict("records"):
+        group = " / ".join(str(v) for k, v in r.items() if k not in fixed)
+        if not r["n"]:
+            lines.append(f"  {group}: {r['a']} - {r['b']}  {r['figure']}: no shared runs")
+            continue
+        k = 1 if "(pp)" in r["figure"] else 3
+        lines.append(f"  {group}: {r['a']} - {r['b']}  {r['figure']}: {r['mean_diff']:+.{k}f} "
+                     f"[{r['ci_low']:+.{k}f}, {r['ci_high']:+.{k}f}]  n={r['n']}  "
+                     f"W/L/T {r['wins']}/{r['losses']}/{r['ties']}  p={r['p_sign']:.3g}")
+    return "\n".join(lines)
 
 
 def steps_table(step_lines: Iterable[dict], run_lines: Iterable[dict]) -> pd.DataFrame:
-    """One row per step with cumulative tokens and the run's normalised best dev score so far
-    (dev scores normalised with the run's baseline and gold threshold, as the reward is)."""
+    """One row per step with cumulative tokens and the run's best dev score so far, normalised as
+    the reward is (0 = the baseline's dev score, 1 = the gold threshold; clipped at -1; NaN where
+    the baseline reaches gold)."""
     finals = {}
     for line in run_lines:
         record = line.get("record") or {}
-        finals[(line["run_key"], line["attempt"])] = record.get("final") or {}
+        finals[(line["run_key"], line["attempt"])] = (record.get("final") or {}, record.get("tree"))
     rows = []
     cumulative: dict[tuple, int] = {}
     for s in sorted(step_lines, key=lambda s: (s.get("run_key"), s.get("attempt"), s.get("step", 0))):
         ident = (s.get("run_key"), s.get("attempt"))
-        final = finals.get(ident, {})
+        final, tree = finals.get(ident, ({}, None))
         used = int(s.get("prompt_tokens") or 0) + int(s.get("completion_tokens") or 0)
         cumulative[ident] = cumulative.get(ident, 0) + used
         best = s.get("best_dev_score")
         gold = (final.get("thresholds") or {}).get("gold")
         base = final.get("baseline_dev_score")
-        norm = (best - base) / (gold - base) if None not in (best, gold, base) and gold != base else math.nan
+        norm = math.nan
+        if None not in (best, gold, base):
+            d = Direction(bool(final.get("higher_is_better", (tree or {}).get("higher_is_better", True))))
+            span = d.gain(gold, base)
+            norm = max(-1.0, d.gain(best, base) / span) if span > 0 else math.nan
         rows.append({
             "run_key": s.get("run_key"), "policy": s.get("policy"), "model": s.get("model"), "task": s.get("task"),
             "seed": s.get("seed"), "step": s.get("step"), "status": s.get("status"), "kind": s.get("kind"),

@@ -72,7 +72,7 @@ def _final(valid=True, medal="none", above=False, test=0.8, base=0.5, gold=0.9):
             "submission_exists": valid, "medal": medal, "above_median": above,
             "gold": medal == "gold", "silver": medal == "silver", "bronze": medal == "bronze",
             "thresholds": {"gold": gold, "silver": 0.85, "bronze": 0.8, "median": 0.7},
-            "baseline_dev_score": base}
+            "baseline_dev_score": base, "baseline_test_score": base, "higher_is_better": gold > base}
 
 
 def _line(policy, seed, task, final, status="ok", model="m"):
@@ -102,7 +102,7 @@ def test_aggregation_on_constructed_records():
     runs = run_table(constructed_lines())
     assert len(runs) == 12
     failed = runs[runs["status"] == "failed"].iloc[0]
-    assert not failed["valid_submission"] and not failed["any_medal"] and failed["normalised_score"] == 0.0
+    assert not failed["valid_submission"] and not failed["any_medal"] and failed["normalised_score"] == -1.0
 
     summary = summary_table(runs).set_index("policy")
     g = summary.loc["gome"]
@@ -128,11 +128,15 @@ def test_aggregation_on_constructed_records():
 def test_sem_and_normalised_score():
     assert math.isnan(sem([1.0]))
     assert sem([1.0, 3.0]) == pytest.approx(1.0)
-    assert normalised_score(_final(test=0.9)) == pytest.approx(1.0)
-    assert normalised_score(_final(test=0.5)) == 0.0
-    assert normalised_score(_final(valid=False)) == 0.0
+    assert normalised_score(_final(test=0.9)) == (pytest.approx(1.0), "")
+    assert normalised_score(_final(test=0.5)) == (0.0, "")
+    assert normalised_score(_final(valid=False)) == (-1.0, "")  # no valid submission: the floor
+    assert normalised_score(_final(test=-100.0)) == (-1.0, "")  # clipped at -1
     # lower-is-better: the direction cancels out
-    assert normalised_score(_final(test=2.0, base=4.0, gold=1.0)) == pytest.approx(2 / 3)
+    assert normalised_score(_final(test=2.0, base=4.0, gold=1.0)) == (pytest.approx(2 / 3), "")
+    # the baseline reaches gold: flagged, not zeroed
+    score, flag = normalised_score(_final(test=0.95, base=0.9, gold=0.9))
+    assert math.isnan(score) and flag == "baseline_at_gold"
 
 
 def test_run_key_covers_budget_and_config():

@@ -1,0 +1,183 @@
+"""The aggregation on a synthetic runs folder with a known answer: complete seeds only (an
+incomplete seed dropped, or padded), a failed run, a task whose baseline already reaches gold,
+both metric directions, the new rates, the bounded scores, sandboxes, cost columns and the paired
+comparisons. Every figure is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts._aggregate import format_pairs, format_summary, paired_table, run_table, summary_table
+from scripts._runs import RunSpec, RunStore
+from scripts._stats import bootstrap_ci, sem, sign_test
+
+# task -> (higher_is_better, baseline test score, gold threshold)
+TASKS = {"t1": (True, 0.5, 0.9), "t2": (False, 4.0, 1.0), "t3": (True, 0.9, 0.9)}  # t3: baseline == gold
+# (policy, seed, task) -> (submitted node, test, dev, medal, above median, percentile) or "failed"
+RUNS = {
+    ("gome", 0, "t1"): (3, 0.95, 0.97, "gold", True, 0.98),
+    ("gome", 0, "t2"): (0, 4.0, 3.8, "none", False, 0.30),
+    ("gome", 0, "t3"): (2, 0.91, 0.92, "gold", True, 0.99),
+    ("gome", 1, "t1"): (1, 0.40, 0.60, "none", False, 0.10),
+    ("gome", 1, "t2"): (2, 10.0, 3.0, "none", False, 0.00),
+    ("gome", 1, "t3"): (0, 0.90, 0.90, "gold", True, 0.95),
+    ("gome", 2, "t1"): (1, 0.80, 0.80, "bronze", True, 0.80),  # seed 2 of gome lacks t3: incomplete
+    ("gome", 2, "t2"): (0, 4.0, 4.0, "none", False, 0.30),
+    ("greedy", 0, "t1"): (1, 0.60, 0.60, "none", False, 0.50),
+    ("greedy", 0, "t2"): (1, 3.0, 3.0, "none", True, 0.60),
+    ("greedy", 0, "t3"): (0, 0.90, 0.90, "gold", True, 0.95),
+    ("greedy", 1, "t1"): (0, 0.50, 0.50, "none", False, 0.40),
+    ("greedy", 1, "t2"): "failed",
+    ("greedy", 1, "t3"): (4, 0.85, 0.88, "none", False, 0.50),
+    ("greedy", 2, "t1"): (2, 0.70, 0.70, "none", True, 0.70),
+    ("greedy", 2, "t2"): (0, 4.0, 4.0, "none", False, 0.30),
+    ("greedy", 2, "t3"): (0, 0.90, 0.90, "gold", True, 0.95),
+}
+UNCONFINED = ("greedy", 0, "t1")  # ran under the plain subprocess sandbox
+OLD_RECORD = ("greedy", 2, "t2")  # written before usage/env_seconds existed: cost from its steps
+
+
+def _record(policy, seed, task, entry) -> tuple[dict, list[dict]]:
+    node, test, dev, medal, above, pct = entry
+    hib, base, gold = TASKS[task]
+    sandbox = "subprocess" if (policy, seed, task) == UNCONFINED else "bwrap"
+    final = {"task": task, "node_id": node, "dev_score": dev, "test_score": test, "valid_submission": True,
+             "submission_exists": True, "medal": medal, "above_median": above, "gold": medal == "gold",
+             "silver": medal == "silver", "bronze": medal == "bronze", "percentile": pct,
+             "thresholds": {"gold": gold, "silver": gold, "bronze": gold, "median": base},
+             "baseline_dev_score": base, "baseline_test_score": base, "higher_is_better": hib}
+    nodes = [{"id": i, "parent_id": None if i == 0 else 0, "status": "ok", "dev_score": dev,
+              "diagnostics": {"sandbox": sandbox}} for i in sorted({0, node})]
+    steps = [{"step": i, "node_id": i, "status": "ok", "prompt_tokens": 30, "completion_tokens": 7} for i in (1, 2)]
+    record = {"final": final, "tree": {"higher_is_better": hib, "nodes": nodes}, "wall_s": 9.0, "stopped_by": "steps",
+              "usage": {"calls": 4, "prompt_tokens": 100, "completion_tokens": 20, "seconds": 1.5}, "env_seconds": 2.5}
+    if (policy, seed, task) == OLD_RECORD:
+        del record["usage"], record["env_seconds"]
+    return record, steps
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    for (policy, seed, task), entry in RUNS.items():
+        spec = RunSpec(policy, "m", task, seed, steps=2)
+        if entry == "failed":
+            store.commit(spec, store.new_attempt(), {"status": "failed", "error": "ModelError: gone", "record": None})
+        else:
+            record, steps = _record(policy, seed, task, entry)
+            store.commit(spec, store.new_attempt(), {"status": "ok", "record": record, "steps": steps})
+    return run_table(store.latest_runs().values(), store.steps())
+
+
+def _row(runs, policy, seed, task):
+    return runs[(runs.policy == policy) & (runs.seed == seed) & (runs.task == task)].iloc[0]
+
+
+def test_per_run_rates_scores_sandbox_and_cost(runs):
+    assert len(runs) == 17
+    r = _row(runs, "gome", 0, "t1")  # node 3 beats the baseline: improved, made valid, gold
+    assert r.improved and r.made_valid and r.any_medal and r.gold and r.percentile == 0.98
+    assert r.normalised_score == pytest.approx((0.95 - 0.5) / 0.4) and r.norm_flag == ""
+    assert r.dev_minus_test == pytest.approx(0.02) and r.dev_test_gap == pytest.approx(0.02 / 0.4)
+    assert r.sandbox == "bwrap" and (r.model_calls, r.prompt_tokens, r.completion_tokens, r.model_s, r.env_s) == (4, 100, 20, 1.5, 2.5)
+    r = _row(runs, "gome", 0, "t2")  # the root submitted: valid, but neither made valid nor improved
+    assert r.valid_submission and not r.made_valid and not r.improved and r.normalised_score == 0.0
+    assert r.dev_test_gap == pytest.approx((4.0 - 3.8) / 3.0)  # lower is better: dev 3.8 flattered test 4.0
+    r = _row(runs, "gome", 1, "t2")  # far worse than the baseline (lower is better): clipped at -1
+    assert r.made_valid and not r.improved and r.normalised_score == -1.0
+    r = _row(runs, "gome", 0, "t3")  # baseline == gold: flagged, not zeroed; still improved
+    assert r.improved and math.isnan(r.normalised_score) and r.norm_flag == "baseline_at_gold"
+    r = _row(runs, "greedy", 1, "t2")  # the failed run: nothing, percentile 0, normalised -1
+    assert r.status == "failed" and not (r.valid_submission or r.made_valid or r.improved or r.any_medal)
+    assert r.percentile == 0.0 and r.normalised_score == -1.0 and r.sandbox == ""
+    assert _row(runs, "greedy", 0, "t1").sandbox == "subprocess"
+    r = _row(runs, "greedy", 2, "t2")  # an old record: no usage, no env_seconds
+    assert r.prompt_tokens == 60 and r.completion_tokens == 14 and math.isnan(r.model_calls) and math.isnan(r.env_s)
+
+
+def test_summary_complete_seeds_dropped(runs):
+    s = summary_table(runs).set_index("policy")
+    g = s.loc["gome"]
+    assert (g.seeds, g.runs, g.tasks, g.failed) == (2, 6, 3, 0)
+    assert g.tasks_per_seed == "s0:3/3 s1:3/3 s2:2/3" and g.seeds_kept == "0 1" and g.seeds_dropped == "2"
+    assert g.runs_dropped == 2
+    # per seed over the 3 tasks: improved s0 2/3 (t1, t3), s1 0/3
+    assert g.improved_mean == pytest.approx(100 / 3) and g.improved_sem == pytest.approx(sem([200 / 3, 0]))
+    # any medal: s0 t1+t3 (2/3), s1 t3 only (1/3: the baseline's own gold)
+    assert g.any_medal_mean == pytest.approx(50) and g.any_medal_sem == pytest.approx(sem([200 / 3, 100 / 3]))
+    assert g.made_valid_mean == pytest.approx(200 / 3) and g.made_valid_sem == 0  # s0 t1, t3; s1 t1, t2
+    assert g.valid_submission_mean == 100 and g.gold_mean == pytest.approx(50) and g.bronze_mean == 0
+    p0, p1 = (0.98 + 0.30 + 0.99) / 3, (0.10 + 0.00 + 0.95) / 3
+    assert g.percentile_mean == pytest.approx((p0 + p1) / 2) and g.percentile_sem == pytest.approx(sem([p0, p1]))
+    n0, n1 = (1.125 + 0.0) / 2, (-0.25 - 1.0) / 2  # t3 left out (flagged) in both seeds
+    assert g.normalised_score_mean == pytest.approx((n0 + n1) / 2) and g.norm_flagged == 2
+    gap0, gap1 = (0.05 + 0.2 / 3) / 2, (0.5 + 7 / 3) / 2
+    assert g.dev_test_gap_mean == pytest.approx((gap0 + gap1) / 2)
+    assert g.not_confined == 0 and g.model_calls_mean == 4 and g.env_s_mean == 2.5
+
+    r = s.loc["greedy"]
+    assert (r.seeds, r.runs, r.failed, r.seeds_dropped) == (3, 9, 1, "")
+    # improved: s0 t1, t2 (2/3); s1 none; s2 t1 (1/3)
+    assert r.improved_mean == pytest.approx(100 / 3) and r.improved_sem == pytest.approx(sem([200 / 3, 0, 100 / 3]))
+    assert r.valid_submission_mean == pytest.approx((100 + 200 / 3 + 100) / 3)  # the failed run is not valid
+    assert r.any_medal_mean == pytest.approx((100 / 3 + 0 + 100 / 3) / 3)
+    assert r.not_confined == 1 and r.sandboxes == "bwrap subprocess"
+    assert r.tokens_mean == pytest.approx((7 * 120 + 74 + 0) / 9)  # the failed run used none recorded
+
+    text = format_summary(summary_table(runs))
+    assert text.index("improved %") < text.index("any medal %") < text.index("valid %")
+    assert "33.3 ± 33.3" in text and "50.0 ± 16.7" in text
+    assert "dropped seed(s) 2 (2 run(s) not counted)" in text and "s2:2/3" in text
+    assert "WARNING: greedy / m: 1 run(s) not confined by bwrap" in text
+    assert "2 run(s) left out" in text and "t3" in text
+
+
+def test_summary_incomplete_seeds_padded(runs):
+    g = summary_table(runs, incomplete="pad").set_index("policy").loc["gome"]
+    assert (g.seeds, g.runs, g.failed, g.runs_padded, g.seeds_padded) == (3, 9, 1, 1, "2")
+    # seed 2: t1 improved (0.8 > 0.5, node 1), t2 the root, t3 padded as a failed run
+    assert g.improved_mean == pytest.approx((200 / 3 + 0 + 100 / 3) / 3)
+    assert g.valid_submission_mean == pytest.approx((100 + 100 + 200 / 3) / 3)
+    assert "padded seed(s) 2 with 1 failed run(s)" in format_summary(summary_table(runs, incomplete="pad"))
+    with pytest.raises(ValueError):
+        summary_table(runs, incomplete="zero")
+
+
+def test_paired_comparisons(runs):
+    pairs = paired_table(runs).set_index("figure")
+    assert set(pairs["a"]) == {"gome"} and set(pairs["b"]) == {"greedy"}
+    imp = pairs.loc["improved (pp)"]  # 6 shared runs (gome's seeds 0, 1): +100 on s0 t3, -100 on s0 t2
+    assert (imp.n, imp.mean_diff, imp.wins, imp.losses, imp.ties, imp.p_sign) == (6, 0.0, 1, 1, 4, 1.0)
+    # in (task, seed) order: t1 s0, t1 s1, t2 s0, t2 s1 (greedy failed: 0 - 0), t3 s0, t3 s1
+    diffs = [0.98 - 0.50, 0.10 - 0.40, 0.30 - 0.60, 0.00 - 0.00, 0.99 - 0.95, 0.95 - 0.50]
+    pct = pairs.loc["percentile"]
+    assert pct.n == 6 and pct.mean_diff == pytest.approx(np.mean(diffs))
+    assert (pct.ci_low, pct.ci_high) == pytest.approx(bootstrap_ci(diffs))
+    assert pct.ci_low < pct.mean_diff < pct.ci_high
+    assert (pct.wins, pct.losses, pct.ties, pct.p_sign) == (3, 2, 1, 1.0)
+    assert paired_table(runs).equals(paired_table(runs))  # seeded: the same output every time
+    text = format_pairs(paired_table(runs))
+    assert "m: gome - greedy  percentile: +0.062" in text and "W/L/T 3/2/1" in text
+
+
+def test_statistics():
+    assert math.isnan(sem([1.0])) and sem([1.0, 3.0]) == pytest.approx(1.0)
+    assert sign_test([1, 1, 1, 1, 1, 1, 1, 1, -1, 0]) == (8, 1, 1, pytest.approx(2 * 10 / 512))
+    assert sign_test([0, 0]) == (0, 0, 2, 1.0)
+    assert bootstrap_ci([]) != bootstrap_ci([])  # NaN, NaN
+    assert bootstrap_ci([2.0]) == (2.0, 2.0)
+    low, high = bootstrap_ci(list(range(20)))
+    assert 6 < low < 9.5 < high < 13
+
+
+def test_empty_and_csv_round_trip(runs, tmp_path):
+    assert summary_table(runs.iloc[0:0]).empty and paired_table(runs.iloc[0:0]).empty
+    runs.to_csv(tmp_path / "results.csv", index=False)
+    back = pd.read_csv(tmp_path / "results.csv")
+    for col in ("improved", "made_valid", "percentile", "norm_flag", "sandbox", "model_calls", "prompt_tokens",
+                "completion_tokens", "model_s", "env_s", "dev_test_gap"):
+        assert col in back.columns

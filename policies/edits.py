@@ -12,9 +12,14 @@ diff with ``gome_env.diffs.make_diff`` against the node's files:
   does not apply is caught before it costs an environment step) and re-emitted cleanly.
 - ``auto``: whichever of the three the answer looks like.
 
+An answer is unusable (an :class:`EditError`, a parse failure) when it holds no edit, when its
+edit changes nothing, when a code fence is left open, or when the model stopped because it hit
+``max_tokens`` (``finish_reason == "length"``): a truncated program never runs.
+
 ``request_edits`` asks for a batch of edits in one model call, sends unusable answers back with
 the reason (at most ``max_parse_retries`` times, the retries of a batch batched again) and counts
-every unusable answer in ``episode.parse_failures``.
+every unusable answer in ``episode.parse_failures``. An outcome with no usable edit has no diff:
+``episode.apply`` records it and runs nothing.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ from dataclasses import dataclass, field
 
 from gome_env.diffs import apply_diff, make_diff
 
-__all__ = ["FORMS", "Edit", "EditError", "EditRequest", "EditOutcome", "parse_edit", "request_edits", "extract_code", "FORMAT_INSTRUCTIONS"]
+__all__ = [
+    "FORMS", "Edit", "EditError", "EditRequest", "EditOutcome", "parse_edit", "request_edits", "extract_code",
+    "FORMAT_INSTRUCTIONS", "truncation_error", "unclosed_fence",
+]
 
 FORMS = ("whole", "search_replace", "diff", "auto")
 SOLUTION = "solution.py"
 
-_FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.S)
+_FENCE_LINE_RE = re.compile(r"^[ \t]*```", re.M)
 _SR_RE = re.compile(r"<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)\n?={5,9}[ \t]*\n(.*?)\n?>{5,9}[ \t]*REPLACE", re.S)
 _DIFF_RE = re.compile(r"^(?:--- \S|\+\+\+ \S|@@ -\d)", re.M)
 _FILE_RE = re.compile(r"([\w./-]+\.py)\b")
@@ -61,10 +70,29 @@ class Edit:
     plan: str = ""
 
 
+def unclosed_fence(text: str) -> bool:
+    """Whether a code fence (a line starting with three backticks) is left open."""
+    return len(_FENCE_LINE_RE.findall(text)) % 2 == 1
+
+
+def truncation_error(answer: str, finish_reason: str | None, max_tokens: int | None = None) -> str | None:
+    """Why ``answer`` is cut short (it stopped at ``max_tokens``, or a code fence is left open),
+    or None when it is whole. The message is sent back to the model."""
+    if finish_reason == "length":
+        limit = f" ({max_tokens} tokens)" if max_tokens else ""
+        return (f"the answer was cut off at the length limit{limit}, so its code is incomplete: "
+                "keep the plan to one short paragraph and write the complete, shorter program")
+    if unclosed_fence(answer):
+        return "a code block was opened with ``` but never closed: write the complete code and close the block with ```"
+    return None
+
+
 def extract_code(text: str) -> str | None:
-    """The program in an answer: the longest fenced code block that is not a diff, or the whole
-    answer when it parses as Python and looks like a program. An unclosed fence (the answer ran
-    out of tokens) counts up to the end."""
+    """The program in an answer: the longest closed, fenced code block that is not a diff, or the
+    whole answer when it has no fence, parses as Python and looks like a program. An answer with
+    an unclosed fence (cut off) holds no program."""
+    if unclosed_fence(text):
+        return None
     blocks = [body for lang, body in _FENCE_RE.findall(text) if lang.lower() not in ("diff", "patch", "json") and body.strip()]
     if blocks:
         return max(blocks, key=len).strip("\n") + "\n"
@@ -157,6 +185,8 @@ def parse_edit(text: str, files: dict[str, str], form: str = "auto", target: str
         raise ValueError(f"unknown edit form {form!r}; valid forms: {', '.join(FORMS)}")
     if not text or not text.strip():
         raise EditError("the answer is empty")
+    if unclosed_fence(text):
+        raise EditError(truncation_error(text, None) or "unclosed code block")
     found = detect_form(text) if form == "auto" else form
     if found == "whole":
         new = _whole(text, files, target)
@@ -190,13 +220,9 @@ class EditOutcome:
 
     @property
     def diff(self) -> str:
-        """The diff to send: the edit's, or the last raw answer (the environment will say why it
-        fails) when no attempt could be parsed."""
-        if self.edit is not None:
-            return self.edit.diff
-        raw = self.calls[-1].answer if self.calls else ""
-        # A raw answer reading "submit ..." would end the episode: only a policy decides that.
-        return "" if raw.strip().lower().startswith("submit") else raw
+        """The edit's diff; "" when no attempt could be used (an unusable answer never becomes a
+        diff: ``episode.apply`` runs nothing for it)."""
+        return self.edit.diff if self.edit is not None else ""
 
     @property
     def ok(self) -> bool:
@@ -208,8 +234,13 @@ def retry_message(error: str, form: str) -> dict:
 
 
 def request_edits(episode, requests: list[EditRequest], *, config, stop: list[str] | None = None) -> list[EditOutcome]:
-    """Ask for all ``requests`` in one batched model call; re-ask the unusable ones (batched
-    again) up to ``config.max_parse_retries`` times. Returns one EditOutcome per request."""
+    """Ask for ``requests`` in one batched model call; re-ask the unusable ones (batched again) up
+    to ``config.max_parse_retries`` times. Returns one EditOutcome per request asked for: only the
+    first ``episode.affordable(...)`` requests are asked for when the step or token budget cannot
+    take them all (each batched member is a step), so iterate with ``zip``."""
+    if requests:
+        keep = episode.affordable([r.messages for r in requests], config.max_tokens)
+        requests = requests[:keep]
     outcomes = [EditOutcome(None) for _ in requests]
     conversations = [list(r.messages) for r in requests]
     pending = list(range(len(requests)))
@@ -227,6 +258,9 @@ def request_edits(episode, requests: list[EditRequest], *, config, stop: list[st
             ex.kind = req.kind if attempt == 0 else f"{req.kind}_retry"  # a batch may mix kinds
             outcomes[i].calls.append(ex)
             try:
+                cut = truncation_error(ex.answer, ex.finish_reason, config.max_tokens)
+                if cut is not None:
+                    raise EditError(cut)
                 outcomes[i].edit = parse_edit(ex.answer, req.files, req.form)
             except EditError as exc:
                 ex.error = outcomes[i].error = str(exc)

@@ -1,7 +1,18 @@
-"""Prompt pieces shared by the policies: compact, cut to size, one function per prompt.
+"""Prompt pieces shared by every policy: one function per section, one per prompt.
 
-Every builder returns a conversation (a list of ``{"role", "content"}`` messages). Sections are
-cut to the ``max_*_chars`` of the policy config so that prompts fit small models' contexts.
+The protocol (docs/POLICIES.md) every policy follows through these builders:
+
+- **one task text**: ``episode.task_text`` (the env's task text with a data preview, the runtime
+  limit and the packages: ``policies.taskinfo``), shown by ``task_section``;
+- **one feedback renderer**: ``node_feedback(diagnostics, cfg)`` renders a node's diagnostics at
+  the policy's ``diagnostics`` level, so the same node shows byte-identical feedback in every
+  policy's draft, improve, debug and crossover prompts (and GOME's);
+- **one start protocol**: under ``cfg.start == "baseline"`` a draft prompt shows node 0's code and
+  feedback (``baseline_section``); under ``"scratch"`` it shows the task text only.
+
+Sections are clipped at line boundaries with a marker (``clip``): nothing is cut mid-line.
+The ``*_request`` helpers build the whole :class:`~policies.edits.EditRequest` for a node of an
+episode; policies call those.
 """
 
 from __future__ import annotations
@@ -11,36 +22,66 @@ from gome_env.diagnostics import head_tail, render_feedback
 from policies.edits import FORMAT_INSTRUCTIONS, EditRequest
 
 __all__ = [
-    "SYSTEM", "clip", "code_block", "execution_output", "feedback", "draft_prompt", "improve_prompt",
-    "debug_prompt", "crossover_prompt", "merge_prompt",
+    "SYSTEM", "START_MODES", "clip", "code_block", "execution_output", "feedback", "node_feedback", "task_section",
+    "memory_section", "baseline_section", "draft_prompt", "improve_prompt", "debug_prompt", "crossover_prompt",
+    "merge_prompt", "draft_request", "improve_request", "debug_request", "crossover_request", "score_line",
 ]
 
 SYSTEM = (
     "You are an expert machine-learning engineer. You improve a Python program, solution.py, that "
     "trains a model and writes predictions. Be concise and write correct, runnable code."
 )
+START_MODES = ("baseline", "scratch")
+
+
+def _marker(lines: int) -> str:
+    return f"[... {lines} line{'s' if lines != 1 else ''} cut ...]"
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to about ``limit`` characters, keeping its start and end."""
+    """``text`` in at most about ``limit`` characters, keeping whole lines from its start and its
+    end and putting ``[... N lines cut ...]`` where lines were left out. A single line longer than
+    the whole limit is the only thing ever shortened inside a line (marked ``[... line cut ...]``)."""
     if limit <= 0:
         return ""
     if len(text) <= limit:
         return text
-    half = max(1, (limit - 40) // 2)
-    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+    lines = text.split("\n")
+    budget = max(0, limit - 40)
+    used, i, j = 0, 0, len(lines) - 1
+    head: list[str] = []
+    tail: list[str] = []
+    while i <= j and used + len(lines[i]) + 1 <= budget * 2 // 3:  # two thirds for the start
+        head.append(lines[i])
+        used, i = used + len(lines[i]) + 1, i + 1
+    while j >= i and used + len(lines[j]) + 1 <= budget:  # the rest for the end
+        tail.insert(0, lines[j])
+        used, j = used + len(lines[j]) + 1, j - 1
+    while i <= j and used + len(lines[i]) + 1 <= budget:  # what the end left over
+        head.append(lines[i])
+        used, i = used + len(lines[i]) + 1, i + 1
+    if not head and not tail:  # not one whole line fits: shorten the first line, marked
+        head, i = [lines[0][: max(0, budget - 20)] + " [... line cut ...]"], 1
+    cut = j - i + 1
+    return "\n".join(head + ([_marker(cut)] if cut > 0 else []) + tail)
 
 
 def code_block(files: dict[str, str], limit: int) -> str:
-    """The editable files in fenced blocks (solution.py first)."""
+    """The editable files in fenced blocks (solution.py first), each clipped at line boundaries."""
     order = sorted(files, key=lambda p: (p != "solution.py", p))
-    parts = [f"{path}:\n```python\n{clip(files[path], limit)}\n```" for path in order]
-    return clip("\n".join(parts), limit + 200 * len(parts))
+    share = max(200, limit // max(1, len(order)))
+    return "\n".join(f"{path}:\n```python\n{clip(files[path], limit if len(order) == 1 else share)}\n```" for path in order)
 
 
 def feedback(diagnostics: dict, detail: str, limit: int) -> str:
     """The environment's diagnostics as markdown at the chosen richness (full/standard/minimal)."""
     return clip(render_feedback(diagnostics, detail), limit)
+
+
+def node_feedback(diagnostics: dict, cfg) -> str:
+    """THE feedback on a node in every policy's prompts: its diagnostics at ``cfg.diagnostics``,
+    clipped to ``cfg.max_feedback_chars``. Same node, same level -> byte-identical text."""
+    return feedback(diagnostics, cfg.diagnostics, cfg.max_feedback_chars)
 
 
 def execution_output(diagnostics: dict, each_end: int) -> str:
@@ -54,62 +95,131 @@ def execution_output(diagnostics: dict, each_end: int) -> str:
     return head_tail(text, each_end)
 
 
-def _task(task_text: str, cfg) -> str:
+def score_line(metric: str, score: float | None) -> str:
+    return f"{metric} {score if score is not None else 'n/a'}"
+
+
+def task_section(task_text: str, cfg) -> str:
     return "# Task\n" + clip(task_text, cfg.max_task_chars)
 
 
-def _memory(memory: str) -> str:
+def memory_section(memory: str) -> str:
     return f"\n\n# Memory of earlier attempts\n{memory}" if memory.strip() else ""
 
 
-def draft_prompt(task_text: str, memory: str, cfg) -> list[dict]:
-    """AIDE's draft: a new whole solution from the task text (and the memory of good nodes)."""
-    user = (
-        f"{_task(task_text, cfg)}{_memory(memory)}\n\n# Instructions\nWrite a new, complete solution for this task. "
-        "Propose a simple, sound approach that differs from the earlier ones.\n" + FORMAT_INSTRUCTIONS["whole"]
-    )
+def baseline_section(files: dict[str, str], diagnostics: dict, cfg, score: str = "") -> str:
+    """Node 0 (the working baseline the environment starts from): its code and its feedback."""
+    label = f" ({score})" if score else ""
+    return (f"# Baseline solution (node 0){label}\n{code_block(files, cfg.max_code_chars)}\n\n"
+            f"# Feedback on the baseline\n{node_feedback(diagnostics, cfg)}")
+
+
+def _messages(user: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def improve_prompt(task_text: str, files: dict[str, str], memory: str, cfg, score_line: str = "") -> list[dict]:
-    """AIDE's improve: one atomic improvement of a good node's code."""
+def draft_prompt(task_text: str, memory: str, cfg, *, baseline_files: dict[str, str] | None = None,
+                 baseline_diagnostics: dict | None = None, baseline_score: str = "") -> list[dict]:
+    """AIDE's draft: a new whole solution. With ``baseline_files`` (the ``start="baseline"``
+    protocol) the baseline's code and feedback are shown; without, the task text alone."""
+    base = ""
+    if baseline_files is not None:
+        base = "\n\n" + baseline_section(baseline_files, baseline_diagnostics or {}, cfg, baseline_score)
+    hint = ("Write a new, complete solution for this task; you may build on the baseline or replace it. "
+            if baseline_files is not None else "Write a new, complete solution for this task. ")
+    user = (f"{task_section(task_text, cfg)}{base}{memory_section(memory)}\n\n# Instructions\n{hint}"
+            "Propose a simple, sound approach that differs from the earlier ones.\n" + FORMAT_INSTRUCTIONS["whole"])
+    return _messages(user)
+
+
+def improve_prompt(task_text: str, files: dict[str, str], memory: str, cfg, score_line: str = "", *,
+                   diagnostics: dict | None = None) -> list[dict]:
+    """AIDE's improve: one atomic improvement of a good node's code (with its feedback when
+    ``diagnostics`` is given)."""
+    fb = f"\n\n# Feedback on this solution\n{node_feedback(diagnostics, cfg)}" if diagnostics is not None else ""
     user = (
-        f"{_task(task_text, cfg)}{_memory(memory)}\n\n# Current solution{(' (' + score_line + ')') if score_line else ''}\n"
-        f"{code_block(files, cfg.max_code_chars)}\n\n# Instructions\nPropose one specific improvement that should raise "
+        f"{task_section(task_text, cfg)}{memory_section(memory)}\n\n# Current solution{(' (' + score_line + ')') if score_line else ''}\n"
+        f"{code_block(files, cfg.max_code_chars)}{fb}\n\n# Instructions\nPropose one specific improvement that should raise "
         f"the dev score, and implement it.\n{FORMAT_INSTRUCTIONS[cfg.edit_form]}"
     )
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return _messages(user)
 
 
-def debug_prompt(task_text: str, files: dict[str, str], diagnostics: dict, cfg, detail: str = "full") -> list[dict]:
-    """AIDE's debug: fix a buggy node given its code and execution output (the output is left out
-    at ``detail="minimal"``, the leanest diagnostics setting)."""
+def debug_prompt(task_text: str, files: dict[str, str], diagnostics: dict, cfg, detail: str | None = None, *,
+                 memory: str = "") -> list[dict]:
+    """AIDE's debug: fix a buggy node given its code, its feedback and its execution output (the
+    output is left out at the ``minimal`` diagnostics level). ``detail`` must be None or equal
+    ``cfg.diagnostics`` (kept for old callers)."""
+    detail = detail or cfg.diagnostics
     output = "" if detail == "minimal" else f"# Execution output\n```\n{execution_output(diagnostics, cfg.max_output_chars)}\n```\n\n"
     user = (
-        f"{_task(task_text, cfg)}\n\n# Buggy solution\n{code_block(files, cfg.max_code_chars)}\n\n"
-        f"# What happened\n{feedback(diagnostics, detail, cfg.max_feedback_chars)}\n\n{output}"
+        f"{task_section(task_text, cfg)}{memory_section(memory)}\n\n# Buggy solution\n{code_block(files, cfg.max_code_chars)}\n\n"
+        f"# Feedback on this solution\n{feedback(diagnostics, detail, cfg.max_feedback_chars)}\n\n{output}"
         f"# Instructions\nFind the bug and fix it.\n{FORMAT_INSTRUCTIONS[cfg.edit_form]}"
     )
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return _messages(user)
 
 
-def crossover_prompt(task_text: str, a: dict[str, str], b: dict[str, str], cfg, scores: tuple = ("", "")) -> list[dict]:
-    """Evolutionary crossover: combine the best ideas of two parents into one program."""
+def crossover_prompt(task_text: str, a: dict[str, str], b: dict[str, str], cfg, scores: tuple = ("", ""), *,
+                     diagnostics: tuple[dict | None, dict | None] = (None, None), memory: str = "") -> list[dict]:
+    """Evolutionary crossover: combine the best ideas of two parents into one program (each
+    parent's feedback shown when its diagnostics are given)."""
     half = max(200, cfg.max_code_chars // 2)
+
+    def parent(label: str, files: dict[str, str], score: str, diag: dict | None) -> str:
+        fb = f"\n\n# Feedback on parent {label}\n{node_feedback(diag, cfg)}" if diag is not None else ""
+        return f"# Parent {label} {score}\n{code_block(files, half)}{fb}"
+
     user = (
-        f"{_task(task_text, cfg)}\n\n# Parent A {scores[0]}\n{code_block(a, half)}\n\n# Parent B {scores[1]}\n"
-        f"{code_block(b, half)}\n\n# Instructions\nWrite one new solution that combines the strengths of both parents.\n"
-        + FORMAT_INSTRUCTIONS["whole"]
+        f"{task_section(task_text, cfg)}{memory_section(memory)}\n\n{parent('A', a, scores[0], diagnostics[0])}\n\n"
+        f"{parent('B', b, scores[1], diagnostics[1])}\n\n# Instructions\nWrite one new solution that combines the "
+        "strengths of both parents.\n" + FORMAT_INSTRUCTIONS["whole"]
     )
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return _messages(user)
 
 
 merge_prompt = crossover_prompt
 """GOME's final merge of the two best traces uses the crossover prompt."""
 
 
-def debug_request(episode, node_id: int, cfg) -> EditRequest:
+# ---------------------------------------------------------------------- requests for an episode's nodes
+
+
+def draft_request(episode, cfg, memory: str = "") -> EditRequest:
+    """A draft from the root under the policy's start protocol (``cfg.start``): with node 0's
+    code and feedback under ``"baseline"``, from the task text alone under ``"scratch"``. The
+    edit is a whole new solution.py, applied to node 0's files."""
+    root = episode.tree.root
+    files = episode.files(root.id)
+    if getattr(cfg, "start", "baseline") == "baseline":
+        messages = draft_prompt(episode.task_text, memory, cfg, baseline_files=files, baseline_diagnostics=root.diagnostics,
+                                baseline_score=score_line(episode.metric_name, root.dev_score))
+    else:
+        messages = draft_prompt(episode.task_text, memory, cfg)
+    return EditRequest(messages, files, "whole", "draft")
+
+
+def improve_request(episode, node_id: int, cfg, memory: str = "", kind: str = "improve") -> EditRequest:
+    """Improve node ``node_id``: its code, score and feedback."""
+    node = episode.tree[node_id]
+    files = episode.files(node_id)
+    messages = improve_prompt(episode.task_text, files, memory, cfg, score_line(episode.metric_name, node.dev_score),
+                              diagnostics=node.diagnostics)
+    return EditRequest(messages, files, cfg.edit_form, kind)
+
+
+def debug_request(episode, node_id: int, cfg, memory: str = "") -> EditRequest:
     """The request to fix node ``node_id``: its files, its diagnostics and the debug prompt."""
     node = episode.tree[node_id]
     files = episode.files(node_id)
-    return EditRequest(debug_prompt(episode.task_text, files, node.diagnostics, cfg, cfg.diagnostics), files, cfg.edit_form, "debug")
+    return EditRequest(debug_prompt(episode.task_text, files, node.diagnostics, cfg, memory=memory), files, cfg.edit_form, "debug")
+
+
+def crossover_request(episode, a_id: int, b_id: int, cfg, memory: str = "", kind: str = "crossover") -> EditRequest:
+    """Combine nodes ``a_id`` and ``b_id`` (the edit applies to ``a_id``'s files)."""
+    a, b = episode.tree[a_id], episode.tree[b_id]
+    scores = (f"({score_line(episode.metric_name, a.dev_score)})", f"({score_line(episode.metric_name, b.dev_score)})")
+    files_a = episode.files(a_id)
+    messages = crossover_prompt(episode.task_text, files_a, episode.files(b_id), cfg, scores,
+                                diagnostics=(a.diagnostics, b.diagnostics), memory=memory)
+    return EditRequest(messages, files_a, "whole", kind)

@@ -20,29 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-from scripts._aggregate import format_summary
+from scripts._aggregate import format_pairs, format_summary, paired_table
 from scripts._bench import run_benchmark, write_tables
 from scripts._runs import SUITES, make_specs, resolve_tasks
 
 DEFAULT_POLICIES = "gome,greedy"
 DEFAULT_MODELS = "smollm2"
 DEFAULT_TASKS = "smoke"
-# --preset: budgets and policy settings that --steps / --time-budget / --set override.
-# "smoke" (the default) keeps the embedded default under 10 minutes on 2 CPU cores with the
-# bundled model: short answers, short prompts, one GOME trace, no re-asking after a parse failure.
-# "full" leaves every policy setting at its own default (AIDE's 20 steps).
-PRESETS: dict[str, dict] = {
-    "smoke": {
-        "steps": 3,
-        "time_budget": 60.0,
-        "config": {
-            "*": {"max_tokens": 320, "max_parse_retries": 0, "max_task_chars": 1500, "max_code_chars": 3000,
-                  "max_feedback_chars": 800, "max_output_chars": 600, "max_memory_chars": 600},
-            "gome": {"num_traces": 1, "max_problems": 2, "top_k": 2, "max_debug": 1, "diagnosis_max_tokens": 192},
-        },
-    },
-    "full": {"steps": 20, "time_budget": None, "config": {}},
-}
+# --preset: budgets and policy settings that --steps / --time-budget / --set override, defined
+# once in policies/presets.py (make_policy(..., preset=...) applies the same): "smoke" (the
+# default) keeps the embedded default short on 2 CPU cores with the bundled model; "full" leaves
+# every policy setting at its own default (AIDE's 20 steps).
+from policies.presets import PRESETS  # noqa: E402  (one definition for make_policy and the benchmark)
+
 ENVS_DIR_VAR = "GOME_ENVS_DIR"
 
 
@@ -74,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gome-benchmark",
         description=__doc__.split("\n\n")[0],
         epilog="Outputs in --out: runs.jsonl, steps.jsonl (append-only), results.csv/.parquet (per run), "
-               "summary.csv/.parquet (per policy x model). Rerun the same command to resume.",
+               "summary.csv/.parquet (per policy x model, complete seeds only), pairs.csv (paired comparisons "
+               "between policies). Rerun the same command to resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--models", default=DEFAULT_MODELS,
@@ -191,12 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     store = run_from_args(specs, args)
     runs, summary = write_tables(store, specs)
     print(format_summary(summary))
+    pairs = paired_table(runs)
+    pairs.to_csv(store.out / "pairs.csv", index=False)
+    print("\n" + format_pairs(pairs))
     failed = runs[runs["status"] != "ok"]
     if len(failed):
         print(f"\n{len(failed)} run(s) failed (counted as no valid submission; rerun to retry):")
         for row in failed.itertuples():
             print(f"  {row.run_key}: {row.error}")
-    print(f"\n{len(runs)} run(s) in {store.out}  (results.csv, summary.csv; this command: {time.perf_counter() - start:.0f} s)")
+    print(f"\n{len(runs)} run(s) in {store.out}  (results.csv, summary.csv, pairs.csv; this command: "
+          f"{time.perf_counter() - start:.0f} s)")
     return 0
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completion, Conversation, Message, ModelBackend, ModelError, Sampling, Usage
+from .base import EDIT_MAX_TOKENS, SAMPLING, Completion, Conversation, Message, ModelBackend, ModelError, Sampling, Usage
 from .scripted import ScriptedBackend
 
 __all__ = [
-    "Completion", "Conversation", "Message", "ModelBackend", "ModelError", "Sampling", "Usage",
+    "SAMPLING", "EDIT_MAX_TOKENS", "Completion", "Conversation", "Message", "ModelBackend", "ModelError", "Sampling", "Usage",
     "ScriptedBackend", "load_model", "DEFAULT_SPEC", "SPEC_FORMS",
 ]
 

@@ -27,7 +27,9 @@ class Completion:
 
     `texts` holds all `n` samples; `text` is the first one. Token counts cover all samples.
     `latency_s` is the wall time of the request that produced it (for backends that generate
-    a whole batch at once, the time of the batch).
+    a whole batch at once, the time of the batch). `finish_reason` is every backend's own:
+    "stop" (the model ended, or a stop string was met) or "length" (cut at `max_tokens`: the
+    policies treat such an answer as unusable, `policies.edits.request_edits`).
     """
 
     text: str
@@ -102,6 +104,13 @@ class Sampling:
     json_schema: dict[str, Any] | None = None
 
 
+SAMPLING = Sampling()
+"""THE sampling defaults (temperature 0.7, top-p 1.0, 512 new tokens) of every backend's ``chat``
+and of ``Episode.chat``; a policy's config starts from them too."""
+EDIT_MAX_TOKENS = 1536
+"""The default ``max_tokens`` of an answer that holds a whole program (``PolicyConfig.max_tokens``)."""
+
+
 def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     """Cut `text` before the earliest stop string; return (text, whether a stop string was found)."""
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
@@ -123,9 +132,9 @@ class ModelBackend:
         self,
         conversations: list[Conversation],
         *,
-        temperature: float = 0.7,
-        top_p: float = 1.0,
-        max_tokens: int = 512,
+        temperature: float = SAMPLING.temperature,
+        top_p: float = SAMPLING.top_p,
+        max_tokens: int = SAMPLING.max_tokens,
         stop: str | list[str] | None = None,
         seed: int | None = None,
         n: int = 1,
@@ -163,6 +172,12 @@ class ModelBackend:
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         raise NotImplementedError
+
+    def count_tokens(self, conversation: Conversation) -> int:
+        """Prompt tokens of ``conversation`` as this backend counts them; the base class's estimate
+        (a token per 3 characters, plus 8 per message) errs on the high side for English and code.
+        Budgets use it to decide whether a call still fits (``Episode.chat``)."""
+        return sum(len(m["content"]) // 3 + 8 for m in conversation)
 
     def reset_usage(self) -> Usage:
         """Start a new usage count; return the one so far (e.g. at the end of an episode)."""

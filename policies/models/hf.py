@@ -98,6 +98,11 @@ class HFBackend(ModelBackend):
             completions.append(Completion(texts[0], int(prompt_len), tokens, latency, reasons[0], texts))
         return completions
 
+    def count_tokens(self, conversation: Conversation) -> int:
+        """The prompt's length in this model's tokens, chat template included."""
+        text = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def close(self) -> None:
         del self.model
         if self.device.startswith("cuda"):

@@ -64,6 +64,10 @@ class ScriptedBackend(ModelBackend):
             completions.append(Completion(texts[0], prompt_tokens, tokens, time.perf_counter() - start, reasons[0], texts))
         return completions
 
+    def count_tokens(self, conversation: Conversation) -> int:
+        """Exactly the prompt tokens `_chat` reports (words)."""
+        return sum(len(m["content"].split()) for m in conversation)
+
     @staticmethod
     def _shape(text: str, params: Sampling) -> tuple[str, str]:
         text, _ = truncate_at_stop(text, params.stop)

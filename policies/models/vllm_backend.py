@@ -117,6 +117,15 @@ class VLLMBackend(ModelBackend):
             for out in outputs
         ]
 
+    def count_tokens(self, conversation: Conversation) -> int:
+        """The prompt's length in this model's tokens, chat template included (the estimate of
+        the base class when the tokenizer cannot tell)."""
+        try:
+            ids = self.llm.get_tokenizer().apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
+            return len(ids)
+        except Exception:  # noqa: BLE001 - an estimate is enough for a budget check
+            return super().count_tokens(conversation)
+
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
         core = getattr(engine, "engine_core", None)

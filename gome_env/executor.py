@@ -38,7 +38,6 @@ import functools
 import inspect
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -50,21 +49,22 @@ import textwrap
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from gome_env.records import MappingRecord
-from gome_env.sandbox import (
+from gome_env.cgroups import StepCgroup
+from gome_env.procio import (
     Limits,
+    OutputCapture,
     RunResult,
-    Sandbox,
-    StepCgroup,
-    _Budget,
-    _Stream,
+    build_result,
     clean_environment,
     kill_token_processes,
+    new_token,
     rlimit_settings,
 )
+from gome_env.records import MappingRecord
+from gome_env.sandbox import Sandbox
 
 __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "rlimit_settings"]
 
@@ -108,7 +108,6 @@ MEMORY_HEADROOM_MB = 256  # a warm step needs this much address space above the 
 START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a failed start
 MAX_FAILED_STARTS = 3  # then this executor stays cold
 KILL_GRACE_S = 5.0  # how long the worker gets to confirm a kill before it is killed itself
-TOKEN_BYTES = 8  # secrets.token_hex(8), as sandbox.run uses: 16 characters
 
 
 @dataclass(eq=False)
@@ -550,7 +549,7 @@ class _Worker:
 
     def __init__(self, sandbox: Sandbox, workspace: Path, data_dir: Path, limits: Limits, preload: tuple[str, ...]) -> None:
         self.shape = worker_shape(limits)
-        self.token = secrets.token_hex(TOKEN_BYTES)
+        self.token = new_token()
         self.ready = False
         self.info: dict = {}
         self.started_at = time.monotonic()
@@ -789,7 +788,7 @@ class Executor:
         w = self._usable_worker(limits)
         if w is None:
             return None
-        token = secrets.token_hex(TOKEN_BYTES)
+        token = new_token()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
         request = {"op": "run", "token": token, "cwd": str(self.workspace.resolve()), "argv": [SOLUTION],
@@ -816,8 +815,7 @@ class Executor:
             except OSError:
                 pass
 
-        budget = _Budget(limits.output_bytes, kill_child)
-        out, err = _Stream(os.fdopen(r_out, "rb"), budget), _Stream(os.fdopen(r_err, "rb"), budget)
+        output = OutputCapture(os.fdopen(r_out, "rb"), os.fdopen(r_err, "rb"), limits.output_bytes, kill_child)
         try:
             reply = w.recv(limits.timeout_s)
             timed_out = reply is None
@@ -830,17 +828,14 @@ class Executor:
                     self._drop_worker()
         except _WorkerLost:
             kill_token_processes(token)
-            out.join(1)
-            err.join(1)
+            output.finish()
             raise
         runtime = time.monotonic() - start
         swept = int((reply or {}).get("swept", 0))
         # Under bwrap a worker that answered has already killed every other process in its PID
         # namespace; the host's /proc sweep is for the subprocess backend and lost workers.
         host_swept = kill_token_processes(token) if self.sandbox.name != "bwrap" or reply is None else 0
-        leftovers = max(host_swept, swept)
-        out.join(5)
-        err.join(5)
+        output.finish()
         status = (reply or {}).get("status")
         signame = None
         if reply is not None and reply.get("code") is not None:
@@ -853,17 +848,8 @@ class Executor:
                 signame = signal.Signals(os.WTERMSIG(status)).name
                 if self.sandbox.name == "bwrap" and not killed_by_host.is_set():
                     returncode = 128 + os.WTERMSIG(status)  # what bwrap reports for its child's signal
-        return RunResult(
-            returncode=returncode,
-            runtime_s=round(runtime, 4),
-            peak_memory_mb=round((reply or {}).get("maxrss_kb", 0) / 1024, 1),
-            stdout=out.text(),
-            stderr=err.text(),
-            output_bytes=out.total + err.total,
-            timed_out=timed_out,
-            output_limited=budget.exceeded,
-            signal=signame,
-            sandbox=self.sandbox.name,
-            leftover_processes_killed=leftovers,
-            limits=asdict(limits),
+        return build_result(
+            returncode=returncode, runtime_s=runtime, peak_memory_mb=(reply or {}).get("maxrss_kb", 0) / 1024,
+            output=output, timed_out=timed_out, signal_name=signame, sandbox=self.sandbox.name,
+            leftovers=max(host_swept, swept), limits=limits,
         )

@@ -16,10 +16,11 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from scripts._aggregate import FIGURES  # noqa: E402
+from scripts._crossover import fmt_params  # noqa: E402
 
 __all__ = [
     "STATUS_COLOURS", "plot_medal_rates", "plot_best_vs", "plot_failure_statuses", "plot_tree",
-    "plot_trees", "plot_scaling", "find_crossovers", "tree_layout",
+    "plot_trees", "plot_scaling", "tree_layout",
 ]
 
 STATUS_COLOURS = {
@@ -233,69 +234,38 @@ def plot_trees(panels: list[tuple[str, dict, int | None]], path: str | Path) -> 
 
 # ------------------------------------------------------------------------------ scaling
 
-def find_crossovers(x: Sequence[float], a: Sequence[float], b: Sequence[float], log_x: bool = True) -> list[float]:
-    """Where ``a - b`` changes sign between consecutive x (sorted), interpolated (in log x):
-    the model sizes at which policy a overtakes b or falls behind it."""
-    order = np.argsort(np.asarray(x, dtype=float))
-    xs = np.asarray(x, dtype=float)[order]
-    d = (np.asarray(a, dtype=float) - np.asarray(b, dtype=float))[order]
-    t = np.log10(xs) if log_x else xs
-    keep = ~np.isnan(d)
-    xs, t, d = xs[keep], t[keep], d[keep]
-    out: list[float] = []
-    last = None  # index of the last point where a and b differ
-    for i in range(len(d)):
-        if d[i] == 0:
-            continue
-        if last is not None and d[last] * d[i] < 0:
-            if i == last + 1:  # strictly between two points: interpolate
-                value = t[last] + d[last] / (d[last] - d[i]) * (t[i] - t[last])
-            else:  # equal at the points in between: their middle
-                value = (t[last + 1] + t[i - 1]) / 2
-            out.append(float(10 ** value if log_x else value))
-        last = i
-    return out
-
-
-def _fmt_params(n: float) -> str:
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.3g}"
-
-
-def plot_scaling(table: pd.DataFrame, path: str | Path, focus: str = "gome",
+def plot_scaling(table: pd.DataFrame, path: str | Path, results: dict | None = None, focus: str = "gome",
                  metrics: Sequence[tuple[str, str]] = (("any_medal", "any medal (%)"),
-                                                       ("normalised_score", "mean normalised score"))) -> tuple[Path, dict]:
-    """Metric against model size (log x), one line per policy, per panel; the sizes where
-    ``focus`` crosses the best other policy are marked. ``table`` has columns policy, params,
-    ``<metric>_mean`` and ``<metric>_sem``. Returns the path and ``{metric: [crossover sizes]}``."""
+                                                       ("percentile", "leaderboard percentile"))) -> Path:
+    """Metric against model size (log x), one line per policy through one point per model (models
+    of the same size stay separate points, labelled by name), one panel per metric. ``table`` has
+    columns policy, name, params, ``<metric>_mean`` and ``<metric>_sem``; ``results`` maps a metric
+    to its :class:`scripts._crossover.CrossoverResult`, whose crossovers are marked (or "no
+    crossover detected" is written)."""
+    results = results or {}
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.2 * len(metrics), 4.4), squeeze=False)
-    crossings: dict[str, list[float]] = {}
     for ax, (metric, label) in zip(axes[0], metrics):
-        wide = table.pivot_table(index="params", columns="policy", values=f"{metric}_mean", aggfunc="mean").sort_index()
-        errs = table.pivot_table(index="params", columns="policy", values=f"{metric}_sem", aggfunc="mean").reindex(wide.index)
-        for policy in wide.columns:
-            yerr = errs[policy].fillna(0).to_numpy() if policy in errs else None
-            ax.errorbar(wide.index, wide[policy], yerr=yerr, marker="o", capsize=3,
+        for policy, frame in table.groupby("policy", sort=True):
+            frame = frame.sort_values(["params", "name"], kind="stable")
+            yerr = frame[f"{metric}_sem"].fillna(0).to_numpy() if f"{metric}_sem" in frame else None
+            ax.errorbar(frame["params"], frame[f"{metric}_mean"], yerr=yerr, marker="o", capsize=3,
                         lw=2.5 if policy == focus else 1.5, label=str(policy))
-        others = [c for c in wide.columns if c != focus]
-        found: list[float] = []
-        if focus in wide.columns and others and len(wide) > 1:
-            best_other = wide[others].max(axis=1)
-            found = find_crossovers(wide.index.to_numpy(float), wide[focus].to_numpy(float), best_other.to_numpy(float))
-        crossings[metric] = found
-        for i, xc in enumerate(found):
-            ax.axvline(xc, color="crimson", ls="--", lw=1.2, label="crossover" if i == 0 else None)
-            ax.annotate(f"crossover ≈ {_fmt_params(xc)}", (xc, 0.96), xycoords=("data", "axes fraction"),
+        for name, params in table.drop_duplicates("name")[["name", "params"]].itertuples(index=False):
+            ax.annotate(str(name), (params, 0.01), xycoords=("data", "axes fraction"), rotation=90, fontsize=6,
+                        color="dimgrey", ha="center", va="bottom")
+        result = results.get(metric)
+        found = result.crossovers if result is not None else []
+        for i, c in enumerate(found):
+            ax.axvline(c.at_params, color="crimson", ls="--", lw=1.2, label="crossover" if i == 0 else None)
+            ax.annotate(f"crossover ≈ {fmt_params(c.at_params)}", (c.at_params, 0.96), xycoords=("data", "axes fraction"),
                         rotation=90, ha="right", va="top", fontsize=8, color="crimson")
-        if not found:
-            ax.text(0.02, 0.96, f"no crossover of {focus} in this range", transform=ax.transAxes, fontsize=8,
+        if result is not None and not found:
+            ax.text(0.02, 0.96, "no crossover detected (95% intervals)", transform=ax.transAxes, fontsize=8,
                     va="top", color="dimgrey")
         ax.set_xscale("log")
         ax.set_xlabel("model parameters")
         ax.set_ylabel(label)
         ax.set_title(f"{label} against model size")
         ax.legend(fontsize=8)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _fmt_params(v)))
-    return _save(fig, path), crossings
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt_params(v)))
+    return _save(fig, path)

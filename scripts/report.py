@@ -4,8 +4,9 @@
     python -m scripts.report runs/benchmark --tree gome-smollm2-spam-s0   # one episode's tree
 
 Writes into ``<out>/report`` (or ``--dest``):
-  summary.csv           MLE-bench figures per policy x model (mean ± SEM over seeds)
+  summary.csv           the figures per policy x model (mean ± SEM over complete seeds)
   results.csv           one row per run
+  pairs.csv             paired comparisons between policies on the same (task, seed)
   statuses.csv          step statuses by policy (plus failed runs)
   medal_rates.png       the figures as grouped bars
   best_vs_steps.png     best dev score so far (0 = baseline, 1 = gold) against steps, per policy
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import format_summary, run_table, steps_table, summary_table
+from scripts._aggregate import format_pairs, format_summary, paired_table, run_table, steps_table, summary_table
 from scripts._runs import RunStore
 
 __all__ = ["make_report", "main"]
@@ -50,8 +51,10 @@ def _tree_panel(line: dict) -> tuple[str, dict, int | None] | None:
     return title, tree, final.get("node_id")
 
 
-def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "compare", max_compare: int = 6) -> dict:
-    """Write the report of an output folder; return ``{"summary": DataFrame, "files": [paths]}``."""
+def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "compare", max_compare: int = 6,
+                incomplete: str = "drop") -> dict:
+    """Write the report of an output folder; return ``{"summary", "runs", "pairs": DataFrame,
+    "files": [paths]}``. ``incomplete``: what to do with seeds lacking a task ("drop" or "pad")."""
     from scripts import _plots
 
     store = RunStore(out)
@@ -60,14 +63,16 @@ def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "c
     lines = list(store.latest_runs().values())
     step_lines = store.steps()
     runs = run_table(lines, step_lines)
-    summary = summary_table(runs)
+    summary = summary_table(runs, incomplete=incomplete)
+    pairs = paired_table(runs, incomplete=incomplete)
     steps = steps_table(step_lines, lines)
     files: list[Path] = []
     runs.to_csv(dest / "results.csv", index=False)
     summary.to_csv(dest / "summary.csv", index=False)
+    pairs.to_csv(dest / "pairs.csv", index=False)
     statuses = steps.groupby(["policy", "status"]).size().unstack(fill_value=0) if not steps.empty else pd.DataFrame()
     statuses.to_csv(dest / "statuses.csv")
-    files += [dest / "results.csv", dest / "summary.csv", dest / "statuses.csv"]
+    files += [dest / "results.csv", dest / "summary.csv", dest / "pairs.csv", dest / "statuses.csv"]
     files.append(_plots.plot_medal_rates(summary, dest / "medal_rates.png"))
     files.append(_plots.plot_best_vs(steps, dest / "best_vs_steps.png", x="step"))
     files.append(_plots.plot_best_vs(steps, dest / "best_vs_tokens.png", x="cumulative_tokens"))
@@ -90,7 +95,7 @@ def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "c
             panel = _tree_panel(line)
             if panel:
                 files.append(_plots.plot_tree(panel[1], tree_dir / f"{line['run_id']}.png", panel[2], panel[0]))
-    return {"summary": summary, "runs": runs, "files": files}
+    return {"summary": summary, "runs": runs, "pairs": pairs, "files": files}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="search-tree pictures: side-by-side per (model, task, seed), every run, none, "
                         "or the runs whose id or key contains RUN")
     p.add_argument("--max-compare", type=int, default=6, help="at most this many side-by-side tree figures")
+    p.add_argument("--incomplete", choices=("drop", "pad"), default="drop",
+                   help="seeds without a run on every task: leave them out, or count each missing run as failed")
     return p
 
 
@@ -111,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (Path(args.out) / "runs.jsonl").exists():
         print(f"{args.out}: no runs.jsonl here; run the benchmark first", file=sys.stderr)
         return 2
-    result = make_report(args.out, args.dest, args.tree, args.max_compare)
+    result = make_report(args.out, args.dest, args.tree, args.max_compare, args.incomplete)
     print(format_summary(result["summary"]))
+    print("\n" + format_pairs(result["pairs"]))
     print("\nwrote:")
     for path in result["files"]:
         print(f"  {path}")

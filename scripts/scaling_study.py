@@ -1,4 +1,4 @@
-"""Model-scaling study: GOME against tree search across model sizes, with the crossover marked.
+"""Model-scaling study: GOME against tree search across model sizes; a crossover only where the data show one.
 
     python -m scripts.scaling_study scripts/models.example.toml --tasks smoke --seeds 3 --steps 20 \\
         --ray auto --out runs/scaling
@@ -6,19 +6,30 @@
 The models file lists ``name``, ``spec`` (a backend spec as in --models) and ``params`` (the
 parameter count) per model, as TOML (``[[models]]`` tables) or CSV (header ``name,spec,params``).
 Every model runs every policy (default ``gome,greedy``) on every task and seed through the
-benchmark (same store, same resume). Written into --out, besides the benchmark's files:
+benchmark (same store, same resume). Models of the same size stay separate points.
 
-  scaling.csv   one row per policy x model: name, spec, params and the MLE-bench figures
-                (mean ± SEM over seeds), plus the mean normalised score
-  scaling.png   any-medal rate and mean normalised score against model size (log scale), one line
-                per policy, with the sizes where GOME crosses the best tree-search policy marked
+For each curve, the focus policy's advantage over the best other policy is bootstrapped over
+(task, seed) runs per model; a crossover between adjacent sizes is reported only where the
+advantage changes sign and both 95% intervals exclude zero (see scripts/_crossover.py), else
+"no crossover detected" with the intervals. Curves, matched by steps and by tokens:
+
+  any_medal, percentile        the final submission (the budget is in steps: step-matched)
+  best_dev@steps               best normalised dev score after the same number of steps
+  best_dev@tokens              best normalised dev score after the same number of tokens
+
+Written into --out, besides the benchmark's files:
+
+  scaling.csv     one row per policy x model: name, spec, params, the summary's figures (mean ±
+                  SEM over complete seeds) and the step- and token-matched best dev scores
+  crossovers.csv  one row per curve x model: the advantage, its interval and any crossover
+  scaling.png     the final figures against model size, crossovers marked
+  scaling_matched.png   best dev score against model size, matched by steps and by tokens
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import tomllib
@@ -26,11 +37,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import format_summary
-from scripts._bench import write_tables
+from scripts._aggregate import format_summary, steps_table
+from scripts._bench import select_lines, write_tables
+from scripts._crossover import CrossoverResult, crossover_study, matched_runs
 from scripts.benchmark import add_run_args, dry_run, run_from_args, specs_from_args
 
-__all__ = ["load_models_file", "scaling_table", "main"]
+__all__ = ["load_models_file", "scaling_table", "scaling_curves", "main"]
 
 
 def load_models_file(path: str | Path) -> list[dict]:
@@ -72,6 +84,27 @@ def scaling_table(summary: pd.DataFrame, models: list[dict]) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]].sort_values(["policy", "params"])
 
 
+CURVES = (("any_medal", "any_medal"), ("percentile", "percentile"))
+
+
+def scaling_curves(runs: pd.DataFrame, steps: pd.DataFrame, models: list[dict],
+                   focus: str = "gome") -> tuple[dict[str, CrossoverResult], pd.DataFrame]:
+    """Crossover results per curve (final figures, and best dev score matched by steps and by
+    tokens) and the matched scores per policy x model (``best_dev@steps_mean`` etc.)."""
+    results = {name: crossover_study(runs, models, col, focus, name) for name, col in CURVES}
+    matched = []
+    for budget in ("steps", "tokens"):
+        name = f"best_dev@{budget}"
+        per_run = matched_runs(steps, budget) if not steps.empty else pd.DataFrame(
+            columns=["policy", "model", "task", "seed", "budget", "best_normalised"])
+        results[name] = crossover_study(per_run, models, "best_normalised", focus, name)
+        grouped = per_run.groupby(["policy", "model"])
+        matched.append(grouped["best_normalised"].mean().rename(f"{name}_mean"))
+        matched.append(grouped["budget"].first().rename(f"{name}_budget"))
+    table = pd.concat(matched, axis=1).reset_index() if matched else pd.DataFrame(columns=["policy", "model"])
+    return results, table
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scripts.scaling_study", description=__doc__.split("\n\n")[0],
                                 epilog="Other options as for gome-benchmark; rerun the same command to resume.",
@@ -91,16 +124,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return dry_run(specs, args.out)
     store = run_from_args(specs, args)
-    _, summary = write_tables(store, specs)
-    table = scaling_table(summary, models)
+    runs, summary = write_tables(store, specs)
+    lines = select_lines(store, specs)
+    keys = {line["run_key"] for line in lines}
+    steps = steps_table([s for s in store.steps() if s.get("run_key") in keys], lines)
+    results, matched = scaling_curves(runs, steps, models, focus=args.focus)
+    table = scaling_table(summary.merge(matched, on=["policy", "model"], how="left"), models)
     table.to_csv(store.out / "scaling.csv", index=False)
+    pd.DataFrame([{"curve": name, **p.to_dict(), "crossovers": "; ".join(
+        f"{c.lower}->{c.upper}@{c.at_params:.3g}" for c in r.crossovers)} for name, r in results.items()
+        for p in r.points]).to_csv(store.out / "crossovers.csv", index=False)
     from scripts._plots import plot_scaling
 
-    png, crossings = plot_scaling(table, store.out / "scaling.png", focus=args.focus)
+    png = plot_scaling(table, store.out / "scaling.png", results, focus=args.focus)
+    matched_png = plot_scaling(table, store.out / "scaling_matched.png", results, focus=args.focus,
+                               metrics=(("best_dev@steps", "best dev score, step-matched"),
+                                        ("best_dev@tokens", "best dev score, token-matched")))
     print(format_summary(table, by=("policy", "name", "params")))
-    print("\ncrossovers (model size where", args.focus, "crosses the best other policy):",
-          json.dumps({k: [f"{v:.3g}" for v in vs] for k, vs in crossings.items()}))
-    print(f"\nwrote {store.out / 'scaling.csv'} and {png}")
+    for result in results.values():
+        print("\n" + result.text())
+    print(f"\nwrote {store.out / 'scaling.csv'}, {store.out / 'crossovers.csv'}, {png} and {matched_png}")
     return 0
 
 

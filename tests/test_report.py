@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install -e '.[plots]')")
 
-from scripts._plots import find_crossovers, plot_scaling, plot_tree, tree_layout  # noqa: E402
+from scripts._crossover import crossover_study  # noqa: E402
+from scripts._plots import plot_scaling, plot_tree, tree_layout  # noqa: E402
 from scripts._runs import RunSpec, RunStore  # noqa: E402
 from scripts.report import main as report_main  # noqa: E402
 from scripts.report import make_report  # noqa: E402
@@ -37,7 +38,8 @@ def _episode(policy: str, seed: int, n: int, bushy: bool) -> tuple[dict, list[di
     final = {"node_id": best_node["id"], "dev_score": best, "test_score": best, "valid_submission": True,
              "submission_exists": True, "medal": medal, "above_median": best > 0.7, "gold": medal == "gold",
              "silver": False, "bronze": medal == "bronze",
-             "thresholds": {"gold": 0.9, "silver": 0.85, "bronze": 0.8, "median": 0.7}, "baseline_dev_score": 0.5}
+             "thresholds": {"gold": 0.9, "silver": 0.85, "bronze": 0.8, "median": 0.7}, "baseline_dev_score": 0.5,
+             "baseline_test_score": 0.5, "percentile": best, "higher_is_better": True}
     record = {"policy": policy, "model": "m", "task": "t", "seed": seed, "steps": steps,
               "usage": {"calls": n, "prompt_tokens": sum(s["prompt_tokens"] for s in steps),
                         "completion_tokens": 50 * n, "seconds": 1.0},
@@ -76,11 +78,22 @@ def test_report_plots_from_constructed_records(bench_folder, capsys):
     assert [p.name for p in trees] == ["compare-m-t-s0.png", "compare-m-t-s1.png"]  # the failed run has no tree
     for path in trees:
         _non_trivial(path, 15000)
+    # complete seeds only: t2 has one (failed) greedy run on seed 0, so greedy keeps seed 0 and
+    # gome, which never ran t2, keeps none
     summary = pd.read_csv(dest / "summary.csv").set_index("policy")
-    assert summary.loc["greedy", "failed"] == 1 and summary.loc["gome", "runs"] == 2
+    assert summary.loc["greedy", "failed"] == 1 and summary.loc["greedy", "seeds"] == 1
+    assert summary.loc["gome", "seeds"] == 0 and str(summary.loc["gome", "seeds_dropped"]) == "0 1"
     statuses = pd.read_csv(dest / "statuses.csv", index_col=0)
     assert statuses.loc["gome"].sum() == 24
-    assert "any medal %" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "improved %" in printed and "any medal %" in printed and "dropped seed(s) 0 1" in printed
+    assert "fewer than two policies" in printed  # no complete seed is shared, so nothing is paired
+    # padding counts gome's missing t2 runs as failures: both policies keep both seeds, and pair up
+    assert report_main([str(bench_folder), "--tree", "none", "--incomplete", "pad"]) == 0
+    padded = pd.read_csv(dest / "summary.csv").set_index("policy")
+    assert list(padded["seeds"]) == [2, 2] and padded.loc["gome", "runs_padded"] == 2
+    pairs = pd.read_csv(dest / "pairs.csv")
+    assert set(pairs["n"]) == {4} and "gome - greedy  percentile" in capsys.readouterr().out
 
 
 def test_single_tree_picture(bench_folder):
@@ -100,21 +113,22 @@ def test_tree_layout_and_accepted_path(tmp_path):
     _non_trivial(plot_tree(tree, tmp_path / "tree.png", accepted=3, title="tiny"), 5000)
 
 
-def test_scaling_plot_marks_the_crossover(tmp_path):
-    params = [135e6, 0.5e9, 1.5e9, 7e9]
-    rows = []
-    for p, g, t in zip(params, [0, 10, 30, 60], [10, 20, 25, 30]):  # GOME overtakes between 0.5B and 1.5B
-        rows.append({"policy": "gome", "params": p, "any_medal_mean": g, "any_medal_sem": 2.0,
-                     "normalised_score_mean": g / 100, "normalised_score_sem": 0.01})
-        rows.append({"policy": "greedy", "params": p, "any_medal_mean": t, "any_medal_sem": 2.0,
-                     "normalised_score_mean": t / 100, "normalised_score_sem": 0.01})
-    path, crossings = plot_scaling(pd.DataFrame(rows), tmp_path / "scaling.png")
-    _non_trivial(path)
-    (x,) = crossings["any_medal"]
-    assert 0.5e9 < x < 1.5e9
-    assert crossings["normalised_score"] == [pytest.approx(x)]
-    assert find_crossovers([1, 10, 100], [1, 2, 3], [0, 1, 2]) == []
-    assert find_crossovers([1, 10, 100], [0, 1, 3], [1, 1, 2]) == [pytest.approx(10.0)]
+def test_scaling_plot_marks_a_significant_crossover(tmp_path):
+    models = [{"name": n, "spec": f"s:{n}", "params": p} for n, p in (("a", 135e6), ("b", 0.5e9), ("c", 1.5e9), ("d", 7e9))]
+    rows, table = [], []
+    for m, adv in zip(models, (-0.3, -0.2, 0.2, 0.3)):  # GOME overtakes between 0.5B and 1.5B
+        for task in ("t1", "t2", "t3"):
+            for seed in range(3):
+                wobble = 0.01 * ((seed + len(task)) % 3)
+                rows.append({"policy": "greedy", "model": m["spec"], "task": task, "seed": seed, "percentile": 0.5 + wobble})
+                rows.append({"policy": "gome", "model": m["spec"], "task": task, "seed": seed, "percentile": 0.5 + adv - wobble})
+        for policy, level in (("gome", 0.5 + adv), ("greedy", 0.5)):
+            table.append({"policy": policy, "name": m["name"], "params": m["params"], "percentile_mean": level,
+                          "percentile_sem": 0.01, "any_medal_mean": 100 * level, "any_medal_sem": 2.0})
+    result = crossover_study(pd.DataFrame(rows), models, "percentile")
+    (c,) = result.crossovers
+    assert (c.lower, c.upper) == ("b", "c") and 0.5e9 < c.at_params < 1.5e9
+    _non_trivial(plot_scaling(pd.DataFrame(table), tmp_path / "scaling.png", {"percentile": result}))
 
 
 def test_models_file_and_scaling_table(tmp_path):

@@ -217,6 +217,7 @@ class EditOutcome:
     edit: Edit | None
     calls: list = field(default_factory=list)
     error: str | None = None
+    stopped: str | None = None  # "steps" / "tokens": never asked for, the budget could not take it
 
     @property
     def diff(self) -> str:
@@ -235,16 +236,22 @@ def retry_message(error: str, form: str) -> dict:
 
 def request_edits(episode, requests: list[EditRequest], *, config, stop: list[str] | None = None) -> list[EditOutcome]:
     """Ask for ``requests`` in one batched model call; re-ask the unusable ones (batched again) up
-    to ``config.max_parse_retries`` times. Returns one EditOutcome per request asked for: only the
-    first ``episode.affordable(...)`` requests are asked for when the step or token budget cannot
-    take them all (each batched member is a step), so iterate with ``zip``."""
-    if requests:
-        keep = episode.affordable([r.messages for r in requests], config.max_tokens)
-        requests = requests[:keep]
+    to ``config.max_parse_retries`` times, as far as the token budget allows. Returns one
+    EditOutcome per request. Only the first ``episode.affordable(...)`` requests are asked for
+    when the step or token budget cannot take them all (each batched member is a step); the
+    others come back with ``stopped`` set, and ``episode.apply`` raises Stop for them."""
     outcomes = [EditOutcome(None) for _ in requests]
+    if requests:
+        keep = max(1, episode.affordable([r.messages for r in requests], config.max_tokens))
+        reason = "steps" if keep >= episode.steps_left else "tokens"
+        for out in outcomes[keep:]:
+            out.stopped = reason
+        requests = requests[:keep]
     conversations = [list(r.messages) for r in requests]
     pending = list(range(len(requests)))
     for attempt in range(config.max_parse_retries + 1):
+        if attempt and pending:  # retries only as far as the token budget goes
+            pending = pending[: episode.affordable([conversations[i] for i in pending], config.max_tokens)]
         if not pending:
             break
         kind = requests[pending[0]].kind if attempt == 0 else f"{requests[pending[0]].kind}_retry"

@@ -198,11 +198,11 @@ class Episode:
 
     def affordable(self, conversations: list[Conversation], max_tokens: int) -> int:
         """How many of ``conversations`` (from the first) one call may send within the step and
-        token budgets (at least 1: when that one does not fit either, ``chat`` raises Stop)."""
-        n = max(1, min(len(conversations), self.steps_left))
+        token budgets (0 when not even one fits)."""
+        n = min(len(conversations), self.steps_left)
         if self.budget.token_budget is None:
             return n
-        while n > 1 and self.tokens_used + self.call_cost(conversations[:n], max_tokens) > self.budget.token_budget:
+        while n > 0 and self.tokens_used + self.call_cost(conversations[:n], max_tokens) > self.budget.token_budget:
             n -= 1
         return n
 
@@ -254,6 +254,8 @@ class Episode:
         """Run ``outcome`` (an ``EditOutcome``) from ``parent_id``: its edit as one step (the new
         node is returned), or, when it holds no usable edit, nothing: it is recorded as unusable
         and None is returned. ``calls`` are earlier exchanges behind it (e.g. a diagnosis)."""
+        if getattr(outcome, "stopped", None):  # never asked for: the budget could not take it
+            raise Stop(outcome.stopped)
         every = list(calls) + list(outcome.calls)
         if outcome.edit is None:
             self.skip(every, parent_id, kind=kind, trace=trace, error=outcome.error, note=note)

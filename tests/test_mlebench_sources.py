@@ -1,0 +1,64 @@
+"""Where the MLE-bench adapter finds a competition's leaderboard and config."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+import mlebench_fixtures as fixtures
+from gome_env.mlebench import competition_spec, find_sources
+
+SPOOKY = "spooky-author-identification"
+
+
+@pytest.fixture(scope="module")
+def spooky(tmp_path_factory):
+    return fixtures.build(tmp_path_factory.mktemp("mle-src"), ids={SPOOKY, "text-normalization-challenge-english-language"})
+
+
+def test_no_leaderboard_names_all_four_places(spooky):
+    data, _ = spooky
+    with pytest.raises(ValueError) as err:
+        find_sources(data / SPOOKY)
+    message = str(err.value)
+    for place in ("leaderboard=", "registry=", "installed mlebench package", str(data / SPOOKY / "leaderboard.csv")):
+        assert place in message
+
+
+def test_lookup_order_and_a_clone_of_the_repository(spooky, tmp_path):
+    data, registry = spooky
+    clone = tmp_path / "mle-bench" / "mlebench" / "competitions"
+    shutil.copytree(registry / SPOOKY, clone / SPOOKY)
+    found = find_sources(data / SPOOKY, registry=tmp_path / "mle-bench")  # a clone: mlebench/competitions/<id>
+    assert found.leaderboard == clone / SPOOKY / "leaderboard.csv" and found.config == clone / SPOOKY / "config.yaml"
+    assert found.answers == data / SPOOKY / "prepared" / "private" / "test.csv"
+    mine = tmp_path / "mine.csv"
+    pd.DataFrame({"score": [0.1, 0.2, 0.3]}).to_csv(mine, index=False)
+    assert find_sources(data / SPOOKY, leaderboard=mine, registry=registry).leaderboard == mine  # leaderboard= first
+    assert find_sources(data / SPOOKY, leaderboard=mine, registry=registry).config == registry / SPOOKY / "config.yaml"
+
+
+def test_a_git_lfs_pointer_is_named(spooky, tmp_path):
+    data, registry = spooky
+    pointer = tmp_path / SPOOKY
+    pointer.mkdir()
+    (pointer / "leaderboard.csv").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 1\n")
+    with pytest.raises(ValueError, match="git lfs pull"):
+        find_sources(data / SPOOKY, registry=tmp_path)
+
+
+def test_the_config_names_files_the_adapter_would_not_guess(spooky):
+    data, registry = spooky
+    competition = "text-normalization-challenge-english-language"  # its sample submission is in private/
+    spec = competition_spec(data / competition, registry=registry)
+    assert spec.id_column == "id" and spec.prediction_columns == ("after",)
+    with pytest.raises(ValueError, match="no sample submission"):
+        competition_spec(data / competition, leaderboard=registry / competition / "leaderboard.csv")
+
+
+def test_a_folder_that_is_not_prepared_says_what_to_run(tmp_path):
+    (tmp_path / SPOOKY).mkdir()
+    with pytest.raises(ValueError, match="mlebench prepare -c spooky-author-identification"):
+        competition_spec(tmp_path / SPOOKY)

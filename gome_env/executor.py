@@ -1,41 +1,26 @@
 """Run a step's ``python solution.py``: cold (a fresh interpreter per step) or warm (a fork of a
 long-lived worker that has the heavy libraries imported already).
 
-The warm worker is started once per environment, lazily, *inside the same sandbox* as a cold run
-(``sandbox.wrap`` builds the command, so under bwrap it has the same mounts: the workspace path
+The warm worker (the program ``gome_env/warm_worker.py``, run as a script) is started once per
+environment, lazily, *inside the same sandbox* as a cold run (``sandbox.wrap`` builds the
+command, so under bwrap it has the same mounts, plus its own file read-only: the workspace path
 is fixed per environment and the data mount stays valid as long as neither the workspace nor
 its ``data/`` mount point is removed, which is why ``layout_workspace`` clears the workspace's
-contents instead of the folder). The worker imports the ``DEFAULT_PRELOAD`` modules that the
-solution uses (those importable) and then never runs agent code itself: for each step the host sends a request over a socketpair,
-with the write ends of two fresh pipes for stdout and stderr; the worker forks a child that
-
-- starts its own session, becomes dumpable again (the worker is not: a child cannot ptrace it or
-  write its memory), applies the step's rlimits (the same as a cold run's), reopens stdin on
-  ``/dev/null`` and stdout/stderr on the pipes, writes the step's ``GOME_STEP_TOKEN`` into its
-  original environment block (so ``/proc/<pid>/environ`` shows it and the host's leftover sweep
-  finds the step's processes, exactly as for a cold run), reseeds ``random`` and numpy;
-- runs ``solution.py`` as ``__main__`` with ``sys.argv``/``sys.path[0]`` as ``python solution.py``
-  sets them, and exits as python would: ``SystemExit`` codes, an uncaught exception's traceback
-  on stderr (the worker's own frame left out) and exit code 1, atexit handlers and non-daemon
-  threads of the solution honoured.
-
-The worker reports the child's wait status and peak RSS, kills the child's process group and,
-under bwrap (its own PID namespace and /tmp), every other process of the sandbox and the
-contents of /tmp and /dev/shm, so nothing of one step is visible to the next. The host enforces
-the timeout and the output budget (it asks the worker to kill the child; if the worker does not
-answer it kills the worker), sweeps the step's token, and builds the same ``RunResult`` a cold
-run returns. Every step forks a pristine parent, so module state cannot leak between steps.
+contents instead of the folder). It imports what ``gome_env.preload`` lists for the solution and
+then forks one pristine child per step (see ``warm_worker``), so module state cannot leak
+between steps. For each step the host sends a request over a socketpair with the write ends of
+two fresh pipes for stdout and stderr; it enforces the timeout and the output budget (it asks
+the worker to kill the child; if the worker does not answer it kills the worker), sweeps the
+step's token, and builds the same ``RunResult`` a cold run returns (``procio.build_result``).
 
 Cold fallback: while the worker is starting, if it cannot start, if the memory limit leaves too
 little room above its preloaded libraries, or if it dies (the step is then re-laid out and run
 cold; a dead worker is replaced at the next step), the step runs cold through ``sandbox.run``.
+``Executor.status()`` says which happened and why.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import inspect
 import json
 import os
 import select
@@ -45,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import weakref
@@ -63,47 +47,17 @@ from gome_env.procio import (
     new_token,
     rlimit_settings,
 )
+from gome_env import warm_worker
+from gome_env.preload import DEFAULT_PRELOAD, STANDARD_PRELOAD, preload_for, preload_list
 from gome_env.records import MappingRecord
 from gome_env.sandbox import Sandbox
 
-__all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "rlimit_settings"]
+__all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "preload_for", "rlimit_settings",
+           "worker_group_limits"]
 
 EXECUTORS = ("warm", "cold")
+WORKER_PROGRAM = str(Path(warm_worker.__file__).resolve())  # run as a script inside the sandbox
 SOLUTION = "solution.py"
-DEFAULT_PRELOAD: tuple[str, ...] = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "scipy.sparse",
-    "scipy.stats",
-    "sklearn",
-    "sklearn.base",
-    "sklearn.compose",
-    "sklearn.ensemble",
-    "sklearn.feature_extraction.text",
-    "sklearn.impute",
-    "sklearn.linear_model",
-    "sklearn.metrics",
-    "sklearn.model_selection",
-    "sklearn.pipeline",
-    "sklearn.preprocessing",
-    "sklearn.tree",
-)
-"""What the warm worker may import before its first fork: by default those whose packages the
-solution imports (``preload_for``; the set grows as new imports appear, replacing the worker);
-``GOME_WARM_PRELOAD`` (comma-separated) fixes the list instead. Modules that fail to import are
-skipped."""
-
-STANDARD_PRELOAD: tuple[str, ...] = (
-    # what every step's child runs itself (reseeding, exit handlers, threads, tracebacks)
-    "atexit", "random", "threading", "traceback",
-    # the standard library a typical solution imports: cheap, and free of import-time side effects
-    "collections", "csv", "dataclasses", "datetime", "functools", "itertools", "json", "math",
-    "pathlib", "re", "statistics", "time", "typing", "warnings",
-)
-"""Imported by every warm worker before its first fork, whatever the solution imports: a step then
-does not pay for them in its child (a few milliseconds of a trivial step's CPU)."""
-
 MEMORY_HEADROOM_MB = 256  # a warm step needs this much address space above the worker's own
 START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a failed start
 MAX_FAILED_STARTS = 3  # then this executor stays cold
@@ -163,335 +117,6 @@ def layout_workspace(workspace: Path, files: dict[str, str], sandbox: Sandbox, d
     sandbox.prepare_workspace(workspace, data_dir)
 
 
-# ---------------------------------------------------------------------------------------------
-# The worker. This function's source is sent to ``python -c``: it runs inside the sandbox, where
-# gome_env is not importable, so it uses the standard library only.
-
-
-def _worker_main(sock_fd: int, preload: list, private_ns: bool) -> None:  # pragma: no cover - runs in the sandbox
-    import builtins
-    import ctypes
-    import importlib
-    import importlib.machinery
-    import json
-    import os
-    import resource
-    import select
-    import signal
-    import socket
-    import sys
-    import time
-    import types
-
-    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]  # nothing of the workspace
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
-    sock = socket.socket(fileno=sock_fd)
-    loaded, failed = [], []
-    for name in preload:
-        try:
-            importlib.import_module(name)
-            loaded.append(name)
-        except BaseException as exc:  # noqa: BLE001 - skip what does not import
-            failed.append(f"{name}: {type(exc).__name__}: {exc}"[:200])
-    import gc
-
-    gc.collect()
-    gc.freeze()  # the preloaded objects leave the collector's view: a child's GC does not copy their pages
-    libc = ctypes.CDLL(None, use_errno=True)
-    PR_SET_DUMPABLE = 4
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # children (agent code) cannot ptrace or poke the worker
-    token_name = b"GOME_STEP_TOKEN="
-
-    def token_slot():
-        environ = ctypes.POINTER(ctypes.c_void_p).in_dll(libc, "environ")
-        i = 0
-        while environ[i]:
-            if ctypes.string_at(environ[i], len(token_name)) == token_name:
-                return environ[i] + len(token_name), len(ctypes.string_at(environ[i])) - len(token_name)
-            i += 1
-        return None, 0
-
-    slot, slot_len = token_slot()
-
-    def send(obj):
-        sock.send(json.dumps(obj).encode())
-
-    def vm_kb():
-        try:
-            with open("/proc/self/status") as handle:
-                for line in handle:
-                    if line.startswith("VmSize:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def clear(folder, keep):
-        """Empty ``folder`` but for ``keep`` (the workspace, bind-mounted under /tmp) and mounts."""
-        import shutil
-
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            return
-        for entry in entries:
-            try:
-                if keep == entry.path or os.path.ismount(entry.path):
-                    continue
-                if keep.startswith(entry.path + "/") and entry.is_dir(follow_symlinks=False):
-                    clear(entry.path, keep)
-                elif entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-    def exit_code(exc):
-        code = exc.code
-        if code is None:
-            return 0
-        if isinstance(code, int):
-            return code & 0xFF
-        try:
-            print(code, file=sys.stderr)
-        except BaseException:  # noqa: BLE001
-            pass
-        return 1
-
-    def child(ctl):
-        """A pre-forked child: pristine until its request comes, then the step's program."""
-        code = 1
-        try:
-            sock.close()
-            os.setsid()
-            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # so the host can read /proc/<pid>/environ
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.close(null)
-            data, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 2)
-            if not data or len(fds) != 2:
-                os._exit(0)
-            msg = json.loads(data)
-            os.dup2(fds[0], 1)
-            os.dup2(fds[1], 2)
-            for fd in fds:
-                os.close(fd)
-            token = msg["token"].encode()
-            if slot and len(token) == slot_len:
-                ctypes.memmove(slot, token, len(token))  # in place: /proc/<pid>/environ shows it
-            os.environ["GOME_STEP_TOKEN"] = msg["token"]
-            for which, value in msg["rlimits"]:
-                try:
-                    resource.setrlimit(which, (value, value))
-                except (ValueError, OSError):
-                    pass
-            os.chdir(msg["cwd"])
-            path = os.path.join(msg["cwd"], msg["argv"][0])
-            sys.argv = list(msg["argv"])
-            sys.path.insert(0, os.path.dirname(path))
-            importlib.invalidate_caches()
-            import random
-
-            random.seed()
-            if "numpy" in sys.modules:
-                sys.modules["numpy"].random.seed()
-            import atexit
-
-            atexit._clear()  # the worker's own handlers are not the solution's
-            main = types.ModuleType("__main__")
-            main.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None,
-                                 __loader__=importlib.machinery.SourceFileLoader("__main__", path))
-            sys.modules["__main__"] = main
-            with open(path, "rb") as handle:
-                code_obj = compile(handle.read(), path, "exec")
-        except BaseException:  # noqa: BLE001 - setup failed: say so on stderr
-            import traceback
-
-            traceback.print_exc()
-            os._exit(1)
-        try:
-            exec(code_obj, main.__dict__)
-            code = 0
-        except SystemExit as exc:
-            code = exit_code(exc)
-        except BaseException as exc:  # noqa: BLE001 - what python prints for an uncaught exception
-            try:
-                exc.__traceback__ = exc.__traceback__.tb_next  # leave the worker's frame out
-                sys.excepthook(type(exc), exc, exc.__traceback__)
-            except BaseException:  # noqa: BLE001
-                pass
-            code = 1
-            if isinstance(exc, KeyboardInterrupt):
-                code = -signal.SIGINT
-        try:
-            import threading
-
-            threading._shutdown()
-        except BaseException:  # noqa: BLE001
-            pass
-        try:
-            atexit._run_exitfuncs()
-        except BaseException:  # noqa: BLE001
-            pass
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001
-                pass
-        if code < 0:
-            signal.signal(-code, signal.SIG_DFL)
-            os.kill(os.getpid(), -code)
-        # Report before exiting: tearing down a large address space takes milliseconds that the
-        # step need not wait for. The worker kills the process group as soon as it reads this.
-        rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        if slot:  # this process is done: the host's leftover sweep must not count it while it exits
-            ctypes.memmove(slot, b"0" * slot_len, slot_len)
-        for fd in (1, 2):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        try:
-            ctl.send(json.dumps({"code": code, "maxrss_kb": rss}).encode())
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(code)
-
-    def prefork():
-        """Fork the next step's child now, while the host is busy grading the last one."""
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            mine.close()
-            child(theirs)
-        theirs.close()
-        return pid, mine
-
-    def proc_state(pid):
-        """(state, process group) of a process, from /proc/<pid>/stat."""
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-            return fields[0].decode(), int(fields[2])
-        except (OSError, IndexError, ValueError):
-            return "?", 0
-
-    def sweep_namespace(pgid):
-        """SIGKILL every process of this PID namespace but init (1) and the worker; returns how
-        many there were besides the step's own process group (already killed with it)."""
-        me, counted = os.getpid(), set()
-        for _ in range(3):
-            found = 0
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit() or int(entry) in (1, me):
-                    continue
-                state, group = proc_state(entry)
-                if state == "Z":
-                    continue
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                    found += 1
-                    if group != pgid:
-                        counted.add(entry)
-                except OSError:
-                    pass
-            if not found:
-                break
-        return len(counted)
-
-    send({"op": "ready", "pid": os.getpid(), "vm_kb": vm_kb(), "loaded": loaded, "failed": failed,
-          "token_slot": bool(slot)})
-    spare = prefork()
-    while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
-        except OSError:
-            os._exit(0)
-        if not data:
-            os._exit(0)  # the host is gone
-        msg = json.loads(data)
-        if msg.get("op") != "run" or len(fds) != 2:
-            for fd in fds:
-                os.close(fd)
-            if msg.get("op") == "exit":
-                os._exit(0)
-            continue
-        pid, ctl = spare
-        start = time.monotonic()
-        try:
-            socket.send_fds(ctl, [data], fds)
-        except OSError:
-            pass  # the spare died: its death is reported below
-        for fd in fds:
-            os.close(fd)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        poller.register(ctl, select.POLLIN)
-        if pidfd is not None:
-            poller.register(pidfd, select.POLLIN)
-        report = status = usage = None
-        while report is None and status is None:
-            for fd, _ in poller.poll(None if pidfd is not None else 5):
-                if fd == sock.fileno():
-                    data = sock.recv(1 << 16)
-                    if not data:
-                        os.killpg(pid, signal.SIGKILL)
-                        os._exit(0)
-                    if json.loads(data).get("token") == msg["token"]:  # a late kill for an old step is ignored
-                        try:
-                            os.killpg(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
-                elif fd == ctl.fileno():
-                    try:
-                        got = json.loads(ctl.recv(1 << 16) or b"null")
-                        report = got if isinstance(got, dict) and isinstance(got.get("code"), int) else None
-                    except (OSError, ValueError):
-                        report = None
-                    if report is None:
-                        poller.unregister(ctl)
-            if report is None:
-                done, st, ru = os.wait4(pid, os.WNOHANG)
-                if done:
-                    status, usage = st, ru
-        runtime = time.monotonic() - start
-        try:
-            os.killpg(pid, signal.SIGKILL)  # the step's process group goes, finished or not
-        except OSError:
-            pass
-        swept = sweep_namespace(pid) if private_ns else 0
-        reply = {"op": "done", "runtime": runtime, "swept": swept}
-        if report is not None:
-            reply.update(code=report["code"], maxrss_kb=int(report.get("maxrss_kb") or 0), status=None)
-        else:
-            reply.update(code=None, status=status, maxrss_kb=usage.ru_maxrss)
-        send(reply)
-        if status is None:
-            os.wait4(pid, 0)
-        if pidfd is not None:
-            os.close(pidfd)
-        ctl.close()
-        if private_ns:
-            clear("/tmp", msg["cwd"])
-            clear("/dev/shm", msg["cwd"])
-        spare = prefork()
-
-
-_WORKER_SOURCE = textwrap.dedent(inspect.getsource(_worker_main)) + (
-    "\nimport json, sys\n_worker_main(int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == '1')\n"
-)
-
-
 WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own memory limit
 WORKER_PROCESS_SLACK = 8  # bwrap, its init, the worker and its spare child
 
@@ -512,38 +137,6 @@ def worker_group_limits(limits: Limits) -> Limits:
     )
 
 
-def _preload_list() -> tuple[str, ...] | None:
-    """``GOME_WARM_PRELOAD`` as a list, or None (preload what the solution imports)."""
-    raw = os.environ.get("GOME_WARM_PRELOAD")
-    if raw is None:
-        return None
-    return tuple(name.strip() for name in raw.split(",") if name.strip())
-
-
-@functools.lru_cache(maxsize=256)
-def _imported_packages(source: str) -> frozenset[str]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return frozenset()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module.split(".")[0])
-    return frozenset(names)
-
-
-def preload_for(files: dict[str, str]) -> tuple[str, ...]:
-    """The ``DEFAULT_PRELOAD`` modules whose packages the solution's files import.
-
-    A worker that preloads only what is used forks faster (a smaller process to copy and tear
-    down), so a light solution does not pay for scikit-learn it never imports."""
-    imported = set().union(*(_imported_packages(src) for path, src in files.items() if path.endswith(".py")))
-    return tuple(name for name in DEFAULT_PRELOAD if name.split(".")[0] in imported)
-
-
 class _Worker:
     """One long-lived worker process in the sandbox and the host's end of its socket."""
 
@@ -559,9 +152,9 @@ class _Worker:
         self.cgroup: StepCgroup | None = None
         try:
             private = sandbox.name == "bwrap"
-            argv = [sys.executable, "-s", "-c", _WORKER_SOURCE, str(inside.fileno()), json.dumps([*STANDARD_PRELOAD, *preload]),
+            argv = [sys.executable, "-s", WORKER_PROGRAM, str(inside.fileno()), json.dumps([*STANDARD_PRELOAD, *preload]),
                     "1" if private else "0"]
-            command, cwd = sandbox.wrap(argv, workspace, data_dir)
+            command, cwd = sandbox.wrap(argv, workspace, data_dir, read_only_files=(WORKER_PROGRAM,))
             env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
             # The worker and every step it forks live in one cgroup where cgroups are usable: the
             # process cap then holds even for root (a fork bomb in a warm step is bounded), and the
@@ -666,7 +259,7 @@ class Executor:
         self.sandbox, self.workspace, self.data_dir = sandbox, Path(workspace), Path(data_dir)
         self.limits, self.mode = limits, mode
         # None: preload what the solutions import (grows, never shrinks, as new imports appear)
-        self.preload = _preload_list() if preload is None else tuple(preload)
+        self.preload = preload_list() if preload is None else tuple(preload)
         self._wanted: tuple[str, ...] = ()
         self.stats = {"warm": 0, "cold": 0, "starts": 0, "failed_starts": 0, "lost": 0}
         self.last_error: str | None = None

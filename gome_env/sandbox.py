@@ -85,8 +85,10 @@ class Sandbox:
             shutil.rmtree(link)
         link.symlink_to(data_dir.resolve(), target_is_directory=True)
 
-    def wrap(self, argv: list[str], workspace: Path, data_dir: Path) -> tuple[list[str], Path]:
-        """The command to start and the working directory to start it in."""
+    def wrap(self, argv: list[str], workspace: Path, data_dir: Path,
+             read_only_files: tuple[str, ...] = ()) -> tuple[list[str], Path]:
+        """The command to start and the working directory to start it in. ``read_only_files``
+        (absolute paths) must be readable at their own paths inside the sandbox."""
         return argv, workspace
 
     def run(self, argv: list[str], workspace: Path, data_dir: Path, limits: Limits) -> RunResult:
@@ -199,7 +201,8 @@ class SubprocessSandbox(Sandbox):
             shutil.rmtree(link, ignore_errors=True)
             link.symlink_to(source, target_is_directory=True)
 
-    def wrap(self, argv: list[str], workspace: Path, data_dir: Path) -> tuple[list[str], Path]:
+    def wrap(self, argv: list[str], workspace: Path, data_dir: Path,
+             read_only_files: tuple[str, ...] = ()) -> tuple[list[str], Path]:
         if not os.path.exists(SUPERVISOR[0]):
             return list(argv), workspace
         return [*SUPERVISOR, *argv], workspace
@@ -217,7 +220,8 @@ class BwrapSandbox(Sandbox):
             link.unlink()
         link.mkdir(exist_ok=True)  # mount point for the read-only public data
 
-    def wrap(self, argv: list[str], workspace: Path, data_dir: Path) -> tuple[list[str], Path]:
+    def wrap(self, argv: list[str], workspace: Path, data_dir: Path,
+             read_only_files: tuple[str, ...] = ()) -> tuple[list[str], Path]:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise RuntimeError("bubblewrap is not installed: apt-get install bubblewrap, or use sandbox='subprocess'")
@@ -239,6 +243,7 @@ class BwrapSandbox(Sandbox):
                 "--tmpfs", "/tmp",  # first: the mounts below may lie under /tmp (a venv, a workspace)
                 *ro,
                 *hidden,
+                *(arg for path in read_only_files for arg in ("--ro-bind", path, path)),
                 "--bind", ws, ws,
                 "--ro-bind", str(data_dir.resolve()), f"{ws}/data",
                 "--proc", "/proc",

@@ -172,3 +172,30 @@ def test_executor_without_env(tmp_path):
         assert r.ok and r.stdout == "hello ['solution.py']\n" and ex.stats["warm"] == 1
     finally:
         ex.close()
+
+
+def test_worker_program_helpers(tmp_path):
+    from gome_env import warm_worker
+
+    assert warm_worker.exit_code(SystemExit()) == 0
+    assert warm_worker.exit_code(SystemExit(3)) == 3 and warm_worker.exit_code(SystemExit(256 + 2)) == 2
+    assert warm_worker.exit_code(SystemExit("bye")) == 1
+    (tmp_path / "ws" / "data").mkdir(parents=True)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "f").write_text("x")
+    (tmp_path / "file").write_text("x")
+    warm_worker.clear(str(tmp_path), str(tmp_path / "ws"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ws"] and (tmp_path / "ws" / "data").is_dir()
+    state, group = warm_worker.proc_state(os.getpid())
+    assert state in "RS" and group == os.getpgid(0)
+    assert warm_worker.proc_state(2**22 + 1) == ("?", 0)
+    assert warm_worker.vm_kb() > 0
+
+
+def test_gome_env_itself_is_not_importable_in_a_warm_step(make_tiny_env, sandbox):
+    env = _warm(make_tiny_env, sandbox=sandbox)
+    probe = "try:\n    import warm_worker, procio\n    print('IMPORTABLE')\nexcept ImportError:\n    print('HIDDEN')"
+    *_, info = env.step(edit(env, append(probe)))
+    d = info["diagnostics"]
+    assert d["status"] == "ok" and "HIDDEN" in d["execution"]["stdout_head"], d["execution"]["stdout_head"]
+    assert env.unwrapped.executor_status().warm == 1

@@ -142,3 +142,29 @@ def test_models_file_and_scaling_table(tmp_path):
     summary = pd.DataFrame({"policy": ["gome", "gome"], "model": ["smollm2", "vllm:/m/b"], "any_medal_mean": [0, 50]})
     table = scaling_table(summary, load_models_file(toml))
     assert list(table["params"]) == [135e6, 1.5e9] and list(table["name"]) == ["a", "b"]
+
+
+def test_scaling_study_end_to_end_without_a_crossover(tmp_path, capsys):
+    """One scripted model, two policies on the tiny fixture task: every curve is written and
+    printed with its interval, and a single size never makes a crossover."""
+    import json
+
+    from scripts.scaling_study import main as scaling_main
+    from test_benchmark import FIXTURE_ENVS, edit_diff
+
+    models = tmp_path / "models.csv"
+    models.write_text("name,spec,params\nscr,scripted,1M\n")
+    diffs = json.dumps([edit_diff(), edit_diff("# two\n")])
+    assert scaling_main([str(models), "--envs-dir", str(FIXTURE_ENVS), "--tasks", "tiny", "--policies", "gome,replay",
+                         "--seeds", "2", "--steps", "2", "--out", str(tmp_path / "out"), "--no-progress",
+                         "--set", f"replay.diffs={diffs}"]) == 0
+    printed = capsys.readouterr().out
+    for curve in ("any_medal", "percentile", "best_dev@steps", "best_dev@tokens"):
+        assert f"{curve}: gome minus the best other policy" in printed
+    assert printed.count("no crossover detected") == 4 and "scr (1M) vs replay" in printed
+    crossovers = pd.read_csv(tmp_path / "out" / "crossovers.csv")
+    assert list(crossovers["curve"]) == ["any_medal", "percentile", "best_dev@steps", "best_dev@tokens"]
+    assert set(crossovers["n"]) == {2}
+    scaling = pd.read_csv(tmp_path / "out" / "scaling.csv")
+    assert {"best_dev@steps_mean", "best_dev@tokens_mean", "best_dev@tokens_budget", "percentile_mean"} <= set(scaling)
+    _non_trivial(tmp_path / "out" / "scaling_matched.png")

@@ -15,8 +15,9 @@ debugged up to ``max_debug_depth`` times; one still buggy is discarded. From gen
 offspring is admitted only when its dev score is at least the population's average (AIRA's
 admission rule); past ``population_size`` the worst member is dropped.
 
-Drafts and mutations see AIRA's memory: the plan and dev score of every good node so far
-(``policies.mcts.journal_memory``); crossovers see none (as in AIRA). Sampling: temperature 0.6,
+Drafts (under the ``start`` protocol) and mutations see AIRA's memory: the plan and dev score of
+every good node so far (``policies.mcts.journal_memory``); debugging sees the chain's earlier
+attempts (``debug_memory``); crossovers see none (as in AIRA). Sampling: temperature 0.6,
 top-p 0.95 for drafts, mutations and debugging; temperature 0.5 for crossovers (AIRA's operator
 settings). docs/POLICIES.md lists each default against the reference.
 """
@@ -33,7 +34,7 @@ from gome_env.direction import Direction
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
-from policies.mcts import journal_memory
+from policies.mcts import debug_memory, journal_memory
 
 __all__ = ["EvolutionaryConfig", "EvolutionaryPolicy", "Population", "plan_generation", "softmax"]
 
@@ -203,56 +204,55 @@ class EvolutionaryPolicy(Policy):
         return journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars) if cfg.memory else ""
 
     def make_offspring(self, episode: Episode, plan: list[tuple[str, list[int]]], generation: int) -> list[int]:
-        """Ask for the generation's offspring (mutations and drafts in one batch, crossovers in
-        another at the crossover temperature) and run each; return the new node ids in plan order."""
+        """Ask for the generation's offspring (drafts and mutations in one batch, crossovers in
+        another at the crossover temperature) and run each; return the new node ids (an unusable
+        answer makes none)."""
         cfg = self.config
         memory = self.memory(episode)
         requests: list[tuple[int, int, EditRequest]] = []  # (plan index, base node, request)
         for i, (op, parents) in enumerate(plan):
             if op == "draft":
-                base = episode.tree.root.id
-                messages, form = prompts.draft_prompt(episode.task_text, memory, cfg), "whole"
+                base, request = episode.tree.root.id, prompts.draft_request(episode, cfg, memory)
             elif op == "mutate":
-                base = parents[0]
-                score = f"{episode.metric_name} {episode.tree[base].dev_score}"
-                messages, form = prompts.improve_prompt(episode.task_text, episode.files(base), memory, cfg, score), cfg.edit_form
-            else:
-                base, other = parents
-                scores = (f"({episode.metric_name} {episode.tree[base].dev_score})", f"({episode.metric_name} {episode.tree[other].dev_score})")
-                messages, form = prompts.crossover_prompt(episode.task_text, episode.files(base), episode.files(other), cfg, scores), "whole"
-            requests.append((i, base, EditRequest(messages, episode.files(base), form, op)))
+                base, request = parents[0], prompts.improve_request(episode, parents[0], cfg, memory, kind="mutate")
+            else:  # AIRA's crossover sees no memory
+                base, request = parents[0], prompts.crossover_request(episode, parents[0], parents[1], cfg)
+            requests.append((i, base, request))
         crossover_cfg = dataclasses.replace(cfg, temperature=cfg.crossover_temperature, top_p=1.0)
         outcomes: dict[int, object] = {}
-        for group, group_cfg in ((lambda op: op != "crossover", cfg), (lambda op: op == "crossover", crossover_cfg)):
-            batch = [(i, r) for i, _, r in requests if group(plan[i][0])]
+        for is_crossover, group_cfg in ((False, cfg), (True, crossover_cfg)):
+            batch = [(i, r) for i, _, r in requests if (plan[i][0] == "crossover") == is_crossover]
             if batch:
                 outcomes.update(zip([i for i, _ in batch], request_edits(episode, [r for _, r in batch], config=group_cfg)))
         children = []
         for i, base, _ in requests:
             op, parents = plan[i]
-            outcome = outcomes[i]
-            node = episode.step(outcome.diff, base, kind=op, calls=outcome.calls, parse_ok=outcome.ok,
-                                note={"generation": generation, "parents": parents})
-            self.plans[node.id] = outcome.edit.plan if outcome.edit else ""
-            children.append(node.id)
+            node = episode.apply(outcomes[i], base, kind=op, note={"generation": generation, "parents": parents})
+            if node is not None:
+                self.plans[node.id] = outcomes[i].edit.plan
+                children.append(node.id)
         return children
 
     def debug(self, episode: Episode, children: list[int], generation: int) -> list[int]:
         """Debug the buggy children (batched across them) until fixed or ``max_debug_depth``
-        attempts; return the last node of each chain."""
+        attempts, each prompt with AIRA's debug memory; return the last node of each chain."""
         cfg = self.config
         results = list(children)
         for _ in range(cfg.max_debug_depth):
             buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
             if not buggy:
                 break
-            requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
+            requests = [prompts.debug_request(episode, results[i], cfg, self.chain_memory(episode, results[i])) for i in buggy]
             for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                fixed = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok,
-                                     note={"generation": generation})
-                self.plans[fixed.id] = outcome.edit.plan if outcome.edit else ""
-                results[i] = fixed.id
+                fixed = episode.apply(outcome, results[i], kind="debug", note={"generation": generation})
+                if fixed is not None:
+                    self.plans[fixed.id] = outcome.edit.plan
+                    results[i] = fixed.id
         return results
+
+    def chain_memory(self, episode: Episode, node_id: int) -> str:
+        cfg = self.config
+        return debug_memory(episode.tree, self.plans, node_id, cfg.max_memory_chars) if cfg.memory else ""
 
     def summary(self) -> dict:
         pop = self.population

@@ -7,10 +7,12 @@ One iteration:
    highest UCT = Q + c * sqrt(ln N(parent) / N(child)), where Q is the child's mean backed-up dev
    score normalised by the global min and max of all backed-up scores (1 best, 0 worst; 0.5
    while they are equal). An unvisited child (an unfixed bug) is never chosen (AIRA: -1e8);
-2. **expand**: make ``num_children`` children, one at a time (AIRA): drafts from the root,
-   improvements elsewhere. Each child's prompt holds AIRA's memory (plan and dev score of every
-   good node) and the plans of its earlier siblings, and asks for a different idea;
-3. **debug**: a buggy child is debugged up to ``max_debug_depth`` times (AIRA: 20);
+2. **expand**: make ``num_children`` children, one at a time (AIRA): drafts from the root
+   (under the ``start`` protocol: with node 0's code under ``"baseline"``), improvements
+   elsewhere. Each child's prompt holds AIRA's memory (plan and dev score of every good node)
+   and the plans of its earlier siblings, and asks for a different idea;
+3. **debug**: a buggy child is debugged up to ``max_debug_depth`` times (AIRA: 20), each prompt
+   with AIRA's debug memory (the plans of the chain's earlier attempts);
 4. **back up**: only a good result's dev score is backed up (the child's, or the fixed one's),
    along the path to the root; an unfixed bug backs up nothing (AIRA).
 
@@ -31,7 +33,7 @@ from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
 
-__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory"]
+__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory", "debug_memory"]
 
 
 @dataclass
@@ -75,6 +77,20 @@ def journal_memory(tree: Tree, plans: dict[int, str], metric: str, limit: int, s
         lines.pop(0)  # the oldest entries go first; entries are never cut mid-line
     parts = [p for p in ("\n".join(lines), tail.rstrip("\n")) if p]
     return "\n".join(parts) + "\nPropose an idea that differs from all of these."
+
+
+def debug_memory(tree: Tree, plans: dict[int, str], node_id: int, limit: int) -> str:
+    """AIRA's ``debug_memory`` (ancestral memory): the plans of the earlier attempts in a buggy
+    chain, from the buggy node up to its last good ancestor, oldest first ('' when none)."""
+    chain = []
+    node = tree[node_id]
+    while node is not None and node.is_buggy and not node.is_root:
+        chain.insert(0, node)
+        node = tree[node.parent_id] if node.parent_id is not None else None
+    lines = [f"- attempt at node {n.id} ({n.status}): {' '.join(plans.get(n.id, '').split()) or '(no plan given)'}" for n in chain]
+    while len(lines) > 1 and len("\n".join(lines)) > limit:
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 @dataclass
@@ -168,19 +184,20 @@ class MCTSPolicy(Policy):
 
     def expand(self, episode: Episode, node_id: int) -> list[int]:
         """Make ``num_children`` children of ``node_id`` (one at a time, or one batch with
-        ``batch_children``), debug the buggy ones, back each result up; return the results."""
+        ``batch_children``), debug the buggy ones, back each result up; return the results. An
+        unusable answer makes no child."""
         cfg = self.config
         groups = [list(range(cfg.num_children))] if cfg.batch_children else [[i] for i in range(cfg.num_children)]
         made: list[int] = []  # this expansion's children (before debugging): the siblings
         results: list[int] = []
         for group in groups:
             requests = [self.request(episode, node_id, made) for _ in group]
-            kind = requests[0].kind
             children = []
-            for outcome in request_edits(episode, requests, config=cfg):
-                child = episode.step(outcome.diff, node_id, kind=kind, calls=outcome.calls, parse_ok=outcome.ok)
-                self.plans[child.id] = outcome.edit.plan if outcome.edit else ""
-                children.append(child.id)
+            for request, outcome in zip(requests, request_edits(episode, requests, config=cfg)):
+                child = episode.apply(outcome, node_id, kind=request.kind)
+                if child is not None:
+                    self.plans[child.id] = outcome.edit.plan
+                    children.append(child.id)
             made.extend(children)
             for result in self.debug(episode, children):
                 self.stats.add(result, node_id)
@@ -190,29 +207,34 @@ class MCTSPolicy(Policy):
         return results
 
     def request(self, episode: Episode, node_id: int, siblings: list[int]) -> EditRequest:
-        """A draft (from the root) or an improvement of ``node_id``, with the memory."""
+        """A draft (from the root, under the start protocol) or an improvement of ``node_id``,
+        with the memory and the siblings' plans."""
         cfg = self.config
-        files = episode.files(node_id)
         memory = journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars, siblings) if cfg.memory else ""
         if node_id == episode.tree.root.id:
-            return EditRequest(prompts.draft_prompt(episode.task_text, memory, cfg), files, "whole", "draft")
-        score = f"{episode.metric_name} {episode.tree[node_id].dev_score}"
-        return EditRequest(prompts.improve_prompt(episode.task_text, files, memory, cfg, score), files, cfg.edit_form, "improve")
+            return prompts.draft_request(episode, cfg, memory)
+        return prompts.improve_request(episode, node_id, cfg, memory)
 
     def debug(self, episode: Episode, results: list[int]) -> list[int]:
-        """Debug buggy results (batched across them) until fixed or ``max_debug_depth`` tries."""
+        """Debug buggy results (batched across them) until fixed or ``max_debug_depth`` tries,
+        each prompt with AIRA's debug memory (the chain's earlier attempts)."""
         cfg = self.config
         results = list(results)
         for _ in range(cfg.max_debug_depth):
             buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
             if not buggy:
                 break
-            requests = [prompts.debug_request(episode, results[i], cfg) for i in buggy]
+            requests = [prompts.debug_request(episode, results[i], cfg, self.chain_memory(episode, results[i])) for i in buggy]
             for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                fixed = episode.step(outcome.diff, results[i], kind="debug", calls=outcome.calls, parse_ok=outcome.ok)
-                self.plans[fixed.id] = outcome.edit.plan if outcome.edit else ""
-                results[i] = fixed.id
+                fixed = episode.apply(outcome, results[i], kind="debug")
+                if fixed is not None:
+                    self.plans[fixed.id] = outcome.edit.plan
+                    results[i] = fixed.id
         return results
+
+    def chain_memory(self, episode: Episode, node_id: int) -> str:
+        cfg = self.config
+        return debug_memory(episode.tree, self.plans, node_id, cfg.max_memory_chars) if cfg.memory else ""
 
     def summary(self) -> dict:
         s = self.stats

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import format_summary, steps_table
+from scripts._aggregate import complete_seeds, format_summary, steps_table
 from scripts._bench import select_lines, write_tables
 from scripts._crossover import CrossoverResult, crossover_study, matched_runs
 from scripts.benchmark import add_run_args, dry_run, run_from_args, specs_from_args
@@ -89,9 +89,11 @@ CURVES = (("any_medal", "any_medal"), ("percentile", "percentile"))
 
 def scaling_curves(runs: pd.DataFrame, steps: pd.DataFrame, models: list[dict],
                    focus: str = "gome") -> tuple[dict[str, CrossoverResult], pd.DataFrame]:
-    """Crossover results per curve (final figures, and best dev score matched by steps and by
-    tokens) and the matched scores per policy x model (``best_dev@steps_mean`` etc.)."""
-    results = {name: crossover_study(runs, models, col, focus, name) for name, col in CURVES}
+    """Crossover results per curve (final figures over complete seeds, and best dev score matched
+    by steps and by tokens; failed runs have no steps, so the matched curves leave them out) and
+    the matched scores per policy x model (``best_dev@steps_mean`` etc.)."""
+    complete, _ = complete_seeds(runs)
+    results = {name: crossover_study(complete, models, col, focus, name) for name, col in CURVES}
     matched = []
     for budget in ("steps", "tokens"):
         name = f"best_dev@{budget}"

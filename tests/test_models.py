@@ -86,6 +86,24 @@ def test_scripted_counts_batches_tokens_and_keeps_order() -> None:
         model.chat([CONVERSATIONS[0]])
 
 
+def test_one_definition_of_sampling_defaults() -> None:
+    import dataclasses
+    import inspect
+
+    from policies import PolicyConfig
+    from policies.base import Episode
+    from policies.models import EDIT_MAX_TOKENS, SAMPLING, ModelBackend
+
+    for fn in (ModelBackend.chat, Episode.chat):
+        params = inspect.signature(fn).parameters
+        assert (params["temperature"].default, params["top_p"].default, params["max_tokens"].default) == (
+            SAMPLING.temperature, SAMPLING.top_p, SAMPLING.max_tokens)
+    defaults = {f.name: f.default for f in dataclasses.fields(PolicyConfig)}
+    assert (defaults["temperature"], defaults["top_p"], defaults["max_tokens"]) == (SAMPLING.temperature, SAMPLING.top_p, EDIT_MAX_TOKENS)
+    conv = [{"role": "user", "content": "one two three"}]
+    assert ScriptedBackend().count_tokens(conv) == ScriptedBackend().chat([conv])[0].prompt_tokens == 3
+
+
 def test_scripted_callable_n_and_stop() -> None:
     model = ScriptedBackend(lambda messages: f"len={len(messages)}\nmore")
     out = model.chat(CONVERSATIONS, n=2, stop=["\n"])
@@ -175,7 +193,9 @@ def test_default_model_generates_text_in_input_order(hf_model) -> None:
     expected = _prompt_lengths(hf_model, CONVERSATIONS)
     assert len(set(expected)) == len(expected)  # distinct lengths, so the order check means something
     assert [c.prompt_tokens for c in out] == expected
+    assert [hf_model.count_tokens(c) for c in CONVERSATIONS] == expected  # what budgets check before a call
     assert all(1 <= c.completion_tokens <= 12 and c.finish_reason in ("stop", "length") for c in out)
+    assert any(c.finish_reason == "length" for c in out)  # 12 tokens cut the code answer short
     spent = hf_model.usage - before
     assert spent.calls == 1 and spent.completion_tokens == sum(c.completion_tokens for c in out)
     assert spent.seconds > 0
@@ -198,6 +218,8 @@ def test_vllm_generates_in_input_order(vllm_model, hf_model) -> None:
     out = vllm_model.chat(CONVERSATIONS, temperature=0, max_tokens=12)
     assert all(c.text.strip() for c in out)
     assert [c.prompt_tokens for c in out] == _prompt_lengths(hf_model, CONVERSATIONS)
+    assert [vllm_model.count_tokens(c) for c in CONVERSATIONS] == [c.prompt_tokens for c in out]
+    assert any(c.finish_reason == "length" for c in out)
     assert vllm_model.usage.completion_tokens >= sum(c.completion_tokens for c in out) > 0
 
 

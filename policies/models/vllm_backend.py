@@ -122,7 +122,7 @@ class VLLMBackend(ModelBackend):
         the base class when the tokenizer cannot tell)."""
         try:
             ids = self.llm.get_tokenizer().apply_chat_template(conversation, add_generation_prompt=True, tokenize=True)
-            return len(ids)
+            return len(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
         except Exception:  # noqa: BLE001 - an estimate is enough for a budget check
             return super().count_tokens(conversation)
 

@@ -121,6 +121,11 @@ def complete_seeds(runs: pd.DataFrame, by: Sequence[str] = ("policy", "model"), 
     return _typed(rows), pd.DataFrame(coverage)
 
 
+def _key(keys) -> tuple:
+    keys = keys if isinstance(keys, tuple) else (keys,)
+    return tuple(str(k) for k in keys)
+
+
 def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"), incomplete: str = "drop",
                   tasks: Iterable[str] | None = None) -> pd.DataFrame:
     """Per group: ``<figure>_mean`` and ``<figure>_sem`` (rates in percent, scores as they are)
@@ -131,15 +136,13 @@ def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"),
     if runs.empty:
         return pd.DataFrame(columns=[*by, "runs", "seeds", "tasks", "failed"])
     rows_used, coverage = complete_seeds(runs, by, incomplete, tasks)
+    used = {_key(k): g for k, g in rows_used.groupby(by, sort=True, dropna=False)}
+    present = {_key(k): g for k, g in runs.groupby(by, sort=True, dropna=False)}
     out = []
     for cov in coverage.to_dict("records"):
         labels = {k: cov[k] for k in by}
-        group = rows_used
-        for k, v in labels.items():
-            group = group[group[k] == v] if not (isinstance(v, float) and math.isnan(v)) else group[group[k].isna()]
-        all_runs = runs
-        for k, v in labels.items():
-            all_runs = all_runs[all_runs[k] == v]
+        group = used.get(_key(tuple(labels.values())), rows_used.iloc[0:0])
+        all_runs = present.get(_key(tuple(labels.values())), runs.iloc[0:0])
         per_seed = group.groupby("seed")
         row = {**labels, "runs": len(group), "seeds": per_seed.ngroups, "failed": int((group["status"] != "ok").sum()),
                "incomplete": incomplete, **{k: v for k, v in cov.items() if k not in by}}

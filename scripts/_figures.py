@@ -9,7 +9,8 @@ Per run (``RunFigures``):
 - ``made_valid``: the submitted node is not the root and is valid (the policy produced a working
   solution of its own);
 - ``improved``: the submitted node is not the root and its test score beats the baseline's test
-  score (``gome_env.direction.Direction``); False when the record lacks the baseline's test score;
+  score (``gome_env.direction.Direction``; a baseline without a valid test score is beaten by any
+  valid submission); False in old records that lack ``baseline_test_score``;
 - ``percentile`` (0..1): the share of the leaderboard the submission beats, ties counting half
   (``gome_env.medals.Rank``); 0 without a valid submission; NaN in records from before it existed;
 - ``normalised_score``: ``gain(test, baseline_test) / gain(gold, baseline_test)`` (0 = baseline,
@@ -187,7 +188,7 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
     gap = d.gain(dev, test) / span if valid and not math.isnan(dev) and not math.isnan(span) else NAN
     return RunFigures(
         **base,
-        improved=bool(valid and not_root and not is_missing(base_test) and d.better(test, base_test)),
+        improved=bool(valid and not_root and "baseline_test_score" in final and d.better(test, base_test)),
         any_medal=valid and is_medal(final),
         made_valid=bool(valid and not_root),
         valid_submission=valid,

@@ -164,6 +164,20 @@ def test_paired_comparisons(runs):
     assert "m: gome - greedy  percentile: +0.062" in text and "W/L/T 3/2/1" in text
 
 
+def test_improved_against_a_failed_baseline_and_in_old_records():
+    from scripts._figures import run_figures
+
+    final = {"node_id": 2, "test_score": 0.6, "dev_score": 0.6, "valid_submission": True, "medal": "none",
+             "thresholds": {"gold": 0.9}, "baseline_test_score": None, "higher_is_better": True}
+    line = {"status": "ok", "record": {"final": final}}
+    fig = run_figures(line)
+    assert fig.improved and fig.made_valid and math.isnan(fig.normalised_score) and fig.norm_flag == "no_baseline_test"
+    old = {k: v for k, v in final.items() if k != "baseline_test_score"}
+    fig = run_figures({"status": "ok", "record": {"final": {**old, "baseline_dev_score": 0.5}}})
+    assert not fig.improved and fig.made_valid and fig.norm_flag == "no_baseline_test"  # dev never stands in for test
+    assert math.isnan(fig.percentile)  # written before the percentile existed
+
+
 def test_statistics():
     assert math.isnan(sem([1.0])) and sem([1.0, 3.0]) == pytest.approx(1.0)
     assert sign_test([1, 1, 1, 1, 1, 1, 1, 1, -1, 0]) == (8, 1, 1, pytest.approx(2 * 10 / 512))

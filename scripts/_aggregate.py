@@ -23,7 +23,6 @@ import math
 from itertools import combinations
 from typing import Iterable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from gome_env.direction import Direction

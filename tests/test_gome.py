@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
 from helpers import improve
 from policies import make_policy, run_episode, table_backend
+from gome_env.direction import Direction
 from policies.gome.diagnosis import (
-    WEIGHTS, DiagnosisError, Hypothesis, fallback_hypotheses, parse_diagnosis, select_hypothesis, selection_weights,
+    WEIGHTS, DiagnosisError, Hypothesis, fallback_hypotheses, parse_diagnosis, scenario_multiplier, select_hypothesis,
+    selection_weights,
 )
+from policies.gome.feedback import parse_feedback
+from policies.gome.update import accepts, success_gain
 from policies.gome.memory import FailureMemory, SuccessMemory, similarity
 from policies.gome.traces import Trace, all_reduce
 
@@ -20,6 +25,9 @@ PROBLEM = {"problem": "the baseline predicts the majority class", "evidence": "a
            "hypothesis": "predict with a linear rule on x0 + x1", "expected_effect": "accuracy above 0.9",
            "alignment": 8, "impact": 9, "novelty": 5, "feasibility": 9, "risk_reward": 7}
 DIAGNOSIS = json.dumps({"problems": [PROBLEM]})
+FEEDBACK = json.dumps({"Code Change Summary": "a linear rule on x0 + x1 replaces the majority class",
+                       "Observations": "accuracy rose", "Feedback for Hypothesis": "confirmed",
+                       "Replace Best Result": "yes", "Reasoning": "[Experiment Analysis] clearly better"})
 
 
 def gome_backend(baseline: str, buggy: bool = False):
@@ -31,7 +39,15 @@ def gome_backend(baseline: str, buggy: bool = False):
         source = baseline + "\nraise ValueError('boom')\n" if buggy else improve(baseline)
         return f"```python\n{source}\n# variant {count[0]}\n```"
 
-    return table_backend({"Answer with JSON only": DIAGNOSIS}, default=code)
+    return table_backend({"Replace Best Result": feedback_answer, "Answer with JSON only": DIAGNOSIS}, default=code)
+
+
+def feedback_answer(messages) -> str:
+    """RD-Agent's feedback, scripted: replace the best only when the current score is higher."""
+    found = re.search(r"current \w+ is (-?[\d.]+\d|None), while the best so far is (-?[\d.]*\d|None)", messages[-1]["content"])
+    current, best = found.groups()
+    better = current != "None" and (best == "None" or float(current) > float(best))
+    return FEEDBACK.replace('"yes"', '"yes"' if better else '"no"')
 
 
 def play(make_tiny_env, tiny_spec, steps: int, buggy: bool = False, **config):
@@ -66,9 +82,10 @@ def test_parse_diagnosis_validates_and_scores():
 
 
 def test_fallback_hypotheses():
-    (fix,) = fallback_hypotheses({"status": "runtime_error", "reason": "KeyError: 'x9'"})
-    assert "KeyError" in fix.hypothesis and fix.source == "fallback"
-    assert len(fallback_hypotheses({"status": "ok"})) == 3
+    (fix,) = fallback_hypotheses({"status": "runtime_error", "reason": "KeyError: 'x9'"}, node_id=7)
+    assert "KeyError" in fix.hypothesis and fix.source == "fallback" and fix.node_id == 7  # fixes the node it came from
+    assert len(fallback_hypotheses({"status": "ok"}, node_id=7)) == 3
+    assert all(h.node_id is None for h in fallback_hypotheses({"status": "ok"}, node_id=7))  # improve the best
 
 
 # ---------------------------------------------------------------------- momentum
@@ -107,23 +124,65 @@ def test_failure_memory_and_similarity():
     assert similarity("a b", "") == 0.0 and similarity("random forest", "random forest") == 1.0
 
 
-def test_momentum_steers_selection_and_the_switch_turns_it_off():
+def test_similarity_weighting_extension_steers_selection():
     boost = Hypothesis("weak model", "", "use gradient boosting trees", "")
     scale = Hypothesis("raw inputs", "", "standardise the inputs", "")
     success = SuccessMemory()
     success.add("gradient boosting trees helped", 0.3, 0.9, 1)
-    on = selection_weights([boost, scale], success, None)
-    off = selection_weights([boost, scale], None, None)
+    on = selection_weights([boost, scale], success=success)
+    off = selection_weights([boost, scale])
     assert off[0] == off[1] and on[0] > on[1] == off[1]
     failure = FailureMemory()
     failure.add("standardise the inputs", "ok", 0.5, "", 2)
-    penalised = selection_weights([boost, scale], None, failure)
+    penalised = selection_weights([boost, scale], failure=failure)
     assert penalised[1] < penalised[0]
     rng = random.Random(0)
-    picks = [select_hypothesis([boost, scale], rng, success, failure)[0] is boost for _ in range(300)]
+    picks = [select_hypothesis([boost, scale], rng, success=success, failure=failure)[0] is boost for _ in range(300)]
     assert sum(picks) > 200
-    low = Hypothesis("p", "", "h", "", scores=dict.fromkeys(WEIGHTS, 1.0))
-    assert all(select_hypothesis([boost, low], rng, None, None, top_k=1)[0] is boost for _ in range(20))
+
+
+def test_rd_agent_top_k_selection():
+    # the top k by weighted score, then RD-Agent's pool: uniform among equally labelled candidates
+    hyps = [Hypothesis("p", "", f"h{i}", "", scores={**dict.fromkeys(WEIGHTS, 5.0), "impact": float(i)}) for i in range(1, 8)]
+    rng = random.Random(0)
+    picks = [select_hypothesis(hyps, rng)[0].hypothesis for _ in range(2000)]
+    assert set(picks) == {"h7", "h6", "h5", "h4", "h3"}  # top 5 by the 0.2/0.4/0.2/0.1/0.1 score
+    assert max(picks.count(h) for h in set(picks)) < 1.3 * min(picks.count(h) for h in set(picks))
+    _, weights = select_hypothesis(hyps, rng)
+    assert weights == [1.0] * 5
+    # the score-proportional extension weighs by the weighted score
+    _, weights = select_hypothesis(hyps, rng, score_proportional=True)
+    assert weights == pytest.approx([h.weighted_score for h in reversed(hyps[2:])])
+    # labels: a scenario problem counts `multiplier` times, a feedback problem 3 - multiplier
+    scen = Hypothesis("s", "", "scenario idea", "", label="scenario")
+    feed = Hypothesis("f", "", "feedback idea", "", label="feedback")
+    assert selection_weights([scen, feed], multiplier=3) == [3.0, 0.0]
+    assert selection_weights([scen, feed], multiplier=1) == [1.0, 2.0]
+    assert selection_weights([scen], multiplier=0) == [1.0]  # nothing left in the pool: uniform
+    assert [scenario_multiplier([False] * n) for n in (0, 3, 4, 8, 12)] == [3, 3, 2, 1, 0]
+    assert scenario_multiplier([True, True, True]) == 2  # (3 x 3) // 2 = 4 -> 3 - 1
+
+
+def test_feedback_parsing():
+    fb = parse_feedback("```json\n" + FEEDBACK + "\n```")
+    assert fb.decision is True and "linear rule" in fb.code_change_summary and fb.reasoning.startswith("[Experiment")
+    assert parse_feedback('{"replace best result": "No", "reasoning": "worse"}').decision is False
+    for bad in ["no json", '{"Replace Best Result": "maybe"}', '{"Reasoning": "x"}']:
+        with pytest.raises(ValueError, match="Replace Best Result"):
+            parse_feedback(bad)
+
+
+def test_acceptance_rule_and_first_success_gain():
+    up, down = Direction(True), Direction(False)
+    assert accepts(0.7, 0.5, up, buggy=False, decision=False) is False  # the feedback's decision wins
+    assert accepts(0.4, 0.5, up, buggy=False, decision=True) is True
+    assert accepts(0.7, 0.5, up, buggy=False, decision=None) is True  # no feedback: the score rule
+    assert accepts(0.7, 0.5, up, buggy=False, decision=None, min_gain=0.3) is False
+    assert accepts(2.0, 3.0, down, buggy=False, decision=None) is True
+    assert accepts(0.9, None, up, buggy=False, decision=False) is True  # the first valid result always replaces
+    assert accepts(None, None, up, buggy=True, decision=True) is False
+    assert success_gain(0.8, 0.5, up) == pytest.approx(0.3) and success_gain(2.0, 3.0, down) == pytest.approx(1.0)
+    assert success_gain(0.8, None, up) == pytest.approx(0.8) and success_gain(0.0, None, up) == 1.0  # never 0
 
 
 def test_all_reduce_shares_success_memory():
@@ -140,40 +199,56 @@ def test_all_reduce_shares_success_memory():
 
 
 def test_k_traces_make_one_batched_call_per_round_phase(make_tiny_env, tiny_spec):
-    record, policy, backend = play(make_tiny_env, tiny_spec, steps=6, num_traces=3)
-    # two rounds: each makes one diagnosis call and one implementation call, each a batch of K = 3
-    assert backend.calls == [3, 3, 3, 3]
+    record, policy, backend = play(make_tiny_env, tiny_spec, steps=6, num_traces=3, cross_trace_diversity=False)
+    # two rounds: diagnoses, implementations and feedback each one batch of K = 3 (round 2's
+    # feedback is never asked: the step budget is spent)
+    assert backend.calls == [3, 3, 3, 3, 3]
     assert [s["kind"] for s in record["steps"]] == ["implement"] * 6
     assert [s["trace"] for s in record["steps"]] == [0, 1, 2, 0, 1, 2]
     assert policy.rounds == 2 and record["policy_summary"]["rounds"] == 2
     # each trace branches from its own best: round 2 builds on round 1's accepted node
     first = {s["trace"]: s["node_id"] for s in record["steps"][:3]}
     assert all(s["parent_id"] == first[s["trace"]] for s in record["steps"][3:])
-    assert record["steps"][0]["calls"][0]["kind"] == "diagnose" and record["steps"][0]["calls"][1]["kind"] == "implement"
+    assert [c["kind"] for c in record["steps"][0]["calls"]] == ["diagnose", "implement"]
+    assert [c["kind"] for c in record["steps"][3]["calls"]] == ["feedback", "diagnose", "implement"]  # every call is counted
 
 
-def test_momentum_buffer_grows_on_accept_and_decays(make_tiny_env, tiny_spec):
+def test_traces_are_asked_to_differ_at_the_start(make_tiny_env, tiny_spec):
+    record, policy, backend = play(make_tiny_env, tiny_spec, steps=3, num_traces=3)
+    assert backend.calls[:4] == [1, 1, 1, 3]  # round 0's diagnoses one after another, then one batch
+    diagnoses = user_prompts(backend, "List up to")[:3]
+    assert "Diversity to your siblings" not in diagnoses[0]
+    assert diagnoses[1].count("=== Sibling") == 1 and diagnoses[2].count("=== Sibling") == 2
+    assert PROBLEM["hypothesis"] in diagnoses[2].split("# Diversity to your siblings")[1]
+
+
+def test_success_memory_on_shows_accepted_experiments_and_momentum_decays(make_tiny_env, tiny_spec):
     record, policy, backend = play(make_tiny_env, tiny_spec, steps=3, num_traces=1, beta=0.5)
     (trace,) = policy.traces
     steps = record["steps"]
     baseline = record["final"]["baseline_dev_score"]
-    assert steps[0]["dev_score"] > baseline  # round 0 improves: accepted
+    assert steps[0]["dev_score"] > baseline  # round 0 improves: the feedback says replace
     assert trace.best_id == steps[0]["node_id"] and trace.accepted == 1
+    assert [e.feedback_source for e in trace.experiments] == ["model", "model", "rule"]  # round 3: budget spent
     (entry,) = trace.success.entries  # rounds 1, 2 reach the same score: not accepted
     assert entry.gain == pytest.approx(steps[0]["dev_score"] - baseline)
-    assert entry.weight == pytest.approx(entry.gain * 0.5**2)  # decayed at the end of rounds 1 and 2
+    assert entry.weight == pytest.approx(entry.gain * 0.5**2)  # the beta extension: decayed in rounds 1 and 2
     assert len(trace.failure) == 2
-    assert len(user_prompts(backend, "# What worked")) == 4  # rounds 1 and 2: diagnosis + implementation
-    assert any(s["note"]["momentum"] > 0 for s in steps[1:])
+    diagnoses = user_prompts(backend, "List up to")
+    assert "# Experiments so far (accepted and failed)" in diagnoses[1] and "Surpass previous best: yes" in diagnoses[1]
+    assert "Code change summary: a linear rule" in diagnoses[1]  # the feedback's summary reaches the next round
+    assert f"Experiment score: accuracy {steps[0]['dev_score']}" in diagnoses[1]
 
 
-def test_momentum_off_keeps_no_success_memory(make_tiny_env, tiny_spec):
+def test_success_memory_off_shows_failures_only(make_tiny_env, tiny_spec):
     record, policy, backend = play(make_tiny_env, tiny_spec, steps=3, num_traces=1, momentum=False)
     (trace,) = policy.traces
     assert trace.accepted == 1 and len(trace.success) == 0 and len(trace.failure) == 2
-    assert user_prompts(backend, "# What worked") == []
-    assert len(user_prompts(backend, "# What did not work")) == 2  # round 2's diagnosis and implementation
-    assert policy.config.momentum is False and record["policy_config"]["momentum"] is False
+    text = "\n".join(user_prompts(backend, "# Task"))
+    assert "accepted and failed" not in text and "Surpass previous best: yes" not in text
+    assert "# Failed experiments so far" in user_prompts(backend, "List up to")[2]
+    assert policy.config.enable_success_memory is False and record["policy_config"]["momentum"] is False
+    assert make_policy("gome", model="scripted", enable_success_memory=False).config.momentum is False
 
 
 def test_diagnostics_richness_switch(make_tiny_env, tiny_spec):
@@ -186,8 +261,8 @@ def test_diagnostics_richness_switch(make_tiny_env, tiny_spec):
 
 
 def test_sync_interval_switch(make_tiny_env, tiny_spec):
-    _, shared, _ = play(make_tiny_env, tiny_spec, steps=2, num_traces=2, sync_interval=1)
-    _, alone, _ = play(make_tiny_env, tiny_spec, steps=2, num_traces=2, sync_interval=0)
+    _, shared, _ = play(make_tiny_env, tiny_spec, steps=4, num_traces=2, sync_interval=1)
+    _, alone, _ = play(make_tiny_env, tiny_spec, steps=4, num_traces=2, sync_interval=0)
     assert [len(t.success) for t in shared.traces] == [2, 2]  # each trace's accept reached the other
     assert [len(t.success) for t in alone.traces] == [1, 1]
 

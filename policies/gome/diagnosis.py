@@ -1,18 +1,25 @@
-"""GOME's gradient: a structured diagnosis of the current best solution.
+"""GOME's gradient: a structured diagnosis of the trace's best solution, and the choice of one
+hypothesis (RD-Agent's ``DSProposalV2ExpGen``, ``rdagent/scenarios/data_science/proposal/exp_gen/proposal.py``).
 
-One model call per trace (batched across traces) reads the environment's diagnostics of the
-trace's best solution and of its last experiment, and returns JSON::
+One model call per trace (batched across traces) reads the best solution, its diagnostics, the
+previous trial's feedback and the trace's history, and returns JSON::
 
-    {"problems": [{"problem": ..., "evidence": ..., "hypothesis": ..., "expected_effect": ...,
-                   "alignment": 1-10, "impact": 1-10, "novelty": 1-10,
-                   "feasibility": 1-10, "risk_reward": 1-10}]}
+    {"problems": [{"problem": ..., "label": "scenario" | "feedback", "evidence": ...,
+                   "hypothesis": ..., "expected_effect": ..., "alignment": 1-10, "impact": 1-10,
+                   "novelty": 1-10, "feasibility": 1-10, "risk_reward": 1-10}]}
 
 Where the backend supports it the output is constrained to ``DIAGNOSIS_SCHEMA``; otherwise the
 JSON is found in the text. ``parse_diagnosis`` validates it (a hypothesis is required; missing
-scores count 5; scores are clipped to 1-10). Each hypothesis gets the reference
-implementation's weighted score (alignment 0.2, impact 0.4, novelty 0.2, feasibility 0.1,
-risk-reward 0.1); ``select_hypothesis`` samples among the top ``top_k`` in proportion to it,
-adjusted by momentum (similarity to successes) and by the failure memory.
+scores count 5; scores are clipped to 1-10).
+
+``select_hypothesis`` is RD-Agent's ``compute_top_scores`` + ``select_hypothesis``: the top
+``top_k`` (5) by the weighted score (alignment 0.2, impact 0.4, novelty 0.2, feasibility 0.1,
+risk-reward 0.1), then one drawn from a pool where a scenario problem counts
+``scenario_multiplier`` times and a feedback problem ``3 - scenario_multiplier`` times (the
+multiplier falls from 3 to 0 as the trace's experiments accumulate). This project's extensions,
+off by default: ``score_proportional`` (weights also in proportion to the weighted score) and
+similarity weighting (momentum: similarity to remembered successes raises a weight, similarity
+to failures lowers it).
 """
 
 from __future__ import annotations
@@ -23,15 +30,17 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from policies import prompts
+from policies.gome.jsoncall import JSONOutcome, request_json
 from policies.gome.memory import FailureMemory, SuccessMemory
 
 __all__ = [
     "WEIGHTS", "DIAGNOSIS_SCHEMA", "Hypothesis", "DiagnosisError", "parse_diagnosis", "fallback_hypotheses",
-    "diagnosis_prompt", "select_hypothesis", "selection_weights", "request_diagnoses", "DiagnosisOutcome",
+    "diagnosis_prompt", "select_hypothesis", "selection_weights", "request_diagnoses", "scenario_multiplier",
 ]
 
 WEIGHTS = {"alignment": 0.2, "impact": 0.4, "novelty": 0.2, "feasibility": 0.1, "risk_reward": 0.1}
 TEXT_FIELDS = ("problem", "evidence", "hypothesis", "expected_effect")
+LABELS = ("scenario", "feedback")
 
 DIAGNOSIS_SCHEMA = {
     "type": "object",
@@ -44,6 +53,7 @@ DIAGNOSIS_SCHEMA = {
                 "type": "object",
                 "properties": {
                     **{k: {"type": "string"} for k in TEXT_FIELDS},
+                    "label": {"type": "string", "enum": list(LABELS)},
                     **{k: {"type": "integer", "minimum": 1, "maximum": 10} for k in WEIGHTS},
                 },
                 "required": list(TEXT_FIELDS) + list(WEIGHTS),
@@ -54,7 +64,7 @@ DIAGNOSIS_SCHEMA = {
 }
 
 EXAMPLE = (
-    '{"problems": [{"problem": "...", "evidence": "...", "hypothesis": "...", "expected_effect": "...", '
+    '{"problems": [{"problem": "...", "label": "scenario", "evidence": "...", "hypothesis": "...", "expected_effect": "...", '
     '"alignment": 7, "impact": 8, "novelty": 5, "feasibility": 9, "risk_reward": 6}]}'
 )
 
@@ -73,6 +83,8 @@ class Hypothesis:
     expected_effect: str
     scores: dict[str, float] = field(default_factory=lambda: dict.fromkeys(WEIGHTS, 5.0))
     source: str = "model"  # or "fallback" when the diagnosis could not be parsed
+    label: str = ""  # "scenario" (a problem of the task, data or code) or "feedback" (shown by experiments)
+    node_id: int | None = None  # the node to edit; None: the trace's best
 
     @property
     def weighted_score(self) -> float:
@@ -108,6 +120,11 @@ def _score(value) -> float:
         return 5.0
 
 
+def _label(value) -> str:
+    word = str(value or "").strip().lower()
+    return next((label for label in LABELS if word.startswith(label)), "")
+
+
 def parse_diagnosis(text: str, max_problems: int = 5) -> list[Hypothesis]:
     """Validated hypotheses from a diagnosis answer, best weighted score first."""
     for value in _json_objects(text or ""):
@@ -130,6 +147,7 @@ def parse_diagnosis(text: str, max_problems: int = 5) -> list[Hypothesis]:
                 hypothesis=hyp[:800],
                 expected_effect=str(item.get("expected_effect") or "").strip()[:300],
                 scores={k: _score(raw.get(k, 5)) for k in WEIGHTS},
+                label=_label(item.get("label")),
             ))
         if out:
             return sorted(out, key=lambda h: -h.weighted_score)[:max_problems]
@@ -143,102 +161,78 @@ GENERIC = (
 )
 
 
-def fallback_hypotheses(diagnostics: dict) -> list[Hypothesis]:
-    """Hypotheses to use when the diagnosis cannot be parsed: fix the failure if the last run
-    failed, else generic improvements."""
+def fallback_hypotheses(diagnostics: dict, node_id: int | None = None) -> list[Hypothesis]:
+    """Hypotheses to use when the diagnosis cannot be parsed: when ``diagnostics`` (those of
+    node ``node_id``, the trace's last experiment) say the run failed, one hypothesis to fix that
+    failure, applied to that same node; else generic improvements of the trace's best."""
     if diagnostics.get("status", "ok") != "ok":
-        reason = diagnostics.get("reason") or diagnostics["status"]
-        return [Hypothesis("The last run failed.", str(reason)[:300], f"Fix the cause of: {str(reason)[:200]}", "a valid run", source="fallback")]
+        reason = str(diagnostics.get("reason") or diagnostics["status"])
+        return [Hypothesis("The last run failed.", reason[:300], f"Fix the cause of: {reason[:200]}", "a valid run",
+                           source="fallback", label="feedback", node_id=node_id)]
     return [Hypothesis(p, "fallback: the diagnosis could not be parsed", h, e, source="fallback") for p, h, e in GENERIC]
 
 
-def diagnosis_prompt(task_text: str, files: dict[str, str], best_diag: dict, last: tuple[str, dict] | None,
-                     success: str, failure: str, cfg) -> list[dict]:
-    """The diagnosis conversation for one trace: task, best code, its diagnostics, the last
-    experiment, the memories, and the JSON answer format."""
-    parts = [
-        "# Task\n" + prompts.clip(task_text, cfg.max_task_chars),
-        "# Current best solution\n" + prompts.code_block(files, cfg.max_code_chars),
-        "# Its diagnostics\n" + prompts.feedback(best_diag, cfg.diagnostics, cfg.max_feedback_chars),
-    ]
-    if last is not None:
-        tried, diag = last
-        parts.append(f"# Last experiment\nTried: {tried}\n" + prompts.feedback(diag, cfg.diagnostics, cfg.max_feedback_chars // 2))
-    if success:
-        parts.append("# What worked (accepted changes, strongest first)\n" + success)
-    if failure:
-        parts.append("# What did not work\n" + failure)
+def diagnosis_prompt(task_text: str, sections: list[str], cfg) -> list[dict]:
+    """The diagnosis conversation for one trace: the task, the given ``sections`` (best solution,
+    its diagnostics, the previous feedback, the history, the siblings' hypotheses) and the JSON
+    answer format."""
+    parts = ["# Task\n" + prompts.clip(task_text, cfg.max_task_chars), *[s for s in sections if s]]
     parts.append(
-        f"# Instructions\nList up to {cfg.max_problems} problems that limit the dev score. For each give the problem, "
-        "the evidence (from the diagnostics or the code), a hypothesis (one concrete change to the code), its expected "
-        "effect, and scores from 1 to 10 for alignment, impact, novelty, feasibility and risk_reward. "
+        f"# Instructions\nList up to {cfg.max_problems} problems that limit the dev score. Label each \"scenario\" (a "
+        "problem of the task, the data or the code) or \"feedback\" (a problem the experiments so far have shown). For "
+        "each give the evidence (from the diagnostics or the code), a hypothesis (one concrete change to the code), "
+        "its expected effect, and scores from 1 to 10 for alignment, impact, novelty, feasibility and risk_reward. "
         f"Answer with JSON only, like:\n{EXAMPLE}"
     )
     return [{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def selection_weights(hypotheses: list[Hypothesis], success: SuccessMemory | None, failure: FailureMemory | None,
+def scenario_multiplier(decisions: list[bool]) -> int:
+    """RD-Agent's ``scen_prob_multiplier`` from a trace's experiments (accepted or not): 3 at the
+    start, falling to 0 as (3 x accepted + 2 x rejected) / 2 grows by 4s."""
+    accepted = sum(1 for d in decisions if d)
+    weighted = (accepted * 3 + (len(decisions) - accepted) * 2) // 2
+    return max(0, 3 - weighted // 4)
+
+
+def selection_weights(hypotheses: list[Hypothesis], multiplier: int = 3, score_proportional: bool = False,
+                      success: SuccessMemory | None = None, failure: FailureMemory | None = None,
                       momentum_weight: float = 1.0, failure_penalty: float = 0.5) -> list[float]:
-    """Sampling weight of each hypothesis: weighted score x (1 + momentum_weight x similarity to
-    successes) x (1 - failure_penalty x similarity to failures). ``success=None`` turns momentum off."""
+    """Each candidate's draw weight: its count in RD-Agent's pool (a scenario problem
+    ``multiplier``, a feedback problem ``3 - multiplier``, an unlabelled one 1; all 1 when that
+    leaves nothing), times, with the extensions, its weighted score (``score_proportional``),
+    ``1 + momentum_weight x similarity to successes`` (``success``) and
+    ``1 - failure_penalty x similarity to failures`` (``failure``)."""
+    pool = [float(multiplier if h.label == "scenario" else 3 - multiplier if h.label == "feedback" else 1) for h in hypotheses]
+    if not any(pool):
+        pool = [1.0] * len(hypotheses)
     out = []
-    for h in hypotheses:
-        w = h.weighted_score
+    for h, w in zip(hypotheses, pool):
+        if score_proportional:
+            w *= h.weighted_score
         if success is not None:
             w *= 1.0 + momentum_weight * success.momentum(h.text)
         if failure is not None:
             w *= max(0.05, 1.0 - failure_penalty * failure.similarity(h.text))
         out.append(w)
+    if not any(out):
+        out = [1.0] * len(hypotheses)
     return out
 
 
-def select_hypothesis(hypotheses: list[Hypothesis], rng: random.Random, success: SuccessMemory | None,
-                      failure: FailureMemory | None, top_k: int = 5, momentum_weight: float = 1.0,
-                      failure_penalty: float = 0.5) -> tuple[Hypothesis, list[float]]:
-    """Weighted sampling among the ``top_k`` best by selection weight; returns the pick and the
+def select_hypothesis(hypotheses: list[Hypothesis], rng: random.Random, top_k: int = 5, multiplier: int = 3,
+                      **extensions) -> tuple[Hypothesis, list[float]]:
+    """RD-Agent's choice: the ``top_k`` by weighted score (the earliest among ties), then one
+    drawn by ``selection_weights`` (``extensions``: its keyword options). Returns the pick and the
     weights of the candidates considered."""
-    weights = selection_weights(hypotheses, success, failure, momentum_weight, failure_penalty)
-    ranked = sorted(zip(weights, range(len(hypotheses))), key=lambda x: -x[0])[:top_k]
-    pick = rng.choices([i for _, i in ranked], weights=[w for w, _ in ranked])[0]
-    return hypotheses[pick], [w for w, _ in ranked]
+    top = sorted(hypotheses, key=lambda h: -h.weighted_score)[:top_k]
+    weights = selection_weights(top, multiplier, **extensions)
+    return rng.choices(top, weights=weights)[0], weights
 
 
-@dataclass
-class DiagnosisOutcome:
-    """The hypotheses one trace's diagnosis produced (None when every attempt failed) and the
-    exchanges (first answer and retries)."""
-
-    hypotheses: list[Hypothesis] | None
-    calls: list = field(default_factory=list)
-    error: str | None = None
-
-
-def request_diagnoses(episode, conversations: list[list[dict]], cfg) -> list[DiagnosisOutcome]:
-    """All traces' diagnoses in one batched call (JSON-constrained where the backend can), the
-    unparseable ones re-asked together up to ``cfg.max_parse_retries`` times."""
-    outcomes = [DiagnosisOutcome(None) for _ in conversations]
-    convs = [list(c) for c in conversations]
-    pending = list(range(len(convs)))
-    for attempt in range(cfg.max_parse_retries + 1):
-        if not pending:
-            break
-        exchanges = episode.chat(
-            [convs[i] for i in pending], kind="diagnose" if attempt == 0 else "diagnose_retry",
-            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.diagnosis_max_tokens,
-            json_schema=DIAGNOSIS_SCHEMA,
-        )
-        still = []
-        for i, ex in zip(pending, exchanges):
-            outcomes[i].calls.append(ex)
-            try:
-                outcomes[i].hypotheses = parse_diagnosis(ex.answer, cfg.max_problems)
-            except DiagnosisError as exc:
-                ex.error = outcomes[i].error = str(exc)
-                episode.parse_failures += 1
-                convs[i] = list(conversations[i]) + [
-                    {"role": "assistant", "content": prompts.clip(ex.answer, 1500)},
-                    {"role": "user", "content": f"Your answer could not be used: {exc}"},
-                ]
-                still.append(i)
-        pending = still
-    return outcomes
+def request_diagnoses(episode, conversations: list[list[dict]], cfg) -> list[JSONOutcome]:
+    """All traces' diagnoses in one batched call (JSON-constrained where the backend can); the
+    unparseable ones re-asked together up to ``cfg.max_parse_retries`` times. Each outcome's
+    ``value`` is the list of hypotheses, or None."""
+    return request_json(episode, conversations, cfg, parse=lambda text: parse_diagnosis(text, cfg.max_problems),
+                        kind="diagnose", max_tokens=cfg.diagnosis_max_tokens, schema=DIAGNOSIS_SCHEMA)

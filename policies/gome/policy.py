@@ -1,27 +1,34 @@
-"""GOME: gradient-based optimisation of an ML solution by structured reasoning.
+"""GOME: gradient-based optimisation of an ML solution by structured reasoning, built on
+RD-Agent's data-science loop (microsoft/RD-Agent, ``rdagent/scenarios/data_science/``).
 
 The pieces (each its own module, each testable alone):
 
-- gradient (``diagnosis.py``): a structured diagnosis of the current best -> problems with
-  evidence and hypotheses with expected effects and scores;
-- momentum (``memory.py``): a success memory of accepted hypotheses and their gains, decayed by
-  ``beta`` each round, fed into hypothesis selection and prompts; a failure memory;
-- update (``update.py``): implement the chosen hypothesis on the current best, debug a failed
-  run at most ``max_debug`` times, accept when the dev score improves;
+- gradient (``diagnosis.py``): a structured diagnosis of the trace's best -> labelled problems
+  with evidence and hypotheses scored 1-10 on five criteria; RD-Agent's top-5 draw picks one;
+- update (``update.py``): implement the hypothesis on the trace's best, debug a failed run at
+  most ``max_debug`` times;
+- feedback (``feedback.py``): RD-Agent's post-experiment feedback (observations, code-change
+  summary, reasoning, replace-best decision); the decision is the acceptance;
+- history and momentum (``history.py``, ``memory.py``): the trace's experiments with their
+  code-change summaries and feedback, shown to the next round; with the success memory on
+  (``enable_success_memory``, the GOME paper's momentum switch) accepted experiments and their
+  scores are shown, with it off only the failed ones;
 - multi-trace (``traces.py``): ``num_traces`` traces advance together, their model calls of a
-  round phase batched, sharing success memory every ``sync_interval`` rounds.
+  round phase batched, asked at the start to differ from each other, sharing success memory
+  every ``sync_interval`` rounds.
 
-Ablation switches (``GOMEConfig``):
+Switches (``GOMEConfig``), reference behaviour by default:
 
-- ``momentum=False``: no success memory: accepted hypotheses are not remembered, prompts show only
-  what failed (as the reference's ``enable_success_memory`` off) and selection ignores momentum;
-- ``num_traces`` (K): how many traces; K=1 is a single optimisation run;
-- ``sync_interval``: rounds between success-memory all-reduces (0: never share);
-- ``diagnostics``: ``full`` / ``standard`` / ``minimal``: how rich the feedback in the diagnosis,
-  update and debug prompts is (``gome_env.diagnostics.render_feedback``; ``minimal`` also leaves
-  the execution output out of debug prompts);
-- ``merge``: when the step budget is down to K steps, merge the two best traces' solutions with
-  one model call instead of another round.
+- ``enable_success_memory`` (alias ``momentum``), ``num_traces`` (K), ``sync_interval``,
+  ``cross_trace_diversity``, ``diagnostics`` (``full`` / ``standard`` / ``minimal``), ``merge``
+  (merge the two best traces when the step budget is down to K steps);
+- ``accept``: ``feedback`` (RD-Agent: the feedback's replace-best decision) or ``score`` (no
+  feedback call; the dev score must improve by more than ``min_gain``);
+- this project's extensions, off by default: ``similarity_weighting`` (selection weighted by
+  word-overlap similarity to remembered successes, decayed by ``beta`` per round, and to
+  failures), ``score_proportional`` (selection weights in proportion to the weighted score).
+
+docs/POLICIES.md lists each mechanism and default against the reference.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
-from policies.edits import EditRequest, request_edits
+from policies.edits import request_edits
 from policies.gome.memory import FailureMemory, SuccessMemory
 from policies.gome.traces import Trace, run_round
 
@@ -39,19 +46,19 @@ __all__ = ["GOMEConfig", "GOMEPolicy"]
 
 @dataclass
 class GOMEConfig(PolicyConfig):
-    """GOME's settings. Ablation switches: ``momentum``, ``num_traces``, ``sync_interval``,
-    ``diagnostics``, ``merge``. ``beta``: momentum decay per round; ``momentum_weight`` and
-    ``failure_penalty``: how much similarity to successes / failures raises / lowers a
-    hypothesis's sampling weight; ``max_problems``: problems per diagnosis; ``top_k``:
-    candidates sampled among; ``max_debug``: debug attempts per failed run; ``min_gain``:
-    smallest dev-score gain that is accepted."""
+    """GOME's settings (see the module docstring). ``max_problems``: problems per diagnosis;
+    ``top_k``: candidates drawn among (RD-Agent: 5); ``max_debug``: debug attempts per failed
+    run; ``min_gain``: smallest dev-score gain the score rule accepts; ``diagnosis_max_tokens`` /
+    ``feedback_max_tokens``: answer sizes of the two JSON calls; ``memory_capacity``: success and
+    failure entries kept. Extension settings: ``beta`` (decay per round; 1.0 = none),
+    ``momentum_weight``, ``failure_penalty``. ``momentum``: the old name of
+    ``enable_success_memory`` (when given, it wins)."""
 
     num_traces: int = 2
-    momentum: bool = True
-    beta: float = 0.9
-    memory_capacity: int = 20
-    momentum_weight: float = 1.0
-    failure_penalty: float = 0.5
+    enable_success_memory: bool = True
+    momentum: bool | None = None
+    cross_trace_diversity: bool = True
+    accept: str = "feedback"
     sync_interval: int = 2
     max_problems: int = 5
     top_k: int = 5
@@ -59,13 +66,25 @@ class GOMEConfig(PolicyConfig):
     min_gain: float = 0.0
     merge: bool = False
     diagnosis_max_tokens: int = 768
+    feedback_max_tokens: int = 384
+    memory_capacity: int = 20
+    similarity_weighting: bool = False
+    score_proportional: bool = False
+    beta: float = 1.0
+    momentum_weight: float = 1.0
+    failure_penalty: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.momentum is not None:
+            self.enable_success_memory = bool(self.momentum)
+        self.momentum = self.enable_success_memory
         if self.num_traces < 1 or self.sync_interval < 0 or self.max_debug < 0 or self.top_k < 1 or self.max_problems < 1:
             raise ConfigError("need num_traces >= 1, sync_interval >= 0, max_debug >= 0, top_k >= 1 and max_problems >= 1")
         if not 0.0 <= self.beta <= 1.0:
             raise ConfigError(f"beta must be in [0, 1], got {self.beta}")
+        if self.accept not in ("feedback", "score"):
+            raise ConfigError(f"unknown accept rule {self.accept!r}; valid rules: feedback, score")
 
 
 class GOMEPolicy(Policy):
@@ -82,8 +101,10 @@ class GOMEPolicy(Policy):
     def run(self, episode: Episode) -> None:
         cfg = self.config
         root = episode.tree.root
+        scratch = getattr(cfg, "start", "baseline") == "scratch"
+        best_id, best_score = (None, None) if scratch else (root.id, root.dev_score)
         self.traces = [
-            Trace(i, root.id, root.dev_score, SuccessMemory(cfg.beta, cfg.memory_capacity), FailureMemory(cfg.memory_capacity))
+            Trace(i, best_id, best_score, SuccessMemory(cfg.beta, cfg.memory_capacity), FailureMemory(cfg.memory_capacity))
             for i in range(cfg.num_traces)
         ]
         round_no = 0
@@ -97,16 +118,14 @@ class GOMEPolicy(Policy):
         """Merge the best solutions of the two best traces with one model call (one step).
         False, with no step taken, when there are not two distinct bests to merge."""
         cfg = self.config
-        sign = 1 if episode.higher_is_better else -1
-        bests = {t.best_id: t.best_score for t in self.traces if t.best_score is not None}
-        top = sorted(bests, key=lambda i: -sign * bests[i])[:2]
+        direction = episode.direction
+        bests = {t.best_id: t.best_score for t in self.traces if t.best_id is not None and t.best_score is not None}
+        top = sorted(bests, key=lambda i: (-direction.sign * bests[i], i))[:2]
         if len(top) < 2:
             return False
         a, b = top
-        scores = (f"({episode.metric_name} {bests[a]})", f"({episode.metric_name} {bests[b]})")
-        messages = prompts.merge_prompt(episode.task_text, episode.files(a), episode.files(b), cfg, scores)
-        (outcome,) = request_edits(episode, [EditRequest(messages, episode.files(a), "whole", "merge")], config=cfg)
-        episode.step(outcome.diff, a, kind="merge", trace=-1, calls=outcome.calls, parse_ok=outcome.ok, note={"merged": [a, b]})
+        (outcome,) = request_edits(episode, [prompts.crossover_request(episode, a, b, cfg, kind="merge")], config=cfg)
+        episode.apply(outcome, a, kind="merge", trace=-1, note={"merged": [a, b]})
         return True
 
     @property

@@ -28,10 +28,13 @@ def make_env(
     train_file: str | None = None,
     leaderboard: str | Path | None = None,
     registry: str | Path | None = None,
+    final_refit: bool = False,
     **kwargs,
 ):
-    """Entry point of ``gome/mlebench-v0``: an MLEEnv over a prepared competition folder."""
-    from gome_env.env import MLEEnv
+    """Entry point of ``gome/mlebench-v0``: an MLEEnv over a prepared competition folder.
+    ``final_refit=True``: at submission the chosen solution also runs with the dev rows back in
+    train (``info["final"]["refit"]``, see :mod:`gome_env.mlebench.refit`)."""
+    from gome_env.mlebench.refit import MLEBenchEnv
 
     spec = competition_spec(competition_dir, metric=metric, train_file=train_file, leaderboard=leaderboard, registry=registry)
-    return MLEEnv(spec, **kwargs)
+    return MLEBenchEnv(spec, final_refit=final_refit, **kwargs)

@@ -14,14 +14,15 @@ from gome_env.metrics import mean_column_auc
 from gome_env.mlebench.layouts import SPLITTERS
 from gome_env.mlebench.recipes import LITE, Recipe
 from gome_env.mlebench.sources import Sources, find_sources
-from gome_env.mlebench.split import answers_frame, link_tree, read_table, replace, split_table
+from gome_env.mlebench.split import answers_frame, link, link_tree, read_table, replace, split_table
 from gome_env.task import PreparedTask, TaskSpec, data_root
 
-__all__ = ["competition_spec", "ADAPTER_VERSION", "ROOT_SOLUTION"]
+__all__ = ["competition_spec", "refit_data", "ADAPTER_VERSION", "ROOT_SOLUTION"]
 
-ADAPTER_VERSION = "2"
+ADAPTER_VERSION = "3"
 SAMPLE_NAMES = ("sample_submission.csv", "sampleSubmission.csv", "sample_submission_null.csv")
 ANSWER_NAMES = ("test.csv", "answers.csv")
+REFIT = "refit"  # the prepared folder's data for final_refit runs
 
 ROOT_SOLUTION = '''"""Root solution: copy the sample submissions (valid, and as poor as they are)."""
 
@@ -167,6 +168,22 @@ def _workspace_note(recipe: Recipe, prediction: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refit_folder(public_in: Path, public: Path, refit: Path) -> None:
+    """The data a refit run sees: the competition's public files as published (the dev rows back in
+    train, labels included), plus the workspace's own files (dev features, sample submissions)."""
+    refit.mkdir()
+    link_tree(public_in, refit)
+    originals = {p.name for p in public_in.iterdir()}
+    for item in public.iterdir():
+        if item.name not in originals or item.name in ("sample_submission.csv", "description.md"):
+            link(item, replace(refit / item.name))
+
+
+def refit_data(prepared: PreparedTask) -> Path:
+    """Where :func:`_refit_folder` put the refit run's data for a prepared competition."""
+    return prepared.root / REFIT
+
+
 def _write_leaderboard(source: Path, target: Path) -> None:
     frame = pd.read_csv(source)
     column = next((c for c in frame.columns if c.lower() == "score"), None)
@@ -212,6 +229,7 @@ def _prepare(spec: TaskSpec, root: Path, recipe: Recipe, sample_path: Path, answ
     dev.sample.to_csv(replace(public / "sample_submission_dev.csv"), index=False)
     sample[[recipe.id, *prediction]].to_csv(replace(public / "sample_submission.csv"), index=False)
     shutil.copy2(spec.folder / "description.md", replace(public / "description.md"))
+    _refit_folder(public_in, public, tmp / REFIT)
     rows = {"train": dev.train_rows, "dev": len(dev.answers), "test": len(test)}
     tmp.joinpath("manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "rows": rows, "source": str(root), "dev_features": dev.features}))
     os.chmod(private, 0o700)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from gome_env.mlebench.recipes import Recipe
 
-__all__ = ["DEV_FRACTION", "DevSplit", "choose_dev", "answers_frame", "split_table", "replace", "read_table"]
+__all__ = ["DEV_FRACTION", "DevSplit", "choose_dev", "answers_frame", "dev_sample", "split_table", "replace", "read_table", "link", "link_tree"]
 
 DEV_FRACTION = 0.2
 
@@ -183,13 +183,17 @@ def split_table(recipe: Recipe, public_in: Path, public: Path, prediction: list[
 
 
 def link_tree(source: Path, target: Path) -> None:
-    """Every file under ``source`` hard-linked (or copied) into ``target``."""
+    """Every entry of ``source`` hard-linked (or copied) into ``target``."""
     for item in source.iterdir():
-        dest = target / item.name
-        if item.is_dir():
-            shutil.copytree(item, dest, copy_function=_hardlink_or_copy, symlinks=False)
-        else:
-            _hardlink_or_copy(item, dest)
+        link(item, target / item.name)
+
+
+def link(source: Path, target: Path) -> None:
+    """A file hard-linked (copied across file systems), or a folder rebuilt of such links."""
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=_hardlink_or_copy, symlinks=False)
+    else:
+        _hardlink_or_copy(source, target)
 
 
 def _hardlink_or_copy(source, target) -> None:

@@ -3,7 +3,8 @@
 MLE-bench does.
 
 **Complete seeds only.** A seed counts for a policy x model only when it has a run (finished or
-failed) on every task of the benchmark (the tasks any run in the table covers, or ``tasks``).
+failed) on every task of the benchmark (the tasks any run in the table covers, or ``tasks``);
+the seeds are those any run in the table used.
 ``incomplete="drop"`` (default) leaves the other seeds out; ``"pad"`` keeps them and counts each
 missing run as a failed one (no submission, no medal, percentile 0, normalised score -1). The
 summary says which seeds were kept, dropped or padded, with the count of tasks per seed.
@@ -89,11 +90,13 @@ def complete_seeds(runs: pd.DataFrame, by: Sequence[str] = ("policy", "model"), 
     by = list(by)
     expected = sorted(set(tasks) if tasks is not None else set(runs["task"].dropna()))
     runs = runs[runs["task"].isin(expected)]
+    all_seeds = sorted(set(runs["seed"].dropna()))
     kept, coverage = [], []
     for keys, group in runs.groupby(by, sort=True, dropna=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
         labels = dict(zip(by, keys))
-        per_seed = {seed: set(g["task"]) for seed, g in group.groupby("seed")}
+        per_seed = {seed: set() for seed in all_seeds}  # a seed another group ran counts here too
+        per_seed.update({seed: set(g["task"]) for seed, g in group.groupby("seed")})
         full = [s for s, have in per_seed.items() if len(have) == len(expected)]
         partial = [s for s in per_seed if s not in full]
         pads = []

@@ -145,6 +145,13 @@ def test_summary_incomplete_seeds_padded(runs):
     assert "padded seed(s) 2 with 1 failed run(s)" in format_summary(summary_table(runs, incomplete="pad"))
     with pytest.raises(ValueError):
         summary_table(runs, incomplete="zero")
+    # a seed another policy ran and this one never started is padded whole (and dropped whole)
+    extra = runs[runs.policy == "greedy"].assign(seed=lambda f: f.seed + 3).query("seed == 5")
+    more = pd.concat([runs, extra], ignore_index=True)
+    g = summary_table(more, incomplete="pad").set_index("policy").loc["gome"]
+    assert (g.seeds, g.runs_padded, g.seeds_padded, g.tasks_per_seed) == (4, 4, "2 5", "s0:3/3 s1:3/3 s2:2/3 s5:0/3")
+    g = summary_table(more).set_index("policy").loc["gome"]
+    assert (g.seeds, g.seeds_dropped, g.runs_dropped) == (2, "2 5", 2)
 
 
 def test_paired_comparisons(runs):

@@ -189,6 +189,9 @@ def test_failed_runs_are_recorded_counted_and_retried(tmp_path, monkeypatch, cap
     assert _bench(tmp_path, "--seeds", "2", "--set", f"replay.diffs={diffs}", policies=policies) == 0
     printed = capsys.readouterr().out
     assert "4 run(s) failed" in printed and "model server went away" in printed
+    assert "improved %" in printed and "paired comparisons" in printed
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    assert len(pairs) == 3 * 4 and set(pairs["n"]) == {2}  # 3 pairs of policies x 4 figures, on 2 seeds
 
     store = RunStore(tmp_path)
     latest = store.latest_runs()

@@ -1,0 +1,166 @@
+"""Each reference's rules, pinned on whole episodes of the tiny task with scripted models (issue 13):
+GOME's feedback decision, its fallback fix, its first success after a failed baseline and its
+scratch start; MCTS's sequential children with memory and its backup of an unfixed bug;
+evolutionary search's memory, admission and discarding of unfixed offspring."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from policies import make_policy, run_episode, table_backend
+from policies.models import ScriptedBackend
+from test_gome import DIAGNOSIS, FEEDBACK
+from test_policy_protocol import BASELINE_LINE, PROGRAM
+
+BOOM = "\nraise ValueError('boom')\n"
+NO = FEEDBACK.replace('"yes"', '"no"').replace("clearly better", "not convincing")
+
+
+def programs(buggy_first: int = 0, always_buggy: bool = False):
+    """A whole program per answer, each with its own plan ("idea N"); the first ``buggy_first``
+    (or all) raise."""
+    count = [0]
+
+    def code(messages):
+        count[0] += 1
+        tail = BOOM if always_buggy or count[0] <= buggy_first else ""
+        return f"Plan: idea {count[0]}.\n```python\n{PROGRAM}# variant {count[0]}\n{tail}```"
+
+    return code
+
+
+def episode(env, name: str, backend, **config):
+    policy = make_policy(name, model=backend, **config)
+    record = run_episode(env, policy, seed=0)
+    assert record["error"] is None, record["error"]
+    return record, policy
+
+
+def user_texts(backend, marker: str) -> list[str]:
+    return [c[-1]["content"] for c in backend.conversations if marker in c[-1]["content"]]
+
+
+# ---------------------------------------------------------------------- GOME
+
+
+def test_gome_feedback_decision_is_the_acceptance_and_reaches_the_next_round(make_tiny_env):
+    backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
+    record, policy = episode(make_tiny_env(max_steps=2, sandbox="subprocess"), "gome", backend, num_traces=1)
+    (trace,) = policy.traces
+    first = record["steps"][0]
+    assert first["dev_score"] > record["final"]["baseline_dev_score"]  # better, but the feedback says no
+    assert trace.experiments[0].decision is False and trace.experiments[0].feedback_source == "model"
+    assert record["steps"][1]["parent_id"] == 0  # round 1 edits the unreplaced best again
+    diagnosis = user_texts(backend, "List up to")[1]
+    assert "Feedback decision (replace the best): no" in diagnosis and "not convincing" in diagnosis
+    assert "Code change summary: a linear rule" in diagnosis
+
+    # accept="score": no feedback call, the dev score decides
+    backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
+    record, policy = episode(make_tiny_env(max_steps=2, sandbox="subprocess"), "gome", backend, num_traces=1, accept="score")
+    assert user_texts(backend, "Replace Best Result") == []
+    assert policy.traces[0].best_id == record["steps"][0]["node_id"]
+
+
+def test_gome_fallback_fix_is_applied_to_the_failed_node_it_came_from(make_tiny_env):
+    backend = table_backend({"Answer with JSON only": "I cannot answer in JSON."}, default=programs(buggy_first=1))
+    record, policy = episode(make_tiny_env(max_steps=2, sandbox="subprocess"), "gome", backend, num_traces=1,
+                             max_debug=0, max_parse_retries=0)
+    first, second = record["steps"]
+    assert first["status"] == "runtime_error" and first["parent_id"] == 0
+    assert second["parent_id"] == first["node_id"]  # the fix edits the failed node, not the best (node 0)
+    assert second["note"]["hypothesis"]["source"] == "fallback" and "Fix the cause" in second["note"]["hypothesis"]["hypothesis"]
+    implement = [c for c in second["calls"] if c["kind"] == "implement"][0]["prompt"][-1]["content"]
+    assert "raise ValueError('boom')" in implement and BASELINE_LINE not in implement
+
+
+@pytest.fixture
+def broken_baseline_env(tiny_spec, tmp_path):
+    """The tiny task with a baseline that crashes."""
+    from gome_env.env import MLEEnv
+    from gome_env.task import load_spec
+
+    folder = tmp_path / "envs" / "tiny"
+    shutil.copytree(tiny_spec.folder, folder)
+    (folder / "baseline.py").write_text(tiny_spec.baseline_source + BOOM)
+    env = MLEEnv(load_spec("tiny", tmp_path / "envs"), max_steps=2, sandbox="subprocess", workdir=tmp_path / "work")
+    yield env
+    env.close()
+
+
+def test_gome_first_success_after_a_failed_baseline_has_a_real_gain(broken_baseline_env):
+    backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
+    record, policy = episode(broken_baseline_env, "gome", backend, num_traces=1)
+    assert record["final"]["baseline_dev_score"] is None
+    (trace,) = policy.traces
+    first = record["steps"][0]
+    # RD-Agent: the first valid result always replaces the best, whatever the feedback said
+    assert trace.experiments[0].feedback_source == "first_valid" and trace.best_id == first["node_id"]
+    (entry,) = trace.success.entries
+    assert entry.gain == pytest.approx(first["dev_score"]) and entry.gain > 0
+
+
+def test_gome_scratch_start_drafts_without_the_baseline(make_tiny_env):
+    backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
+    record, policy = episode(make_tiny_env(max_steps=2, sandbox="subprocess"), "gome", backend, num_traces=1, start="scratch")
+    first = record["steps"][0]
+    assert first["kind"] == "draft" and first["parent_id"] == 0
+    assert all(BASELINE_LINE not in "\n".join(m["content"] for m in c) for c in backend.conversations[:2])
+    assert "No previous complete experiment available" in user_texts(backend, "List up to")[0]
+    assert policy.traces[0].best_id == first["node_id"]  # a first valid result, accepted
+
+
+# ---------------------------------------------------------------------- MCTS (AIRA-dojo)
+
+
+def test_mcts_children_come_one_at_a_time_with_the_siblings_plans(make_tiny_env):
+    backend = ScriptedBackend(programs())
+    record, policy = episode(make_tiny_env(max_steps=3, sandbox="subprocess"), "mcts", backend, num_children=3)
+    assert backend.calls == [1, 1, 1] and [s["kind"] for s in record["steps"]] == ["draft"] * 3
+    prompts = [c[-1]["content"] for c in backend.conversations]
+    assert "idea 1" not in prompts[0] and "Propose an idea that differs" in prompts[1]
+    assert "idea 1" in prompts[1] and "idea 1" in prompts[2] and "idea 2" in prompts[2]
+    assert BASELINE_LINE in prompts[0]  # start="baseline": the root's drafts see node 0's code
+
+    backend = ScriptedBackend(programs())
+    episode(make_tiny_env(max_steps=3, sandbox="subprocess"), "mcts", backend, num_children=3, batch_children=True)
+    assert backend.calls == [3] and not any("idea 1" in c[-1]["content"] for c in backend.conversations)
+
+
+def test_mcts_backs_up_nothing_for_an_unfixed_bug(make_tiny_env):
+    backend = ScriptedBackend(programs(always_buggy=True))
+    record, policy = episode(make_tiny_env(max_steps=4, sandbox="subprocess"), "mcts", backend, num_children=2,
+                             max_debug_depth=1)
+    assert [s["kind"] for s in record["steps"]] == ["draft", "debug", "draft", "debug"]
+    assert policy.stats.visits == {} and policy.stats.low is None  # no zero-value visits
+    assert policy.stats.children[0] == [record["steps"][1]["node_id"], record["steps"][3]["node_id"]]
+    debug_prompt = record["steps"][1]["calls"][0]["prompt"][-1]["content"]
+    assert "attempt at node 1" in debug_prompt  # AIRA's debug memory: the chain's earlier attempt
+
+
+# ---------------------------------------------------------------------- evolutionary (AIRA-dojo)
+
+
+def test_evolution_remembers_good_nodes_and_admits_at_the_average(make_tiny_env):
+    backend = ScriptedBackend(programs())
+    record, policy = episode(make_tiny_env(max_steps=4, sandbox="subprocess"), "evolutionary", backend,
+                             individuals_per_generation=2)
+    assert [s["kind"] for s in record["steps"]] == ["draft", "draft", "mutate", "mutate"]
+    mutate = record["steps"][2]["calls"][0]["prompt"][-1]["content"]
+    assert "idea 1." in mutate and "idea 2." in mutate and "# Memory of earlier attempts" in mutate
+    # the baseline (0.52) and both drafts (1.0) seeded generation 0; the mutations tie the average's better side
+    members = set(policy.population.members)
+    assert {0, 1, 2} <= members and record["steps"][2]["node_id"] in members
+    assert json.dumps(policy.summary())
+
+
+def test_evolution_discards_offspring_that_stay_buggy(make_tiny_env):
+    backend = ScriptedBackend(programs(always_buggy=True))
+    record, policy = episode(make_tiny_env(max_steps=4, sandbox="subprocess"), "evolutionary", backend,
+                             individuals_per_generation=2, max_debug_depth=1, start="scratch")
+    assert [s["kind"] for s in record["steps"]] == ["draft", "draft", "debug", "debug"]
+    assert len(policy.population) == 0  # nothing fixed: nothing joins (and node 0 is not a member under scratch)
+    assert make_policy("evolutionary", model="scripted").config.max_debug_depth == 10

@@ -1,20 +1,19 @@
-"""GOME's momentum: a success memory of accepted hypotheses and a failure memory.
+"""GOME's momentum memories: the accepted hypotheses (success) and the rejected ones (failure).
 
 **SuccessMemory** holds every accepted hypothesis with its measured improvement (``gain``, in
-metric units, positive = better). Each entry carries a ``weight`` that starts at the gain and is
-multiplied by ``beta`` at the end of every later round (``decay``, called by the trace before it
-adds the round's own result), so an entry accepted ``t`` rounds ago weighs ``gain * beta**t``: like momentum in SGD, recent successful directions count most and old ones
-fade. The memory feeds
+metric units, positive = better). It is what the traces share in the all-reduce (``merge``: the
+union of the entries, keeping the larger weight when two traces hold the same one), and what the
+next rounds' prompts list as accepted in other traces (with ``enable_success_memory`` on).
 
-- the prompts (``render``: the strongest entries, strongest first), and
-- hypothesis selection (``momentum(text)``: the weight-averaged word overlap of a candidate
-  hypothesis with the remembered successes, in [0, 1]).
+This project's extension (``GOMEConfig.similarity_weighting``, off by default, not in RD-Agent):
+each entry's ``weight`` starts at its gain and is multiplied by ``beta`` at the end of every
+later round (``decay``), so an entry accepted ``t`` rounds ago weighs ``gain * beta**t`` (recent
+successful directions count most, like momentum in SGD); ``momentum(text)`` is the
+weight-averaged word overlap of a candidate hypothesis with the remembered successes, in [0, 1],
+and raises its selection weight.
 
-``merge`` is the all-reduce across traces: the union of the entries, keeping the larger weight
-when two traces hold the same one.
-
-**FailureMemory** holds hypotheses that did not improve (or broke the run), with status and
-reason; it is shown in prompts and penalises similar candidates (``similarity``).
+**FailureMemory** holds hypotheses that were not accepted (or broke the run), with status and
+reason; under the same extension it lowers the weight of similar candidates (``similarity``).
 """
 
 from __future__ import annotations

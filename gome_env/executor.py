@@ -78,6 +78,7 @@ class ExecutorStats(MappingRecord):
     ready: bool = False  # a worker is up and can take the next step
     worker_pid: int | None = None  # the worker's process (group leader), while there is one
     worker_loaded: tuple[str, ...] = ()  # the modules the worker imported before its first fork
+    preload: tuple[str, ...] = ()  # what the next worker imports (grows with the solutions' imports)
     last_error: str | None = None  # why the last warm attempt fell back
     last_run_warm: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -325,6 +326,7 @@ class Executor:
         return ExecutorStats(
             mode=self.mode, **self.stats, ready=self.warm_ready, worker_pid=w.proc.pid if alive else None,
             worker_loaded=tuple(w.info.get("loaded", ())) if w is not None else (), last_error=self.last_error,
+            preload=self._wanted if self.preload is None else self.preload,
             last_run_warm=self.last_run_warm, limits=self.limits,
         )
 

@@ -42,3 +42,41 @@ def processes_with(marker: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def wait_until(condition, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds (no fixed sleeps)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.01)
+
+
+# A step that waits in the warm worker (until the worker is killed) and runs straight through when
+# re-run cold: the warm child's parent is the worker program.
+WARM_ONLY_WAIT = (
+    "import os, time\n"
+    "if b'gome_env/warm_worker.py\\0' in open(f'/proc/{os.getppid()}/cmdline', 'rb').read():\n"
+    "    open('started', 'w').close()\n"
+    "    time.sleep(60)\n"
+)
+
+
+def kill_worker_once_started(env):
+    """A thread that kills ``env``'s warm worker as soon as a ``WARM_ONLY_WAIT`` step has started."""
+    import signal
+    import threading
+
+    pid = env.unwrapped.executor_status().worker_pid
+    started = env.unwrapped.workspace / "started"
+
+    def kill() -> None:
+        wait_until(started.exists, 30, "the warm step's start")
+        os.killpg(pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread

@@ -9,7 +9,7 @@ import pytest
 
 from gome_env.executor import Executor, layout_workspace
 from gome_env.sandbox import make_sandbox
-from helpers import append, edit, improve
+from helpers import WARM_ONLY_WAIT, append, edit, improve, kill_worker_once_started, wait_until
 
 COMPARED = ("status", "reason", "dev_score")
 EXECUTION = ("returncode", "signal", "timed_out", "memory_exceeded", "output_limited", "exception")
@@ -24,7 +24,7 @@ def _light_preload(monkeypatch):
 def _warm(make_tiny_env, **kwargs):
     env = make_tiny_env(executor="warm", **kwargs)
     env.reset()
-    assert env._executor.wait_ready(30), env._executor.last_error
+    assert env.unwrapped.executor.wait_ready(30), env.unwrapped.executor_status().last_error
     return env
 
 
@@ -55,7 +55,7 @@ def test_warm_matches_cold(make_tiny_env, sandbox):
     for name, transform in CASES.items():
         warm.checkout(0)
         cold.checkout(0)
-        runs = warm._executor.stats["warm"]
+        runs = warm.unwrapped.executor_status().warm
         *_, w = warm.step(edit(warm, transform))
         *_, c = cold.step(edit(cold, transform))
         w, c = w["diagnostics"], c["diagnostics"]
@@ -63,12 +63,12 @@ def test_warm_matches_cold(make_tiny_env, sandbox):
                                "timeout": "timeout"}.get(name, "runtime_error"), (name, w["reason"])
         _same(w, c)
         if name != "syntax_error":
-            assert warm._executor.stats["warm"] == runs + 1, (name, warm._executor.last_error)
+            assert warm.unwrapped.executor_status().warm == runs + 1, (name, warm.unwrapped.executor_status().last_error)
         if name == "runtime_error":
             assert w["execution"]["stderr_head"] == c["execution"]["stderr_head"].replace(str(cold.workspace), str(warm.workspace))
         if name == "exit_message":
             assert w["execution"]["stderr_head"] == "bye\n"
-    assert cold._executor.stats["warm"] == 0
+    assert cold.unwrapped.executor_status().warm == 0
 
 
 def test_module_and_file_state_do_not_leak_between_steps(make_tiny_env, sandbox):
@@ -85,35 +85,33 @@ def test_module_and_file_state_do_not_leak_between_steps(make_tiny_env, sandbox)
     assert d["status"] == "ok", d["reason"]
     tmp_isolated = sandbox == "bwrap"  # the subprocess backend shares the host's /tmp, warm or cold
     assert f"state False False False {not tmp_isolated} False" in d["execution"]["stdout_head"]
-    assert env._executor.stats["warm"] == 3
+    assert env.unwrapped.executor_status().warm == 3
     if not tmp_isolated:
         os.unlink("/tmp/leaked")
 
 
 def test_dead_worker_falls_back_cold_and_is_replaced(make_tiny_env, sandbox):
     env = _warm(make_tiny_env, sandbox=sandbox)
-    worker = env._executor._worker
-    os.killpg(worker.proc.pid, signal.SIGKILL)
-    worker.proc.wait(5)
-    cold = env._executor.stats["cold"]
+    os.killpg(env.unwrapped.executor_status().worker_pid, signal.SIGKILL)
+    wait_until(lambda: not env.unwrapped.executor_status().ready, 5, "the worker's death")
+    cold = env.unwrapped.executor_status().cold
     *_, info = env.step(edit(env, improve))
     assert info["diagnostics"]["status"] == "ok"
-    assert env._executor.stats["cold"] == cold + 1
-    assert env._executor.wait_ready(30)
+    assert env.unwrapped.executor_status().cold == cold + 1
+    assert env.unwrapped.executor.wait_ready(30)
     *_, info = env.step(edit(env, append("print('again')")))
     assert info["diagnostics"]["status"] == "ok"
-    assert env._executor.stats["warm"] == 1 and env._executor.stats["starts"] == 2
+    assert env.unwrapped.executor_status().warm == 1 and env.unwrapped.executor_status().starts == 2
 
 
 def test_worker_dying_mid_step_reruns_the_step_cold(make_tiny_env):
-    import threading
-
     env = _warm(make_tiny_env, sandbox="subprocess")
-    pid = env._executor._worker.proc.pid
-    threading.Timer(0.3, lambda: os.killpg(pid, signal.SIGKILL)).start()
-    *_, info = env.step(edit(env, lambda s: "import time\ntime.sleep(1)\n" + improve(s)))
+    killer = kill_worker_once_started(env)
+    *_, info = env.step(edit(env, lambda s: WARM_ONLY_WAIT + improve(s)))
+    killer.join(5)
     assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
-    assert env._executor.stats["lost"] == 1 and env._executor.stats["warm"] == 0
+    status = env.unwrapped.executor_status()
+    assert status.lost == 1 and status.warm == 0 and info["diagnostics"]["execution"]["executor"] == "cold"
 
 
 def test_leftover_processes_are_swept(make_tiny_env, sandbox):
@@ -122,7 +120,7 @@ def test_leftover_processes_are_swept(make_tiny_env, sandbox):
     *_, info = env.step(edit(env, append(code)))
     d = info["diagnostics"]
     assert d["status"] == "ok" and d["execution"]["leftover_processes_killed"] >= 1
-    assert env._executor.stats["warm"] == 1
+    assert env.unwrapped.executor_status().warm == 1
 
 
 def test_small_memory_limit_runs_cold(make_tiny_env, monkeypatch):
@@ -130,7 +128,7 @@ def test_small_memory_limit_runs_cold(make_tiny_env, monkeypatch):
     env = _warm(make_tiny_env, sandbox="subprocess")
     *_, info = env.step(edit(env, improve))
     assert info["diagnostics"]["status"] == "ok"
-    assert env._executor.stats["warm"] == 0 and "memory limit" in env._executor.last_error
+    assert env.unwrapped.executor_status().warm == 0 and "memory limit" in env.unwrapped.executor_status().last_error
 
 
 def test_bad_executor_name(tiny_spec):

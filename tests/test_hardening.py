@@ -7,14 +7,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
 from gome_env.diffs import MAX_DIFF_BYTES
 from gome_env.sandbox import bwrap_works, cgroup_support
-from helpers import append, edit, improve, processes_with
+from helpers import WARM_ONLY_WAIT, append, edit, improve, kill_worker_once_started, processes_with, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -104,8 +103,7 @@ def test_fork_bomb_is_contained(make_tiny_env, sandbox):
     assert d["status"] in ("timeout", "runtime_error"), d["reason"]
     if HAS_CGROUP:
         assert "process limit" in d["reason"]
-    time.sleep(0.2)
-    assert processes_with(marker) == []
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
     _works(env)
 
 
@@ -116,15 +114,14 @@ def test_fork_bomb_in_a_warm_step_is_contained(make_tiny_env, sandbox):
     env = make_tiny_env(sandbox=sandbox, step_timeout_s=3, memory_limit_mb=1024, executor="warm")
     env.limits = dataclasses.replace(env.limits, max_processes=32)
     env.reset()
-    assert env._executor.wait_ready(60), env._executor.last_error
+    assert env.unwrapped.executor.wait_ready(60), env.unwrapped.executor_status().last_error
     marker = f"gome-hardening-warm-bomb-{os.getpid()}-{sandbox}"
     bomb = f"import os, sys, time\nsys.argv.append({marker!r})\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)"
     _, _, _, _, info = env.step(edit(env, append(bomb)))
     d = info["diagnostics"]
-    assert env._executor.stats["warm"] == 1, env._executor.last_error
+    assert env.unwrapped.executor_status().warm == 1, env.unwrapped.executor_status().last_error
     assert d["status"] in ("timeout", "runtime_error"), d["reason"]
-    time.sleep(0.2)
-    assert processes_with(marker) == []
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
     _works(env)
 
 
@@ -180,8 +177,7 @@ def test_background_processes_do_not_outlive_the_step(make_tiny_env, sandbox):
     assert d["status"] == "ok", d["reason"]
     if sandbox == "subprocess":  # under bwrap the kernel may end them first, with the PID namespace
         assert d["execution"]["leftover_processes_killed"] >= 1
-    time.sleep(0.3)
-    assert processes_with(marker) == []
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
     _works(env)
 
 
@@ -226,8 +222,7 @@ def test_symlinked_submission_to_the_answers_is_refused(make_tiny_env, sandbox):
     )
     _, _, _, _, info = env.step(edit(env, append(code)))
     d = info["diagnostics"]
-    assert d["status"] in ("invalid_submission", "runtime_error"), d["reason"]
-    assert "symbolic link" in d["reason"] or "private answers" in d["reason"]
+    assert d["status"] == "invalid_submission" and "symbolic link" in d["reason"], d["reason"]
     _works(env)
     assert d["dev_score"] is None and env.step(f"submit {info['node_id']}")[4]["final"]["test_score"] is None
 
@@ -331,7 +326,9 @@ def test_killing_its_parent_process(make_tiny_env, sandbox):
     code = "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(1)\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(30)"
     _, _, _, _, info = env.step(edit(env, append(code)))
     d = info["diagnostics"]
-    assert d["status"] in ("runtime_error", "timeout"), d["reason"]
+    # Its parent is the supervising sh (subprocess: the step ends, killed) or the PID namespace's
+    # init, which ignores the signal (bwrap: the program sleeps on until the timeout).
+    assert d["status"] == {"subprocess": "runtime_error", "bwrap": "timeout"}[sandbox], d["reason"]
     assert d["execution"]["runtime_s"] < 15
     _works(env)  # we are still here: the env's process was not the program's parent
 
@@ -362,34 +359,28 @@ def test_bytes_actions_are_handled(make_tiny_env):
 def _warm_env(make_tiny_env, sandbox):
     env = make_tiny_env(sandbox=sandbox, memory_limit_mb=3072, step_timeout_s=10, executor="warm")
     env.reset()
-    if not env._executor.wait_ready(60):
-        pytest.skip(f"the warm worker did not start here: {env._executor.last_error}")
+    if not env.unwrapped.executor.wait_ready(60):
+        pytest.skip(f"the warm worker did not start here: {env.unwrapped.executor_status().last_error}")
     return env
 
 
 def test_warm_worker_killed_mid_step_is_reported_and_replaced(make_tiny_env, sandbox):
-    import signal
-    import threading
-
     env = _warm_env(make_tiny_env, sandbox)
-    worker = env._executor._worker
-    starts = env._executor.stats["starts"]
-    timer = threading.Timer(1.0, lambda: os.killpg(worker.proc.pid, signal.SIGKILL))
-    timer.start()
-    try:
-        _, _, _, _, info = env.step(edit(env, append("import time\ntime.sleep(3)")))
-    finally:
-        timer.cancel()
+    starts = env.unwrapped.executor_status().starts
+    killer = kill_worker_once_started(env)
+    _, _, _, _, info = env.step(edit(env, append(WARM_ONLY_WAIT)))
+    killer.join(5)
     d = info["diagnostics"]
-    assert d["status"] in ("ok", "runtime_error"), d["reason"]  # the step is re-run cold, or reported failed
-    assert env._executor.stats["lost"] >= 1 and "died" in (env._executor.last_error or "")
+    assert d["status"] == "ok", d["reason"]  # the step was re-run cold
+    status = env.unwrapped.executor_status()
+    assert status.lost == 1 and "died" in (status.last_error or "")
     lost = [w for w in d["warnings"] if w["category"] == "WorkerLost"]
     assert lost and "died" in lost[0]["message"]  # the policy sees it too
     assert d["execution"]["executor"] == "cold"
-    assert env._executor.wait_ready(60) and env._executor.stats["starts"] == starts + 1
-    warm = env._executor.stats["warm"]
+    assert env.unwrapped.executor.wait_ready(60) and env.unwrapped.executor_status().starts == starts + 1
+    warm = env.unwrapped.executor_status().warm
     _works(env)
-    assert env._executor.stats["warm"] == warm + 1  # the next step ran on the fresh worker
+    assert env.unwrapped.executor_status().warm == warm + 1  # the next step ran on the fresh worker
 
 
 def test_warm_step_killing_its_parent_and_leaving_daemons(make_tiny_env, sandbox):
@@ -402,9 +393,11 @@ def test_warm_step_killing_its_parent_and_leaving_daemons(make_tiny_env, sandbox
     )
     _, _, _, _, info = env.step(edit(env, append(code)))
     d = info["diagnostics"]
-    assert d["status"] in ("ok", "runtime_error"), d["reason"]
-    time.sleep(0.3)
-    assert processes_with(marker) == []
+    # The warm child's parent is the worker: it dies, and the step is re-run cold, where the
+    # parent is the supervising sh (killed: runtime_error) or bwrap's init (immune: ok).
+    assert d["status"] == {"subprocess": "runtime_error", "bwrap": "ok"}[sandbox], d["reason"]
+    assert d["execution"]["executor"] == "cold"
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
     _works(env)
 
 

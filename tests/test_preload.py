@@ -18,10 +18,10 @@ def test_preload_follows_the_solutions_imports():
 def test_a_new_import_replaces_the_worker(make_tiny_env):
     env = make_tiny_env(sandbox="subprocess", memory_limit_mb=2048)
     env.reset()
-    assert env._executor.wait_ready(60)
-    assert env._executor.worker_info is not None and env._executor._worker is not None
-    starts = env._executor.stats["starts"]
+    assert env.unwrapped.executor.wait_ready(60)
+    assert env.unwrapped.executor_status().worker_pid is not None
+    starts = env.unwrapped.executor_status().starts
     _, _, _, _, info = env.step(edit(env, append("import numpy\nprint(numpy.__name__)")))
     assert info["diagnostics"]["status"] == "ok"
-    assert env._executor.stats["starts"] == starts + 1  # a worker that preloads numpy took over
-    assert "numpy" in env._executor._wanted
+    assert env.unwrapped.executor_status().starts == starts + 1  # a worker that preloads numpy took over
+    assert "numpy" in env.unwrapped.executor_status().preload

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from gome_env.sandbox import Limits, PrivateTripwire, StepCgroup, cgroup_support, make_sandbox
-from helpers import processes_with
+from helpers import processes_with, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,8 +98,7 @@ def test_fork_bomb_is_bounded_and_leaves_nothing(sandbox, layout):
     assert r.timed_out or r.returncode != 0
     if r.cgroup:
         assert r.process_limit_hit
-    time.sleep(0.2)
-    assert processes_with(marker) == []
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the bomb's processes")
 
 
 def test_background_processes_die_with_the_step(sandbox, layout):
@@ -113,13 +111,11 @@ def test_background_processes_die_with_the_step(sandbox, layout):
         print("spawned")
     """)
     assert r.ok and "spawned" in r.stdout
-    time.sleep(0.2)
-    left = processes_with(marker)
     if sandbox == "subprocess" and not HAS_CGROUP:
-        for pid in left:  # clean up what this backend cannot catch without a cgroup
+        for pid in processes_with(marker):  # clean up what this backend cannot catch without a cgroup
             os.kill(pid, 9)
         pytest.skip("without a cgroup, the subprocess backend misses a process that left its group and cleared its environment")
-    assert left == []
+    wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's background processes")
     assert r.leftover_processes_killed >= 1
 
 
@@ -233,8 +229,7 @@ def test_cgroup_create_and_kill_all_directly():
 
     try:
         proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=group.join)
-        time.sleep(0.2)
-        assert proc.pid in group.pids()
+        wait_until(lambda: proc.pid in group.pids(), 5, "the child joining the cgroup")
         assert group.kill_all() >= 1
         proc.wait(5)
         assert group.pids() == set()

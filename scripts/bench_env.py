@@ -82,8 +82,8 @@ def make_env(solution_kind: str = "trivial", **kwargs):
     kwargs.setdefault("max_steps", 100_000)
     env = MLEEnv(load_spec("tiny", FIXTURES), **kwargs)
     env.reset()
-    if kwargs.get("executor", "warm") == "warm" and not env._executor.wait_ready(300):
-        raise RuntimeError(f"the warm worker did not start: {env._executor.last_error}")
+    if kwargs.get("executor", "warm") == "warm" and not env.executor.wait_ready(300):
+        raise RuntimeError(f"the warm worker did not start: {env.executor_status().last_error}")
     return env
 
 
@@ -130,10 +130,10 @@ def _cpu_split(env) -> tuple[float, float, int] | None:
     """(this process's CPU, the warm worker's CPU with every child it forked, the worker's pid) so
     far: the env's own work (diff, grading, tree) and the sandbox's. None without a warm worker (a
     cold run's sandbox is not counted: bwrap does not wait for every process it started)."""
-    worker = getattr(env._executor, "_worker", None)
-    if worker is None:
+    pid = env.executor_status().worker_pid
+    if pid is None:
         return None
-    return time.process_time(), _tree_cpu_s(worker.proc.pid), worker.proc.pid
+    return time.process_time(), _tree_cpu_s(pid), pid
 
 
 def step_timings(env, source: str, steps: int) -> dict:
@@ -164,7 +164,7 @@ def step_timings(env, source: str, steps: int) -> dict:
         cores_busy = (host_cpu + sandbox_cpu) / statistics.mean(walls)
     return {"step_s": median(walls), "run_s": median(runs), "self_s": median(selves), "overhead_s": median(overheads),
             "host_cpu_s": host_cpu, "sandbox_cpu_s": sandbox_cpu, "cores_busy": cores_busy,
-            "steps": steps, "executor_stats": dict(env._executor.stats)}
+            "steps": steps, "executor_stats": env.executor_status().to_dict()}
 
 
 def cold_subprocess(env, source: str, repeats: int) -> float:

@@ -221,9 +221,11 @@ def _prepare(spec: TaskSpec, root: Path, recipe: Recipe, sample_path: Path, answ
     link_tree(public_in, public)
     prediction = list(spec.prediction_columns)
     sample = pd.read_csv(sample_path, keep_default_na=False, na_values=[""])
-    splitter = SPLITTERS.get(recipe.layout, split_table)
-    dev = splitter(recipe, public_in, public, prediction, sample, spec.split_seed)
     test = private_answers(answers_path, recipe, prediction)
+    if recipe.layout == "table":  # a dev split no larger than the test split
+        dev = split_table(recipe, public_in, public, prediction, sample, spec.split_seed, cap=len(test))
+    else:
+        dev = SPLITTERS[recipe.layout](recipe, public_in, public, prediction, sample, spec.split_seed)
     dev.answers.to_csv(private / "dev.csv", index=False)
     test.to_csv(private / "test.csv", index=False)
     dev.sample.to_csv(replace(public / "sample_submission_dev.csv"), index=False)

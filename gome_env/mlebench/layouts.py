@@ -32,20 +32,21 @@ def _move_members(public: Path, archive: str, dev_archive: str, pick, rename) ->
     """Move the members ``pick`` chooses from ``archive`` into ``dev_archive`` under ``rename``'s
     names; returns ``(old name, new name)`` of the moved members."""
     source = public / archive
+    moved: list[tuple[str, str]] = []
     with zipfile.ZipFile(source) as zin:
         members = sorted(m for m in zin.namelist() if not m.endswith("/"))
         chosen = set(pick(members))
-        moved = []
-        blobs = {m: zin.read(m) for m in members}
-    replace(source)
-    with zipfile.ZipFile(source, "w") as ztrain, zipfile.ZipFile(replace(public / dev_archive), "w") as zdev:
-        for member in members:
-            if member in chosen:
-                new = rename(member, len(moved) + 1)
-                zdev.writestr(new, blobs[member])
-                moved.append((member, new))
-            else:
-                ztrain.writestr(member, blobs[member])
+        rewritten = source.with_name(f".{source.name}.tmp")
+        with zipfile.ZipFile(rewritten, "w") as ztrain, zipfile.ZipFile(replace(public / dev_archive), "w") as zdev:
+            for member in members:  # one member in memory at a time (the archives run to gigabytes)
+                data = zin.read(member)
+                if member in chosen:
+                    new = rename(member, len(moved) + 1)
+                    zdev.writestr(new, data)
+                    moved.append((member, new))
+                else:
+                    ztrain.writestr(member, data)
+    rewritten.replace(replace(source))
     return moved
 
 

@@ -21,9 +21,11 @@ import pandas as pd
 
 from gome_env.mlebench.recipes import Recipe
 
-__all__ = ["DEV_FRACTION", "DevSplit", "choose_dev", "answers_frame", "dev_sample", "split_table", "replace", "read_table", "link", "link_tree"]
+__all__ = ["DEV_FRACTION", "DevSplit", "choose_dev", "answers_frame", "with_id", "dev_sample", "split_table", "replace", "read_table", "link", "link_tree", "stream_split"]
 
 DEV_FRACTION = 0.2
+LARGE_CSV_BYTES = 1 << 30  # train CSVs above this are split in chunks
+CHUNK_ROWS = 1_000_000
 
 
 @dataclass
@@ -39,15 +41,16 @@ class DevSplit:
         return {"dev": len(self.answers), "train": self.train_rows, "features": self.features}
 
 
-def choose_dev(n: int, seed: int, groups: pd.Series | None = None, fraction: float = DEV_FRACTION) -> np.ndarray:
-    """A boolean mask of the dev rows: about ``fraction`` of the rows, whole groups at a time."""
+def choose_dev(n: int, seed: int, groups: pd.Series | None = None, fraction: float = DEV_FRACTION, cap: int | None = None) -> np.ndarray:
+    """A boolean mask of the dev rows: about ``fraction`` of the rows (at most ``cap``), whole
+    groups at a time."""
     if n < 2:
         raise ValueError(f"a dev split needs at least 2 labelled rows, found {n}")
     rng = np.random.default_rng(seed)
     if groups is None:
         order = rng.permutation(n)
         mask = np.zeros(n, dtype=bool)
-        mask[order[: max(1, int(round(fraction * n)))]] = True
+        mask[order[: max(1, min(int(round(fraction * n)), cap or n))]] = True
         return mask
     keys = pd.unique(groups.astype(str))
     if len(keys) < 2:
@@ -55,11 +58,11 @@ def choose_dev(n: int, seed: int, groups: pd.Series | None = None, fraction: flo
     counts = groups.astype(str).value_counts()
     chosen, total = [], 0
     for key in rng.permutation(keys):
-        if total >= fraction * n or len(chosen) == len(keys) - 1:
+        if total >= min(fraction * n, cap or n) or len(chosen) == len(keys) - 1:
             break
         chosen.append(key)
         total += counts[key]
-    return groups.astype(str).isin(set(chosen)).to_numpy()
+    return np.array(groups.astype(str).isin(set(chosen)).to_numpy(), dtype=bool)
 
 
 def replace(path: Path) -> Path:
@@ -104,8 +107,7 @@ def _columns(path: Path) -> list[str]:
 
 def answers_frame(rows: pd.DataFrame, recipe: Recipe, prediction: list[str]) -> pd.DataFrame:
     """Answers in the submission's format (id + prediction columns) from labelled rows."""
-    if recipe.id_from and recipe.id not in rows.columns:
-        rows = rows.assign(**{recipe.id: rows[list(recipe.id_from)].astype(str).agg("_".join, axis=1)})
+    rows = with_id(rows, recipe)
     out = rows[[recipe.id]].reset_index(drop=True)
     missing = [c for c in prediction if c not in rows.columns]
     if missing and recipe.label and recipe.label in rows.columns:
@@ -133,42 +135,76 @@ def dev_sample(ids: pd.Series, prediction: list[str], sample: pd.DataFrame, feat
     return out
 
 
-def split_table(recipe: Recipe, public_in: Path, public: Path, prediction: list[str], sample: pd.DataFrame, seed: int) -> DevSplit:
-    """Cut the dev rows out of ``recipe.train`` (``public`` already links every public file)."""
+def with_id(frame: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
+    """``frame`` with the submission id column, built from ``recipe.id_from`` where it is not there."""
+    if recipe.id_from and recipe.id not in frame.columns:
+        first, *rest = recipe.id_from
+        built = frame[first].astype(str)
+        for column in rest:
+            built = built + "_" + frame[column].astype(str)
+        frame = frame.assign(**{recipe.id: built})
+    return frame
+
+
+def _dev_and_train(frame: pd.DataFrame, recipe: Recipe, seed: int, cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the dev and train rows. An id that appears twice keeps one dev row; the other rows
+    with a dev id leave train too (they would carry the dev label)."""
+    mask = choose_dev(len(frame), seed, frame[recipe.group] if recipe.group else None, cap=cap)
+    ids = frame[recipe.id].astype(str).to_numpy()
+    positions = np.flatnonzero(mask)
+    mask[positions[pd.Series(ids[positions]).duplicated().to_numpy()]] = False
+    train = ~pd.Series(ids).isin(set(ids[mask])).to_numpy()
+    return mask, train
+
+
+def stream_split(source: Path, target: Path, recipe: Recipe, seed: int, cap: int | None) -> tuple[pd.DataFrame, int]:
+    """A CSV too large to hold in memory (the taxi fares' 55 million rows), split in chunks."""
+    n = sum(len(chunk) for chunk in pd.read_csv(source, chunksize=CHUNK_ROWS, usecols=[recipe.id]))
+    mask = choose_dev(n, seed, cap=cap)
+    replace(target)
+    dev_parts, start = [], 0
+    for chunk in pd.read_csv(source, chunksize=CHUNK_ROWS, keep_default_na=False, na_values=[""]):
+        chosen = mask[start : start + len(chunk)]
+        start += len(chunk)
+        chunk[~chosen].to_csv(target, mode="a", header=not target.exists(), index=False)
+        dev_parts.append(chunk[chosen])
+    return pd.concat(dev_parts, ignore_index=True), int((~mask).sum())
+
+
+def split_table(recipe: Recipe, public_in: Path, public: Path, prediction: list[str], sample: pd.DataFrame, seed: int, cap: int | None = None) -> DevSplit:
+    """Cut the dev rows out of ``recipe.train`` (``public`` already links every public file); at
+    most ``cap`` dev rows (the test split's size)."""
     train_path = public_in / recipe.train
     if not train_path.exists():
         raise ValueError(f"the labelled train rows should be in {train_path}; public files: {sorted(p.name for p in public_in.iterdir())}")
-    raw = read_table(train_path)
-    frame = pd.DataFrame(raw) if isinstance(raw, list) else raw
-    if recipe.id_from:
-        frame[recipe.id] = frame[list(recipe.id_from)].astype(str).agg("_".join, axis=1)
-    if recipe.id not in frame.columns:
-        raise ValueError(f"{recipe.train} has no id column {recipe.id!r}; columns: {list(frame.columns)[:20]}")
-    mask = choose_dev(len(frame), seed, frame[recipe.group] if recipe.group else None)
-    dev_rows, train_rows = frame[mask], frame[~mask]
+    records = None  # the dev records of a JSON train file
+    if train_path.suffix == ".csv" and train_path.stat().st_size > LARGE_CSV_BYTES and not recipe.group and not recipe.id_from:
+        dev_rows, n_train = stream_split(train_path, public / recipe.train, recipe, seed, cap)
+    else:
+        raw = read_table(train_path)
+        frame = with_id(pd.DataFrame(raw) if isinstance(raw, list) else raw, recipe)
+        if recipe.id not in frame.columns:
+            raise ValueError(f"{recipe.train} has no id column {recipe.id!r}; columns: {list(frame.columns)[:20]}")
+        dev, train = _dev_and_train(frame, recipe, seed, cap)
+        dev_rows, n_train = frame[dev], int(train.sum())
+        if isinstance(raw, list):
+            kept = [raw[i] for i in np.flatnonzero(train)]
+            _write(kept, public / recipe.train)
+            for copy in recipe.copies:  # a zip holding the same train file
+                with zipfile.ZipFile(replace(public / copy), "w", zipfile.ZIP_DEFLATED) as archive:
+                    archive.writestr(recipe.train, json.dumps(kept, indent=4))
+            records = [raw[i] for i in np.flatnonzero(dev)]
+        else:
+            _write(frame[train].drop(columns=[recipe.id]) if recipe.id_from else frame[train], public / recipe.train)
     answers = answers_frame(dev_rows, recipe, prediction)
 
-    if isinstance(raw, list):
-        kept = [record for record, dev in zip(raw, mask) if not dev]
-        _write(kept, public / recipe.train)
-        for copy in recipe.copies:  # a zip holding the same train file
-            replace(public / copy)
-            with zipfile.ZipFile(public / copy, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(recipe.train, json.dumps(kept, indent=4))
-    else:
-        written = train_rows.drop(columns=[recipe.id]) if recipe.id_from else train_rows
-        _write(written, public / recipe.train)
-
     if recipe.test_features and (public_in / recipe.test_features).exists():
-        columns = [c for c in _columns(public_in / recipe.test_features) if c in frame.columns]
+        columns = [c for c in _columns(public_in / recipe.test_features) if c in dev_rows.columns]
         name = recipe.test_features.replace("test", "dev", 1)
     else:
         columns, name = list(recipe.features or (recipe.id,)), "dev.csv"
     features = dev_rows[columns].reset_index(drop=True)
-    if isinstance(raw, list):
-        _write([{k: record[k] for k in columns if k in record} for record, dev in zip(raw, mask) if dev], public / name)
-    else:
-        _write(features, public / name)
+    _write([{k: r[k] for k in columns if k in r} for r in records] if records is not None else features, public / name)
 
     dev_ids = set(answers[recipe.id].astype(str))
     for side, key in recipe.filter:
@@ -179,7 +215,7 @@ def split_table(recipe: Recipe, public_in: Path, public: Path, prediction: list[
         if (public / path).exists() or (public / path).is_symlink():
             replace(public / path)
     ids = answers[recipe.id]
-    return DevSplit(answers, dev_sample(ids, prediction, sample, features, recipe), len(train_rows), name)
+    return DevSplit(answers, dev_sample(ids, prediction, sample, features, recipe), n_train, name)
 
 
 def link_tree(source: Path, target: Path) -> None:

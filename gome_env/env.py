@@ -15,68 +15,32 @@ One step, top to bottom (``MLEEnv.step``):
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
-import re
 import shutil
-import string
 import tempfile
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
-import numpy as np
 from gymnasium import spaces
-from gymnasium.error import CustomSpaceError
-from gymnasium.vector.utils import create_shared_memory
 
 from gome_env import diagnostics as dx
+from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
 from gome_env.diffs import apply_diff
+from gome_env.evaluation import Evaluator
 from gome_env.executor import Executor, ExecutorStats
-from gome_env.grader import GradeResult, grade_file
+from gome_env.grader import GradeResult
 from gome_env.medals import Leaderboard
-from gome_env.sandbox import SANDBOXES, Limits, PrivateTripwire, RunResult, make_sandbox
+from gome_env.observation import CHARSET, make_observation, observation_space
+from gome_env.procio import Limits
+from gome_env.rewards import REWARDS, RewardFn
+from gome_env.sandbox import SANDBOXES, make_sandbox
 from gome_env.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
 from gome_env.tree import Node, Tree
 
 __all__ = ["MLEEnv", "RewardFn", "REWARDS", "SUBMIT"]
-
-SUBMIT = "submit"
-SOLUTION = "solution.py"
-CHARSET = frozenset(string.printable)
-TEXT_LIMITS = {"task": 20_000, "code": 100_000, "feedback": 20_000}
-FAILED_STEP_PENALTY = 0.01
-DETAIL_LEVELS = ("full", "standard", "minimal")
-
-RewardFn = Callable[[dict, dict], float]
-"""``reward(diagnostics, context) -> float``; context holds ``previous_best``, ``baseline``, ``gold``, ``higher_is_better``."""
-
-
-def _normalised(score: float | None, context: dict) -> float:
-    """0 at the baseline's dev score, 1 at the leaderboard's gold threshold."""
-    if score is None:
-        return 0.0
-    span = context["gold"] - context["baseline"]
-    if not span:
-        return 0.0
-    return (score - context["baseline"]) / span
-
-
-def improvement_reward(d: dict, context: dict) -> float:
-    """Default: the improvement of the best dev score, normalised by the baseline-to-gold range,
-    minus ``FAILED_STEP_PENALTY`` for a step whose status is not ``ok``."""
-    gain = _normalised(d["best_dev_score"], context) - _normalised(context["previous_best"], context)
-    return float(gain - (FAILED_STEP_PENALTY if d["status"] != "ok" else 0.0))
-
-
-def dev_score_reward(d: dict, context: dict) -> float:
-    """The step's own normalised dev score (dense; failed steps get -1)."""
-    return float(_normalised(d["dev_score"], context)) if d["status"] == "ok" else -1.0
-
-
-REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": dev_score_reward}
 
 # Baseline diagnostics are cached per task and settings so that reset(seed) is reproducible
 # (check_env compares observations) and each task's baseline runs once per process.
@@ -98,33 +62,6 @@ class _Resources:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
-
-
-class ObservationText(spaces.Text):
-    """``Text`` for the observation's task, code and feedback fields.
-
-    ``AsyncVectorEnv``'s default shared memory cannot carry text: it reads a ``Text`` field once,
-    when the vector is built, so every later observation would show stale characters. Vectorising
-    this space with shared memory therefore fails loudly (``shared_memory=False`` works)."""
-
-
-@create_shared_memory.register(ObservationText)
-def _no_shared_text(space: ObservationText, n: int = 1, ctx: Any = None) -> None:
-    raise CustomSpaceError(
-        "gome_env observations hold text (task, code, feedback), which gymnasium's shared memory "
-        "reads only once; use AsyncVectorEnv(..., shared_memory=False), or "
-        "gym.make_vec(..., vectorization_mode='async', vector_kwargs={'shared_memory': False})"
-    )
-
-
-_OUTSIDE_CHARSET = re.compile("[^" + re.escape("".join(sorted(CHARSET))) + "]")
-
-
-def _text(value: str, field: str) -> str:
-    """``value`` in the Text space's charset (others become ``?``), cut to the field's limit."""
-    limit = TEXT_LIMITS[field]
-    clean = _OUTSIDE_CHARSET.sub("?", value)
-    return clean if len(clean) <= limit else clean[: limit - 40] + "\n[... cut to fit the observation ...]\n"
 
 
 class MLEEnv(gym.Env):
@@ -238,30 +175,15 @@ class MLEEnv(gym.Env):
         self.prepared = prepare(self.spec_task)
         self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, limits, mode=executor)
         self._resources.executor = self._executor
-        self._dev_answers = self.prepared.answers("dev")
-        self._test_answers = self.prepared.answers("test")
+        self._evaluator = Evaluator(self.spec_task, self.prepared, self.sandbox, self._executor, self.workspace, self.detail)
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
         listing = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in self.prepared.public.iterdir())[:40])
         description = self.spec_task.description.strip()
         heading = "" if description.startswith("# ") else f"# {self.spec_task.title}\n\n"
         self.task_text = f"{heading}{description}\n\n{SOLUTION_CONTRACT}\nFiles in `data/`: {listing}\n"
 
-        worst = -math.inf if self.spec_task.higher_is_better else math.inf
-        self._worst = worst
-        self.observation_space = spaces.Dict(
-            {
-                "task": ObservationText(TEXT_LIMITS["task"], min_length=0, charset=CHARSET),
-                "code": ObservationText(TEXT_LIMITS["code"], min_length=0, charset=CHARSET),
-                "feedback": ObservationText(TEXT_LIMITS["feedback"], min_length=0, charset=CHARSET),
-                "status": spaces.Discrete(len(dx.STATUSES)),
-                "node_id": spaces.Box(0, np.iinfo(np.int64).max, shape=(1,), dtype=np.int64),
-                "dev_score": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
-                "best_dev_score": spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64),
-                "runtime_s": spaces.Box(0, np.inf, shape=(1,), dtype=np.float64),
-                "steps_left": spaces.Discrete(max_steps + 1),
-                "time_left_s": spaces.Box(0, np.inf, shape=(1,), dtype=np.float64),
-            }
-        )
+        self._worst = self.spec_task.metric.direction.worst
+        self.observation_space = observation_space(max_steps, len(dx.STATUSES))
         self.action_space = spaces.Text(200_000, min_length=0, charset=CHARSET)
 
         self.tree = Tree(self.spec_task.higher_is_better)
@@ -286,7 +208,7 @@ class MLEEnv(gym.Env):
         if key in _BASELINE_CACHE:
             diagnostics, test = _BASELINE_CACHE[key]
         else:
-            diagnostics, test = self._evaluate(files, patch=None, parent=None, timeout_s=self.spec_task.baseline_timeout_s)
+            diagnostics, test = self._evaluator.evaluate(files, patch=None, timeout_s=self.spec_task.baseline_timeout_s)
             if diagnostics["status"] == "ok":  # a failure (a timeout on a busy machine, say) is retried next reset
                 _BASELINE_CACHE[key] = (diagnostics, test)
         score = diagnostics["dev_score"]
@@ -317,7 +239,7 @@ class MLEEnv(gym.Env):
         parent = self.tree[self.current_id]
         previous_best = self._best_score()
         files, patch = apply_diff(self.tree.files(parent.id), action)
-        diagnostics, test = self._evaluate(files, patch=patch.as_dict(), parent=parent, timeout_s=self.limits.timeout_s)
+        diagnostics, test = self._evaluator.evaluate(files, patch=patch.as_dict(), timeout_s=self.limits.timeout_s)
         node = self.tree.add(parent.id, self._steps, action if isinstance(action, str) else "", files, diagnostics)
         self._test_scores[node.id] = test
         self.current_id = node.id
@@ -428,129 +350,6 @@ class MLEEnv(gym.Env):
 
     # ------------------------------------------------------------------ one evaluation
 
-    def _evaluate(self, files: dict[str, str], patch: dict | None, parent: Node | None, timeout_s: float) -> tuple[dict, GradeResult | None]:
-        """Diagnostics (and the private test grade) for a set of files."""
-        d: dict[str, Any] = {
-            "status": "ok",
-            "dev_score": None,
-            "metric": self.spec_task.metric_name,
-            "higher_is_better": self.spec_task.higher_is_better,
-            "patch": patch,
-            "execution": None,
-            "submission": None,
-            "error_analysis": None,
-            "warnings": [],
-            "resources": None,
-            "sandbox": self.sandbox.name,
-            "reason": None,
-        }
-        if patch is not None and not patch["applied"]:
-            d.update(status="patch_failed", reason=patch["error"])
-            return d, None
-        syntax = dx.check_syntax(files)
-        if syntax:
-            d.update(status="syntax_error", execution={"exception": syntax}, reason=f"{syntax['type']} in {syntax['file']} line {syntax['line']}: {syntax['message']}")
-            return d, None
-        if SOLUTION not in files:
-            d.update(status="runtime_error", reason=f"{SOLUTION} was deleted: there is nothing to run")
-            return d, None
-
-        tripwire = self._private_tripwire()
-        if tripwire is not None:
-            tripwire.arm()
-        lost_before = self._executor.stats["lost"]
-        run = self._run(files, timeout_s)
-        touched = tripwire.check() if tripwire is not None else []
-        damaged = tripwire.changed_public() if tripwire is not None else []
-        if damaged:  # the cache's own copy was rewritten in place: rebuild it from the source
-            prepare(self.spec_task, verify_files=True)
-        d["execution"] = self._execution_record(run, files)
-        d["execution"]["executor"] = "warm" if self._executor.stats["lost"] == lost_before and self._executor.last_run_warm else "cold"
-        d["warnings"] = dx.extract_warnings(run.stderr)
-        if self._executor.stats["lost"] > lost_before:  # reported, replaced, and the step re-run cold
-            d["warnings"].append({"category": "WorkerLost", "message": (self._executor.last_error or "")[:300], "count": 1})
-        d["resources"] = {
-            "runtime_s": run.runtime_s,
-            "timeout_s": timeout_s,
-            "peak_memory_mb": run.peak_memory_mb,
-            "memory_limit_mb": self.limits.memory_mb,
-            "output_bytes": run.output_bytes,
-            "output_limit_bytes": self.limits.output_bytes,
-        }
-        forks = f" (its process limit of {self.limits.max_processes} was reached)" if getattr(run, "process_limit_hit", False) else ""
-        if touched:  # only the subprocess backend can reach the answers at all
-            d.update(status="runtime_error", reason=f"the run read or touched the private answers ({', '.join(touched)}): its scores are void")
-            return d, None
-        if damaged:
-            d.update(status="runtime_error", reason=f"the run changed the task's read-only data ({', '.join(damaged)}); it was restored and the run's scores are void")
-            return d, None
-        if run.timed_out:
-            d.update(status="timeout", reason=f"the run was stopped after {timeout_s:g} s{forks}")
-            return d, None
-        if run.output_limited:
-            d.update(status="runtime_error", reason=f"the run printed more than {self.limits.output_bytes} bytes and was stopped")
-            return d, None
-        if run.memory_exceeded:
-            d.update(status="memory_exceeded", reason=f"the run exceeded the memory limit of {self.limits.memory_mb} MB")
-            return d, None
-        if run.returncode != 0:
-            exc = d["execution"]["exception"]
-            why = f"{exc['type']}: {exc['message'][:200]}" if exc else f"exit code {run.returncode}" + (f" ({run.signal})" if run.signal else "")
-            d.update(status="runtime_error", reason=why + forks)
-            return d, None
-
-        sub_dir = self.workspace / "submission"
-        linked = [name for name in ("", "dev.csv", "test.csv") if (sub_dir / name).is_symlink()]
-        if linked:  # the env would read whatever the link names (the private answers, say)
-            d.update(status="invalid_submission", reason=f"submission/{linked[0]} is a symbolic link; write regular files",
-                     submission={"valid": False, "problems": [f"submission/{name} is a symbolic link" for name in linked]})
-            return d, None
-        dev = grade_file(self.spec_task, sub_dir / "dev.csv", self._dev_answers)
-        test = grade_file(self.spec_task, sub_dir / "test.csv", self._test_answers)
-        problems = [f"dev.csv: {p}" for p in dev.problems] + [f"test.csv: {p}" for p in test.problems]
-        d["submission"] = {"valid": dev.valid and test.valid, "problems": problems}
-        if not dev.valid or not test.valid:
-            d.update(status="invalid_submission", reason="; ".join(problems)[:500])
-            return d, test
-        d["dev_score"] = dev.score
-        if self.detail == "full":
-            try:
-                d["error_analysis"] = dx.error_analysis(self.spec_task, dev.submission, self._dev_answers)
-            except Exception as exc:  # noqa: BLE001 - analysis is a bonus, never a failure
-                d["error_analysis"] = {"kind": "unavailable", "error": f"{type(exc).__name__}: {exc}"}
-        return d, test
-
-    def _run(self, files: dict[str, str], timeout_s: float) -> RunResult:
-        """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution
-        (warm or cold: ``gome_env.executor``)."""
-        limits = self.limits if timeout_s == self.limits.timeout_s else dataclasses.replace(self.limits, timeout_s=timeout_s)
-        return self._executor.run(files, limits)
-
-    def _private_tripwire(self) -> PrivateTripwire | None:
-        """Under the subprocess backend the answers are reachable: notice when a run touches them."""
-        if self.sandbox.name != "subprocess":
-            return None
-        if getattr(self, "_tripwire", None) is None:
-            self._tripwire = PrivateTripwire(self.prepared.private, self.prepared.public)
-        return self._tripwire
-
-    def _execution_record(self, run: RunResult, files: dict[str, str]) -> dict:
-        return {
-            "returncode": run.returncode,
-            "signal": run.signal,
-            "runtime_s": run.runtime_s,
-            "peak_memory_mb": run.peak_memory_mb,
-            "timed_out": run.timed_out,
-            "memory_exceeded": run.memory_exceeded,
-            "output_limited": run.output_limited,
-            "stdout_head": run.stdout[: dx.SHOWN_CHARS],
-            "stdout_tail": run.stdout[-dx.SHOWN_CHARS :] if len(run.stdout) > dx.SHOWN_CHARS else "",
-            "stderr_head": run.stderr[: dx.SHOWN_CHARS],
-            "stderr_tail": run.stderr[-dx.SHOWN_CHARS :] if len(run.stderr) > dx.SHOWN_CHARS else "",
-            "exception": dx.parse_exception(run.stderr, files, workspace=str(self.workspace)),
-            "leftover_processes_killed": run.leftover_processes_killed,
-        }
-
     # ------------------------------------------------------------------ helpers
 
     def _best_score(self) -> float | None:
@@ -589,22 +388,12 @@ class MLEEnv(gym.Env):
         return "\n".join(f"### {path}\n{text}" for path, text in sorted(files.items()))
 
     def _observation(self, node: Node) -> dict:
-        def score(value: float | None) -> np.ndarray:
-            return np.array([self._worst if value is None else value], dtype=np.float64)
-
-        runtime = ((node.diagnostics.get("execution") or {}).get("runtime_s")) or 0.0
-        return {
-            "task": _text(self.task_text, "task"),
-            "code": _text(self._code(node), "code"),
-            "feedback": _text(self._feedback(node), "feedback"),
-            "status": dx.STATUSES.index(node.status),
-            "node_id": np.array([node.id], dtype=np.int64),
-            "dev_score": score(node.dev_score),
-            "best_dev_score": score(self._best_score()),
-            "runtime_s": np.array([runtime], dtype=np.float64),
-            "steps_left": self.steps_left,
-            "time_left_s": np.array([self.time_left_s()], dtype=np.float64),
-        }
+        return make_observation(
+            task=self.task_text, code=self._code(node), feedback=self._feedback(node), status=dx.STATUSES.index(node.status),
+            node_id=node.id, dev_score=node.dev_score, best_dev_score=self._best_score(),
+            runtime_s=((node.diagnostics.get("execution") or {}).get("runtime_s")) or 0.0, steps_left=self.steps_left,
+            time_left_s=self.time_left_s(), worst=self._worst,
+        )
 
     def _info(self, node: Node) -> dict:
         d = copy.deepcopy(node.diagnostics)  # callers keep and may modify what they get

@@ -14,7 +14,7 @@ from collections import UserDict
 import numpy as np
 import pandas as pd
 
-from gome_env.grader import _answer_ids, _ids
+from gome_env.grader import answer_ids, row_ids
 from gome_env.task import TaskSpec
 
 __all__ = ["Record", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
@@ -131,7 +131,7 @@ def error_analysis(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFra
     if len(spec.target_columns) > 1:
         return {"kind": "multi-target", "note": "per-column analysis is not available for multi-column answers"}
     # Align the (already validated) submission to the answers' order.
-    positions = _ids(submission, idc).get_indexer(_answer_ids(answers, idc))
+    positions = row_ids(submission, idc).get_indexer(answer_ids(answers, idc))
     sub = submission.iloc[positions]
     y_true = answers[spec.target].to_numpy()
     kind = spec.metric.kind

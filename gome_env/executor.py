@@ -48,6 +48,7 @@ from gome_env.procio import (
     rlimit_settings,
 )
 from gome_env import warm_worker
+from gome_env.constants import SOLUTION
 from gome_env.preload import DEFAULT_PRELOAD, STANDARD_PRELOAD, preload_for, preload_list
 from gome_env.records import MappingRecord
 from gome_env.sandbox import Sandbox
@@ -57,7 +58,6 @@ __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_
 
 EXECUTORS = ("warm", "cold")
 WORKER_PROGRAM = str(Path(warm_worker.__file__).resolve())  # run as a script inside the sandbox
-SOLUTION = "solution.py"
 MEMORY_HEADROOM_MB = 256  # a warm step needs this much address space above the worker's own
 START_TIMEOUT_S = 180.0  # a worker not ready by then is killed and counted as a failed start
 MAX_FAILED_STARTS = 3  # then this executor stays cold

@@ -11,7 +11,7 @@ import pandas as pd
 
 from gome_env.task import TaskSpec
 
-__all__ = ["GradeResult", "grade", "grade_file", "validate"]
+__all__ = ["GradeResult", "answer_ids", "grade", "grade_file", "row_ids", "validate"]
 
 SCORE_DECIMALS = 5
 
@@ -34,17 +34,17 @@ class GradeResult:
 _ANSWER_IDS: dict[int, tuple[weakref.ref, str, pd.Index]] = {}
 
 
-def _ids(frame: pd.DataFrame, column: str) -> pd.Index:
+def row_ids(frame: pd.DataFrame, column: str) -> pd.Index:
     """A frame's ids as strings (numpy's conversion: far cheaper than pandas' string arrays)."""
     return pd.Index(frame[column].to_numpy().astype(str))
 
 
-def _answer_ids(answers: pd.DataFrame, column: str) -> pd.Index:
-    """``_ids`` of an answers frame, computed once per frame (answers are graded every step)."""
+def answer_ids(answers: pd.DataFrame, column: str) -> pd.Index:
+    """``row_ids`` of an answers frame, computed once per frame (answers are graded every step)."""
     cached = _ANSWER_IDS.get(id(answers))
     if cached is not None and cached[0]() is answers and cached[1] == column:
         return cached[2]
-    ids = _ids(answers, column)
+    ids = row_ids(answers, column)
     _ANSWER_IDS[id(answers)] = (weakref.ref(answers), column, ids)
     for key in [k for k, (ref, _, _) in _ANSWER_IDS.items() if ref() is None]:
         del _ANSWER_IDS[key]
@@ -81,7 +81,7 @@ def validate(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) ->
     if len(submission) != len(answers):
         problems.append(f"wrong row count: {len(submission)} rows, expected {len(answers)}")
     if idc in submission.columns:
-        problems += _id_problems(_ids(submission, idc), _answer_ids(answers, idc))
+        problems += _id_problems(row_ids(submission, idc), answer_ids(answers, idc))
     for col in spec.prediction_columns:
         if col not in submission.columns:
             continue
@@ -107,7 +107,7 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
     if problems:
         return GradeResult(None, False, problems)
     idc = spec.id_column
-    positions = _ids(submission, idc).get_indexer(_answer_ids(answers, idc))  # submission rows in answer order
+    positions = row_ids(submission, idc).get_indexer(answer_ids(answers, idc))  # submission rows in answer order
     sub = submission.iloc[positions].reset_index(drop=True)
     ans = answers.reset_index(drop=True)
     cols = list(spec.prediction_columns)

@@ -217,7 +217,7 @@ class MLEEnv(gym.Env):
         root = self.tree.add(None, 0, "", files, diagnostics)
         self._test_scores[root.id] = test
         # Reward normalisation needs a baseline: a failed baseline counts as the leaderboard's worst score.
-        worst_on_board = min(self.leaderboard.scores) if self.spec_task.higher_is_better else max(self.leaderboard.scores)
+        worst_on_board = self.spec_task.metric.direction.sorted(self.leaderboard.scores)[-1]
         self._baseline_score = root.dev_score if root.dev_score is not None else worst_on_board
         self.current_id = root.id
         return self._observation(root), self._info(root)
@@ -360,7 +360,7 @@ class MLEEnv(gym.Env):
         d = node.diagnostics
         metric = self.spec_task.metric
         d["node_id"], d["parent_id"] = node.id, node.parent_id
-        d["is_best"] = d["status"] == "ok" and metric.better(d["dev_score"], previous_best)
+        d["is_best"] = d["status"] == "ok" and metric.direction.better(d["dev_score"], previous_best)
         d["best_dev_score"] = self._best_score()
 
     def _parse_submit(self, action: Any) -> int | None | bool:

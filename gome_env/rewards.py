@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from gome_env.direction import Direction
+
 __all__ = ["RewardFn", "REWARDS", "FAILED_STEP_PENALTY", "normalised", "improvement_reward", "dev_score_reward"]
 
 FAILED_STEP_PENALTY = 0.01
@@ -20,13 +22,13 @@ RewardFn = Callable[[Mapping, dict], float]
 
 
 def normalised(score: float | None, context: dict) -> float:
-    """0 at the baseline's dev score, 1 at the leaderboard's gold threshold (0 for a missing score)."""
-    if score is None:
-        return 0.0
-    span = context["gold"] - context["baseline"]
+    """0 at the baseline's dev score, 1 at the leaderboard's gold threshold (0 for a missing score);
+    positive means better than the baseline, whichever way the metric points."""
+    direction = Direction(bool(context.get("higher_is_better", True)))
+    span = direction.gain(context["gold"], context["baseline"])
     if not span:
         return 0.0
-    return (score - context["baseline"]) / span
+    return direction.gain(score, context["baseline"]) / span
 
 
 def improvement_reward(d: Mapping, context: dict) -> float:

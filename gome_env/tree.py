@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from gome_env.direction import Direction
 from gome_env.store import BlobStore, Snapshot
 
 __all__ = ["Node", "Tree"]
@@ -58,6 +59,7 @@ class Tree:
 
     def __init__(self, higher_is_better: bool) -> None:
         self.higher_is_better = higher_is_better
+        self.direction = Direction(higher_is_better)
         self.store = BlobStore()
         self.nodes: dict[int, Node] = {}
         self._children: dict[int, list[int]] = {}
@@ -77,9 +79,7 @@ class Tree:
 
     def _beats_best(self, score: float) -> bool:
         """Strictly better than the best so far (so the earliest node wins a tie)."""
-        if self._best is None:
-            return True
-        return score > self._best.dev_score if self.higher_is_better else score < self._best.dev_score
+        return self.direction.better(score, self._best.dev_score if self._best is not None else None)
 
     def __getitem__(self, node_id: int) -> Node:
         try:

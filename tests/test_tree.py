@@ -26,3 +26,12 @@ def test_best_is_the_best_good_scored_node_and_the_earliest_of_a_tie(higher):
     assert tree.best().id == 4  # the first of the two best scores; the buggy node's score is ignored
     assert tree.best() is max((n for n in tree.good_nodes if n.dev_score is not None),
                               key=lambda n: ((1 if higher else -1) * n.dev_score, -n.id))
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_a_nan_score_is_never_the_best(higher):
+    # The tree compares scores through gome_env.direction.Direction: NaN counts as missing.
+    tree = _grow(Tree(higher_is_better=higher), [_ok(float("nan"))])
+    assert tree.best() is None
+    _grow(tree, [_ok(0.3), _ok(float("nan"))])
+    assert tree.best().id == 1

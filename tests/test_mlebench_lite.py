@@ -167,3 +167,13 @@ def test_insults_submissions_hold_the_comment_and_the_prediction(lite):
     spec, prepared = _prepared(lite, "detecting-insults-in-social-commentary")
     assert spec.id_column == "Comment" and spec.prediction_columns == ("Insult",)
     assert list(pd.read_csv(prepared.public / "sample_submission.csv").columns) == ["Comment", "Insult"]
+
+
+def test_the_fixture_script_writes_and_checks(tmp_path, capsys):
+    from scripts.make_mlebench_fixtures import main
+
+    assert main([str(tmp_path / "out"), "--only", "leaf-classification", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "leaf-classification" in out and "INVALID" not in out
+    assert (tmp_path / "out" / "registry" / "leaf-classification" / "leaderboard.csv").exists()
+    assert not (tmp_path / "out" / "data" / "leaf-classification" / "leaderboard.csv").exists()  # kept apart, as in MLE-bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import gymnasium as gym
 import numpy as np
 import pandas as pd
@@ -65,5 +67,22 @@ def test_refit_uses_every_labelled_row(taxi, tmp_path):
 
 
 def test_no_refit_by_default(taxi, tmp_path):
-    _, final = _episode(taxi, tmp_path)
+    env, final = _episode(taxi, tmp_path)
     assert "refit" not in final
+    assert not (env.prepared.root / "refit").exists()  # laid out only when a refit needs it
+
+
+def test_a_missing_competition_folder_is_a_status(taxi, tmp_path):
+    data, registry = taxi
+    moved = tmp_path / "copy" / TAXI
+    shutil.copytree(data / TAXI, moved)
+    env = gym.make("gome/mlebench-v0", competition_dir=str(moved), registry=str(registry), max_steps=2,
+                   workdir=tmp_path / "w", final_refit=True)
+    try:
+        env.reset(seed=0)
+        shutil.rmtree(moved)  # gone before the refit needs it
+        _, _, terminated, _, info = env.step("submit")
+        assert terminated and info["final"]["refit"]["status"] == "runtime_error"
+        assert "refit data" in info["final"]["refit"]["reason"] and info["final"]["valid_submission"]
+    finally:
+        env.close()

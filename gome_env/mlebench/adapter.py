@@ -168,20 +168,27 @@ def _workspace_note(recipe: Recipe, prediction: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _refit_folder(public_in: Path, public: Path, refit: Path) -> None:
-    """The data a refit run sees: the competition's public files as published (the dev rows back in
-    train, labels included), plus the workspace's own files (dev features, sample submissions)."""
-    refit.mkdir()
-    link_tree(public_in, refit)
-    originals = {p.name for p in public_in.iterdir()}
-    for item in public.iterdir():
-        if item.name not in originals or item.name in ("sample_submission.csv", "description.md"):
-            link(item, replace(refit / item.name))
-
-
 def refit_data(prepared: PreparedTask) -> Path:
-    """Where :func:`_refit_folder` put the refit run's data for a prepared competition."""
-    return prepared.root / REFIT
+    """The data a ``final_refit`` run sees (built on first use, then kept): the competition's public
+    files as published (the dev rows back in train, labels included), plus the workspace's own files
+    (dev features, sample submissions, description)."""
+    refit = prepared.root / REFIT
+    if refit.is_dir():
+        return refit
+    public_in = Path(prepared.spec.source) / "prepared" / "public"
+    tmp = refit.with_name(f".{REFIT}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    link_tree(public_in, tmp)
+    originals = {p.name for p in public_in.iterdir()}
+    for item in prepared.public.iterdir():
+        if item.name not in originals or item.name in ("sample_submission.csv", "description.md"):
+            link(item, replace(tmp / item.name))
+    try:
+        os.replace(tmp, refit)
+    except OSError:  # another process built it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return refit
 
 
 def _write_leaderboard(source: Path, target: Path) -> None:
@@ -231,7 +238,6 @@ def _prepare(spec: TaskSpec, root: Path, recipe: Recipe, sample_path: Path, answ
     dev.sample.to_csv(replace(public / "sample_submission_dev.csv"), index=False)
     sample[[recipe.id, *prediction]].to_csv(replace(public / "sample_submission.csv"), index=False)
     shutil.copy2(spec.folder / "description.md", replace(public / "description.md"))
-    _refit_folder(public_in, public, tmp / REFIT)
     rows = {"train": dev.train_rows, "dev": len(dev.answers), "test": len(test)}
     tmp.joinpath("manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "rows": rows, "source": str(root), "dev_features": dev.features}))
     os.chmod(private, 0o700)

@@ -45,9 +45,10 @@ class RefitResult:
 
 def run_refit(env: MLEEnv, node_id: int) -> RefitResult:
     """Run node ``node_id``'s files on the refit data and grade its test predictions."""
-    data = refit_data(env.prepared)
-    if not data.is_dir():
-        return RefitResult(node_id, "runtime_error", reason=f"no refit data at {data}: prepare the competition again", data=str(data))
+    try:
+        data = refit_data(env.prepared)
+    except OSError as exc:  # the competition folder moved or went away since preparation
+        return RefitResult(node_id, "runtime_error", reason=f"cannot lay out the refit data: {exc}")
     workspace = Path(env.workdir) / "refit-workspace"
     executor = Executor(env.sandbox, workspace, data, env.limits, mode="cold")
     try:

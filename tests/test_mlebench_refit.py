@@ -66,7 +66,8 @@ def test_refit_uses_every_labelled_row(taxi, tmp_path):
     assert len(labels) == n_train + n_dev  # as MLE-bench published it
 
 
-def test_no_refit_by_default(taxi, tmp_path):
+def test_no_refit_by_default(taxi, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOME_DATA_DIR", str(tmp_path / "cache"))  # a fresh preparation
     env, final = _episode(taxi, tmp_path)
     assert "refit" not in final
     assert not (env.prepared.root / "refit").exists()  # laid out only when a refit needs it

@@ -1,8 +1,8 @@
 """Structured diagnostics: what ran, what failed and why, the dev score, and an error analysis.
 
 Everything here is a pure function of a run's outputs, so it is easy to test and to read. The
-result is a small JSON-serialisable dict (``info["diagnostics"]``) and a concise markdown
-rendering of it (``obs["feedback"]``) ready for a prompt.
+result is a :class:`Diagnostics` record (``info["diagnostics"]``; ``to_dict()`` for JSON) and a
+concise markdown rendering of it (``obs["feedback"]``) ready for a prompt.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from __future__ import annotations
 import ast
 import re
 from collections import UserDict
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from gome_env.grader import answer_ids, row_ids
+from gome_env.records import MappingRecord
 from gome_env.task import TaskSpec
 
-__all__ = ["Record", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
+__all__ = ["Diagnostics", "Record", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
 
 STATUSES = ("ok", "patch_failed", "syntax_error", "runtime_error", "timeout", "memory_exceeded", "invalid_submission")
 SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
@@ -27,8 +29,38 @@ _EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrup
 _WARNING_RE = re.compile(r"^(?:(?P<file>[^:\n]+):(?P<line>\d+): )?(?P<cat>\w*Warning): (?P<msg>.+)$", re.M)
 
 
+@dataclass(eq=False)
+class Diagnostics(MappingRecord):
+    """What one step did (``info["diagnostics"]``, ``node.diagnostics``): a typed record that also
+    reads like the dict it replaces (``d["status"]``, ``d.get("reason")``, ``"patch" in d``).
+
+    A vector env keeps it whole per env (``infos["diagnostics"][i]``; see ``gome_env.records``).
+    ``json.dumps(d)`` raises TypeError: use ``json.dumps(d.to_dict())``."""
+
+    status: str = "ok"  # one of STATUSES
+    dev_score: float | None = None
+    metric: str = ""
+    higher_is_better: bool = True
+    patch: dict | None = None  # PatchResult.as_dict(): applied, strategy, files, rejected_hunks, error, notes
+    execution: dict | None = None  # return code, signal, time, memory, output head/tail, exception, executor
+    submission: dict | None = None  # valid, problems
+    error_analysis: dict | None = None  # per-class or residual summaries (detail "full")
+    warnings: list[dict] = field(default_factory=list)  # category, message, count
+    resources: dict | None = None  # runtime, timeout, peak memory and output against their limits
+    sandbox: str = ""
+    reason: str | None = None  # why the status is not ok, in one line
+    node_id: int | None = None
+    parent_id: int | None = None
+    is_best: bool = False
+    best_dev_score: float | None = None
+    sandbox_note: str | None = None  # the root's only: which sandbox was chosen and why
+
+    _optional = ("sandbox_note",)
+
+
 class Record(UserDict):
-    """A record in a step's ``info`` (``info["diagnostics"]``, ``info["final"]``): it reads like a
+    """(Kept for code written against it; the env now returns :class:`Diagnostics` and
+    ``gome_env.final.FinalReport``, which read the same way.) A record in a step's ``info`` (``info["diagnostics"]``, ``info["final"]``): it reads like a
     dict (``d["status"]``, ``d.get``, ``==``, ``dict(d)``) and a vector env keeps it whole.
 
     Gymnasium's vector envs merge plain-``dict`` infos key by key into arrays, and fail when a key

@@ -15,6 +15,7 @@ One step, top to bottom (``MLEEnv.step``):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
 from gome_env.diffs import apply_diff
 from gome_env.evaluation import Evaluator
 from gome_env.executor import Executor, ExecutorStats
+from gome_env.final import FinalReport, final_report
 from gome_env.grader import GradeResult
 from gome_env.medals import Leaderboard
 from gome_env.observation import CHARSET, make_observation, observation_space
@@ -44,7 +46,7 @@ __all__ = ["MLEEnv", "RewardFn", "REWARDS", "SUBMIT"]
 
 # Baseline diagnostics are cached per task and settings so that reset(seed) is reproducible
 # (check_env compares observations) and each task's baseline runs once per process.
-_BASELINE_CACHE: dict[tuple, tuple[dict, float | None]] = {}
+_BASELINE_CACHE: dict[tuple, tuple[dx.Diagnostics, GradeResult | None]] = {}
 
 
 class _Resources:
@@ -212,8 +214,8 @@ class MLEEnv(gym.Env):
             if diagnostics["status"] == "ok":  # a failure (a timeout on a busy machine, say) is retried next reset
                 _BASELINE_CACHE[key] = (diagnostics, test)
         score = diagnostics["dev_score"]
-        diagnostics = {**diagnostics, "sandbox_note": self.sandbox_note, "node_id": 0, "parent_id": None,
-                       "is_best": score is not None, "best_dev_score": score}
+        diagnostics = dataclasses.replace(diagnostics, sandbox_note=self.sandbox_note, node_id=0, parent_id=None,
+                                          is_best=score is not None, best_dev_score=score)
         root = self.tree.add(None, 0, "", files, diagnostics)
         self._test_scores[root.id] = test
         # Reward normalisation needs a baseline: a failed baseline counts as the leaderboard's worst score.
@@ -232,7 +234,7 @@ class MLEEnv(gym.Env):
             node = self.tree[self.current_id]
             self._done = True
             info = self._info(node)
-            info["final"] = dx.Record(self.final(submitted))
+            info["final"] = self.final(submitted)
             return self._observation(node), 0.0, True, False, info
 
         self._steps += 1
@@ -256,7 +258,7 @@ class MLEEnv(gym.Env):
         info = self._info(node)
         if truncated:
             self._done = True
-            info["final"] = dx.Record(self.final())
+            info["final"] = self.final()
         return self._observation(node), reward, False, truncated, info
 
     @property
@@ -302,37 +304,18 @@ class MLEEnv(gym.Env):
     def steps_left(self) -> int:
         return max(0, self.max_steps - self._steps)
 
-    def final(self, node_id: int | None = None) -> dict:
+    def final(self, node_id: int | None = None) -> FinalReport:
         """The episode's result: the chosen node (default: best dev score) graded on the private test.
         Only once the episode has ended (test scores never guide an episode in progress)."""
         if not self._done:
             raise RuntimeError("final() is available once the episode has ended (submit, or a spent budget)")
         node = self.tree[node_id] if node_id is not None else self.best_node()
-        test = self._test_scores.get(node.id)
-        valid = bool(test and test.valid)
-        score = test.score if valid else None
-        rank = self.leaderboard.rank(score)
-        t = self.leaderboard.thresholds
-        return {
-            "task": self.spec_task.id,
-            "node_id": node.id,
-            "dev_score": node.dev_score,
-            "test_score": score,
-            "valid_submission": valid,
-            "submission_exists": test is not None and test.exists,
-            "medal": rank["medal"],
-            "above_median": rank["above_median"],
-            "gold": rank["gold"],
-            "silver": rank["silver"],
-            "bronze": rank["bronze"],
-            "percentile": rank.get("percentile"),  # 0..1 on the leaderboard (gome_env.medals.Rank)
-            "thresholds": {"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
-            "baseline_dev_score": self.tree.root.dev_score,
-            "baseline_test_score": (self._test_scores.get(self.tree.root.id) or GradeResult(None, False)).score,
-            "steps": self._steps,
-            "nodes": len(self.tree),
-            "higher_is_better": self.spec_task.higher_is_better,
-        }
+        return final_report(
+            task=self.spec_task.id, node_id=node.id, dev_score=node.dev_score, test=self._test_scores.get(node.id),
+            baseline_dev_score=self.tree.root.dev_score, baseline_test=self._test_scores.get(self.tree.root.id),
+            leaderboard=self.leaderboard, steps=self._steps, nodes=len(self.tree),
+            higher_is_better=self.spec_task.higher_is_better,
+        )
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -397,8 +380,5 @@ class MLEEnv(gym.Env):
 
     def _info(self, node: Node) -> dict:
         d = copy.deepcopy(node.diagnostics)  # callers keep and may modify what they get
-        d.setdefault("node_id", node.id)
-        d.setdefault("parent_id", node.parent_id)
-        d.setdefault("is_best", node.id == self.best_node().id)
-        d["best_dev_score"] = self._best_score()
-        return {"diagnostics": dx.Record(d), "node_id": node.id, "steps_left": self.steps_left}
+        d.best_dev_score = self._best_score()
+        return {"diagnostics": d, "node_id": node.id, "steps_left": self.steps_left}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -38,22 +37,10 @@ class Evaluator:
         self.test_answers: pd.DataFrame = prepared.answers("test")
         self._tripwire: PrivateTripwire | None = None
 
-    def evaluate(self, files: dict[str, str], patch: dict | None, timeout_s: float) -> tuple[dict, GradeResult | None]:
+    def evaluate(self, files: dict[str, str], patch: dict | None, timeout_s: float) -> tuple[dx.Diagnostics, GradeResult | None]:
         """Diagnostics (and the private test grade) for a set of files."""
-        d: dict[str, Any] = {
-            "status": "ok",
-            "dev_score": None,
-            "metric": self.spec.metric_name,
-            "higher_is_better": self.spec.higher_is_better,
-            "patch": patch,
-            "execution": None,
-            "submission": None,
-            "error_analysis": None,
-            "warnings": [],
-            "resources": None,
-            "sandbox": self.sandbox.name,
-            "reason": None,
-        }
+        d = dx.Diagnostics(metric=self.spec.metric_name, higher_is_better=self.spec.higher_is_better, patch=patch,
+                           sandbox=self.sandbox.name)
         if patch is not None and not patch["applied"]:
             d.update(status="patch_failed", reason=patch["error"])
             return d, None

@@ -13,6 +13,7 @@ raises ``TypeError``; use ``json.dumps(rec.to_dict())`` or ``json.dumps(rec, def
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 __all__ = ["MappingRecord", "jsonable", "plain"]
@@ -39,8 +40,9 @@ def jsonable(value: Any) -> Any:
 
 
 class MappingRecord:
-    """Mixin for dataclasses (declare them with ``eq=False``): read access by key, as for a dict of
-    the fields, and ``==`` against another record or a plain dict.
+    """Mixin for dataclasses (declare them with ``eq=False``): access by key, as for a dict of the
+    fields (``rec[k]``, ``rec.get(k)``, ``k in rec``, iteration, ``rec[k] = v`` and ``update`` for
+    existing fields), and ``==`` against another record or a plain dict.
 
     ``_optional`` names fields that count as absent (``k in rec`` False, ``rec.get(k)`` the
     default, left out of ``to_dict()``) while they are None: keys the old dicts did not always have."""
@@ -86,6 +88,22 @@ class MappingRecord:
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dicts it replaces
 
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Set a field by name (a record has a fixed set of keys: an unknown one is a KeyError)."""
+        if not isinstance(key, str) or key not in {f.name for f in dataclasses.fields(self)}:  # type: ignore[arg-type]
+            raise KeyError(f"{type(self).__name__} has no field {key!r}")
+        setattr(self, key, value)
+
+    def update(self, **fields: Any) -> None:
+        """Set several fields by name, as ``dict.update`` would."""
+        for key, value in fields.items():
+            self[key] = value
+
     def to_dict(self) -> dict[str, Any]:
         """The record as plain, JSON-serialisable dicts and lists."""
         return {k: plain(v) for k, v in self.items()}
+
+    as_dict = to_dict  # the name some serialisers look for
+
+
+Mapping.register(MappingRecord)  # isinstance(rec, Mapping) holds; isinstance(rec, dict) does not

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 from gome_env.direction import Direction
+from gome_env.records import plain
 from gome_env.store import BlobStore, Snapshot
 
 __all__ = ["Node", "Tree"]
@@ -22,7 +23,7 @@ class Node:
     step: int
     diff: str
     snapshot: Snapshot = field(repr=False)
-    diagnostics: dict = field(repr=False)
+    diagnostics: Mapping[str, Any] = field(repr=False)  # a gome_env.diagnostics.Diagnostics (or a plain dict)
     debug_depth: int = 0  # consecutive buggy ancestors this node tries to fix (AIDE's debug depth)
 
     @property
@@ -50,7 +51,7 @@ class Node:
             "dev_score": self.dev_score,
             "debug_depth": self.debug_depth,
             "diff": self.diff,
-            "diagnostics": self.diagnostics,
+            "diagnostics": plain(self.diagnostics),
         }
 
 
@@ -65,7 +66,7 @@ class Tree:
         self._children: dict[int, list[int]] = {}
         self._best: Node | None = None  # kept as nodes are added: best() is O(1) at any tree size
 
-    def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: dict) -> Node:
+    def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: Mapping[str, Any]) -> Node:
         parent = self.nodes[parent_id] if parent_id is not None else None
         depth = parent.debug_depth + 1 if parent is not None and parent.is_buggy and not parent.is_root else 0
         node = Node(len(self.nodes), parent_id, step, diff, self.store.put(files), diagnostics, depth)
@@ -140,5 +141,5 @@ class Tree:
         diagnostics as JSON) and their ``total``."""
         chunks = self.store.nbytes
         snapshots = sum(self.store.snapshot_nbytes(n.snapshot) for n in self)
-        nodes = sum(len(n.diff.encode()) + len(json.dumps(n.diagnostics, default=str).encode()) for n in self)
+        nodes = sum(len(n.diff.encode()) + len(json.dumps(plain(n.diagnostics), default=str).encode()) for n in self)
         return {"chunks": chunks, "snapshots": snapshots, "nodes": nodes, "total": chunks + snapshots + nodes}

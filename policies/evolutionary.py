@@ -101,7 +101,8 @@ class Population:
         if self.low is None or self.high is None or self.high == self.low:
             return 0.5
         d = self.direction
-        x = d.gain(score, self.low if d.higher_is_better else self.high) / (self.high - self.low)
+        worst = self.low if d.better(self.high, self.low) else self.high
+        x = d.gain(score, worst) / (self.high - self.low)
         return min(1.0, max(0.0, x))
 
     @property

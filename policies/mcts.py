@@ -130,7 +130,8 @@ class SearchStats:
         if self.low is None or self.high is None or self.high == self.low:
             return 0.5
         d = Direction(self.higher_is_better)
-        return d.gain(score, self.low if d.higher_is_better else self.high) / (self.high - self.low)
+        worst = self.low if d.better(self.high, self.low) else self.high
+        return d.gain(score, worst) / (self.high - self.low)
 
     def q(self, node_id: int) -> float:
         """Normalised mean backed-up value (0 when never visited)."""

@@ -22,7 +22,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-__all__ = ["DiffError", "FilePatch", "Hunk", "PatchResult", "apply_diff", "clean_diff", "parse_diff", "make_diff"]
+from gome_env.records import MappingRecord
+
+__all__ = ["DiffError", "FilePatch", "Hunk", "PatchResult", "RejectedHunk", "apply_diff", "clean_diff", "parse_diff", "make_diff"]
 
 STRATEGIES = ("exact", "shifted", "whitespace", "fuzzy")
 MAX_DIFF_BYTES = 1_000_000
@@ -66,12 +68,24 @@ class FilePatch:
         return self.new_path or self.old_path or ""
 
 
+@dataclass(eq=False)
+class RejectedHunk(MappingRecord):
+    """A hunk no strategy could place: where it was meant to go and what it expected to find."""
+
+    file: str
+    hunk: int  # its index among the file's hunks
+    header: str
+    expected: str  # the first lines of context and removals it looked for
+
+
 @dataclass
 class PatchResult:
+    """What applying a diff did; ``as_dict()`` is the ``patch`` entry of the diagnostics."""
+
     applied: bool
     strategy: str | None = None
     files: list[str] = field(default_factory=list)
-    rejected_hunks: list[dict] = field(default_factory=list)
+    rejected_hunks: list[RejectedHunk] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -342,7 +356,7 @@ def apply_diff(
 
 def _apply_all(files: dict[str, str], patches: list[FilePatch], strategy: str):
     new_files = dict(files)
-    rejected: list[dict] = []
+    rejected: list[RejectedHunk] = []
     for patch in patches:
         if patch.old_path is None:  # new file
             if patch.new_path in new_files and new_files[patch.new_path].strip():
@@ -362,7 +376,7 @@ def _apply_all(files: dict[str, str], patches: list[FilePatch], strategy: str):
         if text is None:
             for index in failed:
                 hunk = patch.hunks[index]
-                rejected.append({"file": patch.old_path, "hunk": index, "header": hunk.header, "expected": "\n".join(hunk.old_lines[:8])})
+                rejected.append(RejectedHunk(patch.old_path, index, hunk.header, "\n".join(hunk.old_lines[:8])))
             continue
         if len(text.encode()) > MAX_FILE_BYTES:
             return files, [], f"{patch.new_path} would exceed {MAX_FILE_BYTES} bytes"

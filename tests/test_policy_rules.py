@@ -164,3 +164,24 @@ def test_evolution_discards_offspring_that_stay_buggy(make_tiny_env):
     assert [s["kind"] for s in record["steps"]] == ["draft", "draft", "debug", "debug"]
     assert len(policy.population) == 0  # nothing fixed: nothing joins (and node 0 is not a member under scratch)
     assert make_policy("evolutionary", model="scripted").config.max_debug_depth == 10
+
+
+class SamplingSpy(ScriptedBackend):
+    """A scripted model that remembers each call's batch size, temperature and top-p."""
+
+    def __init__(self, answer):
+        super().__init__(answer)
+        self.sampling: list[tuple[int, float, float]] = []
+
+    def _chat(self, conversations, params):
+        self.sampling.append((len(conversations), params.temperature, params.top_p))
+        return super()._chat(conversations, params)
+
+
+def test_evolution_crossovers_use_airas_crossover_temperature(make_tiny_env):
+    backend = SamplingSpy(programs())
+    record, _ = episode(make_tiny_env(max_steps=4, sandbox="subprocess"), "evolutionary", backend,
+                        individuals_per_generation=2, crossover_prob=1.0, crossover_after=1)
+    assert [s["kind"] for s in record["steps"]] == ["draft", "draft", "crossover", "crossover"]
+    assert backend.sampling == [(2, 0.6, 0.95), (2, 0.5, 1.0)]  # operators at 0.6 / 0.95, crossovers at 0.5
+    assert len(set(record["steps"][2]["note"]["parents"])) == 2

@@ -131,7 +131,7 @@ def test_memory_beyond_the_limit(make_tiny_env, sandbox):
     _, _, _, _, info = env.step(edit(env, append("hog = b'x' * (1024 * 1024 * 1024)")))
     d = info["diagnostics"]
     assert d["status"] == "memory_exceeded", d["reason"]
-    assert "256 MB" in d["reason"]
+    assert "256 MB" in d["reason"] and d["resources"]["memory_limit_mb"] == 256
     _works(env)
 
 

@@ -117,9 +117,10 @@ def test_gome_scratch_start_drafts_without_the_baseline(make_tiny_env):
 
 
 def test_mcts_children_come_one_at_a_time_with_the_siblings_plans(make_tiny_env):
-    backend = ScriptedBackend(programs())
+    backend = SamplingSpy(programs())
     record, policy = episode(make_tiny_env(max_steps=3, sandbox="subprocess"), "mcts", backend, num_children=3)
-    assert backend.calls == [1, 1, 1] and [s["kind"] for s in record["steps"]] == ["draft"] * 3
+    assert backend.sampling == [(1, 0.6, 0.95)] * 3  # one child per call, AIRA's sampling
+    assert [s["kind"] for s in record["steps"]] == ["draft"] * 3
     prompts = [c[-1]["content"] for c in backend.conversations]
     assert "idea 1" not in prompts[0] and "Propose an idea that differs" in prompts[1]
     assert "idea 1" in prompts[1] and "idea 1" in prompts[2] and "idea 2" in prompts[2]

@@ -230,12 +230,26 @@ def test_default_command_is_the_embedded_main_job():
     assert len({s.task for s in specs}) == 2 and len(specs) == 4
 
 
+def _in_progress(out: Path, runs: list[dict]) -> bool:
+    """Whether a run not yet committed has streamed a step (a finished run's partial file can
+    linger for a moment while it is committed: that one does not count)."""
+    committed = {(r.get("run_key"), r.get("attempt")) for r in runs}
+    for path in (out / "partial").glob("*.jsonl"):
+        try:
+            first = next(read_jsonl(path), None)
+        except OSError:  # committed and deleted meanwhile
+            continue
+        if first and (first.get("run_key"), first.get("attempt")) not in committed:
+            return True
+    return False
+
+
 @pytest.mark.timeout(120)
 def test_resume_after_sigkill(tmp_path):
     """Kill the benchmark with SIGKILL after its first run finished and while the next one is part-way;
     the rerun ends with the same runs as an uninterrupted benchmark and no step twice."""
     out = tmp_path / "out"
-    diffs = json.dumps([edit_diff("import time\ntime.sleep(0.4)\n")] * 3)
+    diffs = json.dumps([edit_diff("import time\ntime.sleep(0.8)\n")] * 3)  # steps long enough that a loaded machine still sees the 2nd run part-way
     args = [sys.executable, "-m", "scripts.benchmark", "--envs-dir", str(FIXTURE_ENVS), "--tasks", "tiny",
             "--models", "scripted", "--policies", "replay", "--seeds", "3", "--steps", "3",
             "--set", f"diffs={diffs}", "--set", "parents=[0,0,0]", "--out", str(out), "--no-progress"]
@@ -245,8 +259,7 @@ def test_resume_after_sigkill(tmp_path):
     try:
         while time.monotonic() < deadline:
             runs = list(read_jsonl(out / "runs.jsonl"))
-            partial = [p for p in (out / "partial").glob("*.jsonl") if p.stat().st_size] if out.exists() else []
-            if runs and partial:
+            if runs and _in_progress(out, runs):
                 break
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             time.sleep(0.05)

@@ -79,8 +79,12 @@ def test_dev_rows_leave_the_public_train_file(lite, competition):
     assert dev_ids and not dev_ids & set(train[recipe.id].astype(str))
     answers = prepared.answers("test")
     assert list(answers.columns) == [spec.id_column, *spec.prediction_columns]  # nothing but the predictions
+    data, _ = lite
+    if recipe.train.endswith(".csv"):  # the kept rows, byte for byte (floats round-trip)
+        original = (data / competition / "prepared" / "public" / recipe.train).read_text().splitlines()
+        kept = (prepared.public / recipe.train).read_text().splitlines()
+        assert kept[0] == original[0] and set(kept[1:]) <= set(original[1:]) and len(kept) < len(original)
     if recipe.group:  # no group on both sides
-        data, _ = lite
         original = fixtures_frame(data / competition / "prepared" / "public" / recipe.train, recipe)
         dev_groups = set(original[original[recipe.id].astype(str).isin(dev_ids)][recipe.group])
         assert not dev_groups & set(train[recipe.group])

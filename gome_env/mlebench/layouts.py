@@ -1,7 +1,7 @@
 """Dev splits of the competitions whose labels live in file names, folders or text files.
 
-- dogs-vs-cats: ``train.zip`` holds ``train/cat.N.jpg`` and ``train/dog.N.jpg``; dev images move to
-  ``dev.zip`` as ``dev/<k>.jpg`` (a name without the label), answers ``id,label``.
+- dogs-vs-cats: ``train.zip`` holds ``cat.N.jpg`` and ``dog.N.jpg``; dev images move to ``dev.zip``
+  as ``<k>.jpg`` (a name without the label, like ``test.zip``'s), answers ``id,label``.
 - the whale challenge: ``train2.zip`` holds ``train2/<date>_<time>_TRAIN<i>_<label>.aif``; dev clips
   move to ``dev2.zip`` as ``dev2/<date>_<time>_Dev<k>.aif``, answers ``clip,probability``.
 - denoising: dirty pages in ``train/``, clean ones in ``train_cleaned/``; dev pages move to ``dev/``,
@@ -55,7 +55,10 @@ def _pick(seed: int):
 
 
 def _dogs_vs_cats(recipe: Recipe, public_in: Path, public: Path, prediction, sample, seed) -> DevSplit:
-    moved = _move_members(public, recipe.train, "dev.zip", _pick(seed), lambda m, k: f"dev/{k}.jpg")
+    def rename(member: str, k: int) -> str:  # members sit at the archive's root, as MLE-bench's compress() writes them
+        return f"{k}.jpg" if "/" not in member else f"dev/{k}.jpg"
+
+    moved = _move_members(public, recipe.train, "dev.zip", _pick(seed), rename)
     ids = pd.Series([int(Path(new).stem) for _, new in moved])
     labels = [int(Path(old).name.startswith("dog")) for old, _ in moved]
     answers = pd.DataFrame({recipe.id: ids, prediction[0]: labels})

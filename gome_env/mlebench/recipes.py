@@ -60,7 +60,7 @@ _CLASSES_NOTE = "dev answers: the class column one-hot encoded into the sample s
 
 LITE: dict[str, Recipe] = {
     "aerial-cactus-identification": Recipe(
-        "auc", "id", "image", test_features=None, features=("id",), files="train.zip (train/<id>)"
+        "auc", "id", "image", test_features=None, features=("id",), files="train.zip (<id>)"
     ),
     "aptos2019-blindness-detection": Recipe("qwk", "id_code", "image", files="train_images/<id_code>.png"),
     "denoising-dirty-documents": Recipe(
@@ -77,7 +77,7 @@ LITE: dict[str, Recipe] = {
     ),
     "dogs-vs-cats-redux-kernels-edition": Recipe(
         "logloss", "id", "image", layout="dogs-vs-cats", train="train.zip", test_features=None,
-        files="dev.zip (dev/<id>.jpg, renamed: train names carry the label)",
+        files="dev.zip (<id>.jpg, renamed: train names carry the label)",
     ),
     "histopathologic-cancer-detection": Recipe(
         "auc", "id", "image", train="train_labels.csv", test_features=None, features=("id",), files="train/<id>.tif"

@@ -84,7 +84,7 @@ def read_table(path: Path) -> pd.DataFrame | list:
     """A CSV, a zipped CSV (pandas reads it directly) or a JSON list of records."""
     if path.suffix == ".json":
         return json.loads(path.read_text())
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], float_precision="round_trip")
 
 
 def _write(frame_or_records, path: Path) -> None:
@@ -163,7 +163,7 @@ def stream_split(source: Path, target: Path, recipe: Recipe, seed: int, cap: int
     mask = choose_dev(n, seed, cap=cap)
     replace(target)
     dev_parts, start = [], 0
-    for chunk in pd.read_csv(source, chunksize=CHUNK_ROWS, keep_default_na=False, na_values=[""]):
+    for chunk in pd.read_csv(source, chunksize=CHUNK_ROWS, keep_default_na=False, na_values=[""], float_precision="round_trip"):
         chosen = mask[start : start + len(chunk)]
         start += len(chunk)
         chunk[~chosen].to_csv(target, mode="a", header=not target.exists(), index=False)

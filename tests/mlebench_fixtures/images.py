@@ -16,8 +16,8 @@ def aerial(pub: Path, priv: Path, rng) -> dict:
     train.to_csv(pub / "train.csv", index=False)
     test.to_csv(priv / "test.csv", index=False)
     test.assign(has_cactus=0.5).to_csv(pub / "sample_submission.csv", index=False)
-    zip_files(pub / "train.zip", {f"train/{i}": TINY for i in train["id"]})
-    zip_files(pub / "test.zip", {f"test/{i}": TINY for i in test["id"]})
+    zip_files(pub / "train.zip", {i: TINY for i in train["id"]})  # compress() writes members at the root
+    zip_files(pub / "test.zip", {i: TINY for i in test["id"]})
     return {"answers": "private/test.csv", "sample_submission": "public/sample_submission.csv"}
 
 
@@ -90,10 +90,10 @@ def dogs_vs_cats(pub: Path, priv: Path, rng) -> dict:
     train, test = labels[:N], labels[N:]
     members, counts = {}, {0: 0, 1: 0}
     for label in train:
-        members[f"train/{'dog' if label else 'cat'}.{counts[label]}.jpg"] = TINY
+        members[f"{'dog' if label else 'cat'}.{counts[label]}.jpg"] = TINY
         counts[label] += 1
     zip_files(pub / "train.zip", members)
-    zip_files(pub / "test.zip", {f"test/{i}.jpg": TINY for i in range(1, M + 1)})
+    zip_files(pub / "test.zip", {f"{i}.jpg": TINY for i in range(1, M + 1)})
     pd.DataFrame({"id": range(1, M + 1), "label": test}).to_csv(priv / "answers.csv", index=False)
     pd.DataFrame({"id": range(1, M + 1), "label": 0.5}).to_csv(pub / "sample_submission.csv", index=False)
     return {"answers": "private/answers.csv", "sample_submission": "public/sample_submission.csv"}

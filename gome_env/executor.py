@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,7 +35,15 @@ import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from gome_env import warm_worker
 from gome_env.cgroups import StepCgroup
+from gome_env.constants import SOLUTION
+from gome_env.preload import (
+    DEFAULT_PRELOAD,
+    STANDARD_PRELOAD,
+    preload_for,
+    preload_list,
+)
 from gome_env.procio import (
     Limits,
     OutputCapture,
@@ -47,11 +54,9 @@ from gome_env.procio import (
     new_token,
     rlimit_settings,
 )
-from gome_env import warm_worker
-from gome_env.constants import SOLUTION
-from gome_env.preload import DEFAULT_PRELOAD, STANDARD_PRELOAD, preload_for, preload_list
 from gome_env.records import MappingRecord
 from gome_env.sandbox import Sandbox
+from gome_env.workspace import layout_workspace
 
 __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "preload_for", "rlimit_settings",
            "worker_group_limits"]
@@ -86,36 +91,6 @@ class ExecutorStats(MappingRecord):
 
 class _WorkerLost(Exception):
     """The worker died (or stopped answering) while a step was running."""
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():  # a read-only leftover: make it writable and retry
-        for p in [path, *path.rglob("*")]:
-            if p.is_dir() and not p.is_symlink():
-                p.chmod(0o700)
-        shutil.rmtree(path)
-
-
-def layout_workspace(workspace: Path, files: dict[str, str], sandbox: Sandbox, data_dir: Path) -> None:
-    """Make ``workspace`` hold exactly ``files`` plus the public data at ``data/``.
-
-    The folder itself and its ``data`` entry are kept (a warm bwrap worker has them mounted);
-    everything else the previous run left is removed, and the files are written afresh."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    workspace.chmod(0o755)
-    for entry in os.scandir(workspace):
-        if entry.name != "data":
-            _remove(Path(entry.path))
-    for path, text in files.items():
-        target = workspace / path
-        if target.parent != workspace:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    sandbox.prepare_workspace(workspace, data_dir)
 
 
 WORKER_MEMORY_SLACK_MB = 512  # the preloaded libraries, on top of a step's own memory limit

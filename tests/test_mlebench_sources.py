@@ -62,3 +62,17 @@ def test_a_folder_that_is_not_prepared_says_what_to_run(tmp_path):
     (tmp_path / SPOOKY).mkdir()
     with pytest.raises(ValueError, match="mlebench prepare -c spooky-author-identification"):
         competition_spec(tmp_path / SPOOKY)
+
+
+@pytest.mark.parametrize("competition", ["detecting-insults-in-social-commentary", "tabular-playground-series-may-2022"])
+def test_the_configs_gold_submission_scores_perfectly(tmp_path, competition):
+    from gome_env.grader import grade
+    from gome_env.task import prepare
+
+    data, registry = fixtures.build(tmp_path, ids={competition})
+    sources = find_sources(data / competition, registry=registry)
+    assert sources.gold_submission is not None and sources.gold_submission.name == "gold_submission.csv"
+    spec = competition_spec(data / competition, registry=registry)
+    gold = pd.read_csv(sources.gold_submission)[[spec.id_column, *spec.prediction_columns]]
+    result = grade(spec, gold, prepare(spec).answers("test"))
+    assert result.valid and result.score == 1.0  # the answers were cut to the right columns and rows

@@ -79,6 +79,7 @@ def dog_breed(pub: Path, priv: Path, rng) -> dict:
 
 
 def leaf(pub: Path, priv: Path, rng) -> dict:
+    (priv / "images").mkdir()  # the preparer makes it (and leaves it empty)
     train, test = classes_onehot(pub, priv, rng, "id", "species", ["Acer_Capillipes", "Acer_Opalus", "Quercus_Rubra"], "train.csv",
                                   features=["margin1", "margin2", "shape1", "texture1"])
     put_files(pub / "images", [f"{i}.jpg" for i in pd.concat([train["id"], test["id"]])])

@@ -9,19 +9,29 @@ Importing the package registers ``gome/<task>-v0`` for every task folder in ``en
     env = gym.make("gome/digits-v0", max_steps=10)
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(diff)
+
+Shared names have one definition each, exported here: ``SOLUTION``, ``SUBMIT``,
+``DETAIL_LEVELS``, ``MODALITIES``, ``STATUSES`` and ``Direction`` (every score comparison).
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 
+from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
+from gome_env.diagnostics import STATUSES, Diagnostics
 from gome_env.diffs import apply_diff, make_diff
+from gome_env.direction import Direction
 from gome_env.env import MLEEnv
+from gome_env.executor import ExecutorStats
+from gome_env.final import FinalReport
 from gome_env.grader import grade
-from gome_env.task import TaskSpec, list_tasks, load_spec, prepare, task_ids
+from gome_env.task import MODALITIES, TaskSpec, list_tasks, load_spec, prepare, task_ids
 from gome_env.wrappers import RecordTrajectory
 
-__all__ = ["MLEEnv", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare", "task_ids", "register_all"]
+__all__ = ["MLEEnv", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare",
+           "task_ids", "register_all", "Direction", "Diagnostics", "FinalReport", "ExecutorStats", "SOLUTION", "SUBMIT",
+           "DETAIL_LEVELS", "MODALITIES", "STATUSES"]
 __version__ = "0.1.0"
 
 

@@ -13,8 +13,10 @@ __all__ = ["RecordTrajectory"]
 
 
 def _plain(record: Mapping | None) -> dict | None:
-    """An info record (``gome_env.diagnostics.Record``) as the plain dict JSON needs."""
-    return None if record is None else dict(record)
+    """An info record (``Diagnostics``, ``FinalReport``) as the plain dict JSON needs."""
+    if record is None:
+        return None
+    return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
 class RecordTrajectory(gym.Wrapper):

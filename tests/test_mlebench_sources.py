@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import pandas as pd
 import pytest
@@ -76,3 +77,32 @@ def test_the_configs_gold_submission_scores_perfectly(tmp_path, competition):
     gold = pd.read_csv(sources.gold_submission)[[spec.id_column, *spec.prediction_columns]]
     result = grade(spec, gold, prepare(spec).answers("test"))
     assert result.valid and result.score == 1.0  # the answers were cut to the right columns and rows
+
+
+def test_the_installed_mlebench_package_is_third(spooky, tmp_path, monkeypatch):
+    """A stand-in ``mlebench`` package: its registry folder is searched after registry=, and its
+    competition's grader is the one used."""
+    data, registry = spooky
+    package = tmp_path / "site" / "mlebench"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "registry.py").write_text(
+        "from pathlib import Path\n"
+        "class _Competition:\n"
+        "    def grader(self, submission, answers):\n"
+        "        return 0.123\n"
+        "class _Registry:\n"
+        f"    def get_competitions_dir(self):\n        return Path({str(registry)!r})\n"
+        "    def get_competition(self, competition_id):\n        return _Competition()\n"
+        "registry = _Registry()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for name in ("mlebench", "mlebench.registry"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    found = find_sources(data / SPOOKY)
+    assert found.leaderboard == registry / SPOOKY / "leaderboard.csv"
+    other = tmp_path / "other"
+    shutil.copytree(registry / SPOOKY, other / SPOOKY)
+    assert find_sources(data / SPOOKY, registry=other).leaderboard == other / SPOOKY / "leaderboard.csv"  # registry= first
+    spec = competition_spec(data / SPOOKY)
+    assert spec.grade_fn is not None and spec.grade_fn(None, None) == 0.123

@@ -63,3 +63,16 @@ def test_every_recipe_names_a_known_metric_and_layout():
     for competition, recipe in LITE.items():
         assert recipe.metric in METRICS and recipe.layout in LAYOUTS and recipe.id, competition
     assert sorted(r.layout for r in LITE.values() if r.layout != "table") == sorted(LAYOUTS[1:])
+
+
+def test_a_competition_outside_the_lite_split_with_metric(tmp_path):
+    data, registry = fixtures.build(tmp_path / "fx", ids={"tabular-playground-series-may-2022"})
+    mine = tmp_path / "my-competition"
+    (data / "tabular-playground-series-may-2022").rename(mine)
+    (registry / "tabular-playground-series-may-2022" / "leaderboard.csv").rename(mine / "leaderboard.csv")
+    with pytest.raises(ValueError, match="pass metric=NAME"):
+        competition_spec(mine)
+    spec = competition_spec(mine, metric="auc")
+    prepared = prepare(spec)
+    assert spec.id_column == "id" and spec.prediction_columns == ("target",)
+    assert list(prepared.answers("test").columns) == ["id", "target"] and prepared.sizes()["dev"] == 10

@@ -7,6 +7,7 @@ Every score comparison goes through :class:`gome_env.direction.Direction`: a mis
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -93,20 +94,26 @@ def medal_thresholds(scores, higher_is_better: bool) -> MedalThresholds:
     return MedalThresholds(ordered[g - 1], ordered[s - 1], ordered[b - 1], float(np.median(ordered)))
 
 
-def percentile(score: float | None, scores, higher_is_better: bool) -> float:
+def _quality(scores, higher_is_better: bool) -> np.ndarray:
+    """The board's scores as sorted qualities (``Direction.sign * score``: larger is better)."""
+    board = np.asarray([float(s) for s in scores if not is_missing(s)], dtype=float)
+    return np.sort(Direction(higher_is_better).sign * board)
+
+
+def percentile(score: float | None, scores, higher_is_better: bool, _sorted_quality: np.ndarray | None = None) -> float:
     """Share of the board's teams that ``score`` beats, ties counting half (0..1); 0.0 when the
     score is missing or the board is empty."""
-    board = [float(s) for s in scores if not is_missing(s)]
-    if is_missing(score) or not np.isfinite(score) or not board:
+    quality = _quality(scores, higher_is_better) if _sorted_quality is None else _sorted_quality
+    if is_missing(score) or not np.isfinite(score) or not quality.size:
         return 0.0
-    d = Direction(higher_is_better)
-    beaten = sum(d.better(score, s) for s in board)
-    tied = sum(not d.better(score, s) and d.at_least(score, s) for s in board)
-    return (beaten + 0.5 * tied) / len(board)
+    q = Direction(higher_is_better).sign * float(score)
+    beaten = int(np.searchsorted(quality, q, side="left"))  # teams strictly worse
+    tied = int(np.searchsorted(quality, q, side="right")) - beaten
+    return (beaten + 0.5 * tied) / quality.size
 
 
 def rank_medal(score: float | None, thresholds: MedalThresholds, higher_is_better: bool,
-               scores=None) -> Rank:
+               scores=None, _sorted_quality: np.ndarray | None = None) -> Rank:
     """Medal and above-median flags for one score (ties with a threshold earn it); the percentile
     when the board's ``scores`` are given."""
     if is_missing(score) or not np.isfinite(score):
@@ -119,7 +126,7 @@ def rank_medal(score: float | None, thresholds: MedalThresholds, higher_is_bette
         silver=medal == "silver",
         bronze=medal == "bronze",
         above_median=d.better(score, thresholds.median),
-        percentile=percentile(score, scores, higher_is_better) if scores is not None else 0.0,
+        percentile=percentile(score, scores, higher_is_better, _sorted_quality) if scores is not None else 0.0,
     )
 
 
@@ -142,10 +149,14 @@ class Leaderboard:
     def direction(self) -> Direction:
         return Direction(self.higher_is_better)
 
-    @property
+    @cached_property
     def thresholds(self) -> MedalThresholds:
         return medal_thresholds(self.scores, self.higher_is_better)
 
+    @cached_property
+    def _sorted_quality(self) -> np.ndarray:
+        return _quality(self.scores, self.higher_is_better)
+
     def rank(self, score: float | None) -> Rank:
         """The :class:`Rank` of a test score: medal, flags, above-median and percentile."""
-        return rank_medal(score, self.thresholds, self.higher_is_better, self.scores)
+        return rank_medal(score, self.thresholds, self.higher_is_better, self.scores, self._sorted_quality)

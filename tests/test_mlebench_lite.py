@@ -6,6 +6,7 @@ columns and formats; the leaderboards and configs sit in a separate registry fol
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import gymnasium as gym
@@ -47,8 +48,12 @@ def test_reset_step_submit(lite, competition, tmp_path):
     env = gym.make("gome/mlebench-v0", competition_dir=str(data / competition), registry=str(registry),
                    max_steps=3, workdir=tmp_path / "w")
     try:
-        _, info = env.reset(seed=0)
+        obs, info = env.reset(seed=0)
         assert info["diagnostics"]["status"] == "ok", info["diagnostics"]
+        note = obs["task"].split("## This workspace (gome-env)")[1]
+        named = re.search(r"Dev features: `data/([^`]+)`", note)  # the note names a file that is there
+        assert (named is not None) == (LITE[competition].layout == "table")
+        assert named is None or (env.unwrapped.prepared.public / named.group(1)).is_file()
         _, _, _, _, info = env.step(edit(env, lambda _: COPY_SAMPLES))
         d = info["diagnostics"]
         assert d["status"] == "ok", d

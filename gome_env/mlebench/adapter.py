@@ -154,11 +154,15 @@ def competition_spec(
 
 
 def _workspace_note(recipe: Recipe, prediction: list[str]) -> str:
-    dev = recipe.test_features.replace("test", "dev", 1) if recipe.test_features and recipe.layout == "table" else None
+    if recipe.layout == "table":
+        features = recipe.test_features.replace("test", "dev", 1) if recipe.test_features else "dev.csv"
+        where = f"- Dev features: `data/{features}`" + (f"; their files: {recipe.files}" if recipe.files else "")
+    else:
+        where = f"- Dev items: {recipe.files}"
     lines = [
         "## This workspace (gome-env)",
         "A dev split was taken off the public train rows; its labels are not in `data/`.",
-        f"- Dev features: `data/{dev or 'dev.csv'}`" + (f"; dev files: {recipe.files}" if recipe.files else ""),
+        where,
         f"- Submissions: `{recipe.id}` and {', '.join(f'`{c}`' for c in prediction[:12])}"
         + (f" (+{len(prediction) - 12} more)" if len(prediction) > 12 else "")
         + " (`data/sample_submission_dev.csv`, `data/sample_submission.csv`).",

@@ -84,5 +84,9 @@ class MLEBenchEnv(MLEEnv):
             chosen = out["node_id"]
             if chosen not in self._refits:
                 self._refits[chosen] = run_refit(self, chosen)
-            out["refit"] = self._refits[chosen].to_dict()
+            refit = self._refits[chosen].to_dict()
+            try:
+                out["refit"] = refit
+            except TypeError:  # a read-only record: keep its fields, as a plain mapping
+                out = {**out.to_dict(), "refit": refit}
         return out

@@ -13,7 +13,8 @@ from typing import Callable, Mapping
 
 from gome_env.direction import Direction
 
-__all__ = ["RewardFn", "REWARDS", "FAILED_STEP_PENALTY", "normalised", "improvement_reward", "dev_score_reward"]
+__all__ = ["RewardFn", "REWARDS", "FAILED_STEP_PENALTY", "normalised", "improvement_reward", "dev_score_reward",
+           "ladder_reward", "LADDER"]
 
 FAILED_STEP_PENALTY = 0.01
 
@@ -43,4 +44,25 @@ def dev_score_reward(d: Mapping, context: dict) -> float:
     return float(normalised(d["dev_score"], context)) if d["status"] == "ok" else -1.0
 
 
-REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": dev_score_reward}
+LADDER: dict[str, float] = {
+    "patch_failed": -1.0,
+    "syntax_error": -0.75,
+    "runtime_error": -0.5,
+    "timeout": -0.5,
+    "memory_exceeded": -0.5,
+    "invalid_submission": -0.25,
+}
+"""The ladder reward of each failure status; ``ok`` earns the normalised dev score instead."""
+LADDER_OK_FLOOR = -0.2  # an ok run worse than the baseline still ranks above an invalid submission
+
+
+def ladder_reward(d: Mapping, context: dict) -> float:
+    """A shaped reward for RL: each status a rung, ``patch_failed`` (-1) < ``syntax_error`` (-0.75)
+    < ``runtime_error``/``timeout``/``memory_exceeded`` (-0.5) < ``invalid_submission`` (-0.25) <
+    ``ok``: the step's normalised dev score (0 = baseline, 1 = gold), floored at -0.2. Dev only."""
+    if d["status"] != "ok":
+        return LADDER.get(d["status"], LADDER["patch_failed"])
+    return float(max(LADDER_OK_FLOOR, normalised(d["dev_score"], context)))
+
+
+REWARDS: dict[str, RewardFn] = {"improvement": improvement_reward, "dev_score": dev_score_reward, "ladder": ladder_reward}

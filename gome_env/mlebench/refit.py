@@ -87,6 +87,6 @@ class MLEBenchEnv(MLEEnv):
             refit = self._refits[chosen].to_dict()
             try:
                 out["refit"] = refit
-            except TypeError:  # a read-only record: keep its fields, as a plain mapping
+            except (TypeError, KeyError):  # a record without the field: keep its fields, as a plain mapping
                 out = {**out.to_dict(), "refit": refit}
         return out

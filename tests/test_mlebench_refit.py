@@ -64,6 +64,10 @@ def test_refit_uses_every_labelled_row(taxi, tmp_path):
     assert refit["medal"] in {"gold", "silver", "bronze", "none"}
     labels = pd.read_csv(env.prepared.root / "refit" / "labels.csv")
     assert len(labels) == n_train + n_dev  # as MLE-bench published it
+    private = {p.stat().st_ino for p in env.prepared.private.iterdir()}
+    refit_files = list((env.prepared.root / "refit").rglob("*"))
+    assert not private & {p.stat().st_ino for p in refit_files}  # no private answer reaches the refit data
+    assert refit["data"].endswith("refit")
 
 
 def test_no_refit_by_default(taxi, tmp_path, monkeypatch):

@@ -27,7 +27,10 @@ __all__ = ["Evaluator"]
 
 
 class Evaluator:
-    """Runs and grades a task's solutions in one workspace, with one executor."""
+    """Runs and grades a task's solutions in one workspace, with one executor. ``grade_test =
+    False`` (``EnvPool``, RL training) checks the test predictions' validity and never scores them."""
+
+    grade_test = True
 
     def __init__(self, spec: TaskSpec, prepared: PreparedTask, sandbox: Sandbox, executor: Executor, workspace: Path,
                  detail: str) -> None:
@@ -106,7 +109,7 @@ class Evaluator:
                      submission={"valid": False, "problems": [f"submission/{name} is a symbolic link" for name in linked]})
             return d, None
         dev = grade_file(self.spec, sub_dir / "dev.csv", self.dev_answers)
-        test = grade_file(self.spec, sub_dir / "test.csv", self.test_answers)
+        test = grade_file(self.spec, sub_dir / "test.csv", self.test_answers, score=self.grade_test)
         problems = [f"dev.csv: {p}" for p in dev.problems] + [f"test.csv: {p}" for p in test.problems]
         d["submission"] = {"valid": dev.valid and test.valid, "problems": problems}
         if not dev.valid or not test.valid:

@@ -129,14 +129,18 @@ def grade(spec: TaskSpec, submission: pd.DataFrame, answers: pd.DataFrame) -> Gr
     return GradeResult(round(score, SCORE_DECIMALS), True, [])
 
 
-def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame) -> GradeResult:
-    """Grade a CSV file; a missing or unreadable file is an invalid submission, not an error."""
+def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame, score: bool = True) -> GradeResult:
+    """Grade a CSV file; a missing or unreadable file is an invalid submission, not an error.
+    ``score=False`` checks validity only (shape, ids, values) and never computes the metric."""
     if not path.exists():
         return GradeResult(None, False, [f"{path.name} was not written"], exists=False)
     try:
         submission = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
         return GradeResult(None, False, [f"{path.name} is not a readable CSV: {type(exc).__name__}: {exc}"])
+    if not score:
+        problems = validate(spec, submission, answers)
+        return GradeResult(None, not problems, problems, submission)
     result = grade(spec, submission, answers)
     result.submission = submission
     return result

@@ -59,8 +59,7 @@ class _Worker:
     def __init__(self, env: MLEEnv) -> None:
         self.env = env
         self.evaluator = Evaluator(env.spec_task, env.prepared, env.sandbox, env.executor, env.workspace, env.detail)
-        if hasattr(self.evaluator, "grade_test"):
-            self.evaluator.grade_test = False
+        self.evaluator.grade_test = False
 
 
 class EnvPool:

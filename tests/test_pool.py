@@ -103,3 +103,22 @@ def test_tasks_are_named_as_the_benchmark_or_gymnasium_names_them():
     assert resolve_task("gome/digits-v0").id == resolve_task("digits").id == "digits"
     with pytest.raises(ValueError, match="unknown task"):
         resolve_task("gome/no-such-task-v0")
+
+
+def test_the_pool_never_scores_the_test_split(pool, monkeypatch):
+    import gome_env.grader as grader
+
+    test_ids = set(pool.env.prepared.answers("test")["id"].astype(str))
+    scored = []
+    real = grader.grade
+
+    def spy(spec, submission, answers):
+        scored.append(set(answers["id"].astype(str)))
+        return real(spec, submission, answers)
+
+    monkeypatch.setattr(grader, "grade", spy)
+    files = pool.files(0)
+    results = pool.step_many([(0, _diff(files, improve)), (0, _diff(files, lambda s: s.replace("{majority}\\n", "{majority},x\\n")))])
+    assert [i["diagnostics"]["status"] for _, _, i in results] == ["ok", "invalid_submission"]
+    assert "test.csv" in results[1][2]["diagnostics"]["reason"]  # validity of test.csv is still checked
+    assert scored and all(ids != test_ids for ids in scored)  # the dev split was scored, the test split never

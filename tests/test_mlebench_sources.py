@@ -112,3 +112,15 @@ def _check_installed_package(data, registry, tmp_path):
     assert find_sources(data / SPOOKY, registry=other).leaderboard == other / SPOOKY / "leaderboard.csv"  # registry= first
     spec = competition_spec(data / SPOOKY)
     assert spec.grade_fn is not None and spec.grade_fn(None, None) == 0.123
+
+
+def test_config_reader_without_pyyaml(spooky, monkeypatch):
+    from gome_env.mlebench.sources import read_config
+
+    _, registry = spooky
+    path = registry / SPOOKY / "config.yaml"
+    with_yaml = read_config(path)
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now fails
+    plain = read_config(path)
+    assert plain["dataset"] == with_yaml["dataset"] and plain["id"] == SPOOKY
+    assert plain["dataset"]["answers"] == f"{SPOOKY}/prepared/private/test.csv"

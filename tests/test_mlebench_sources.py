@@ -124,3 +124,9 @@ def test_config_reader_without_pyyaml(spooky, monkeypatch):
     plain = read_config(path)
     assert plain["dataset"] == with_yaml["dataset"] and plain["id"] == SPOOKY
     assert plain["dataset"]["answers"] == f"{SPOOKY}/prepared/private/test.csv"
+
+
+def test_a_folder_inside_the_competition_is_taken_as_the_competition(spooky):
+    data, registry = spooky
+    for inner in ("prepared", "prepared/public", "prepared/private"):
+        assert competition_spec(data / SPOOKY / inner, registry=registry).source == str(data / SPOOKY)

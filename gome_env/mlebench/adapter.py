@@ -103,6 +103,10 @@ def competition_spec(
     """A TaskSpec for a competition folder as MLE-bench prepares it (``prepared/public``,
     ``prepared/private``); the leaderboard and config come from :func:`find_sources`."""
     root = Path(competition_dir).expanduser().resolve()
+    if root.name in ("public", "private") and root.parent.name == "prepared":  # a folder inside: go up to the competition
+        root = root.parent.parent
+    elif root.name == "prepared":
+        root = root.parent
     public, private = root / "prepared" / "public", root / "prepared" / "private"
     for folder in (public, private):
         if not folder.is_dir():

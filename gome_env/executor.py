@@ -347,6 +347,9 @@ class Executor:
             self._drop_worker()
             self.start()
             return None
+        if not w.info.get("token_slot"):  # its children could not carry the step's token for the sweep
+            self.last_error = "the warm worker found no GOME_STEP_TOKEN in its environment block: running cold"
+            return None
         vm_mb = w.info.get("vm_kb", 0) / 1024
         if limits.memory_mb and vm_mb + MEMORY_HEADROOM_MB > limits.memory_mb:
             self.last_error = (f"the memory limit ({limits.memory_mb} MB) leaves too little room above the worker's "

@@ -22,6 +22,10 @@ rlimits above still apply (``RLIMIT_NPROC`` only for a non-root uid).
 
 Under the subprocess backend the program's parent is a small ``sh`` between the env and the
 program, so ``os.kill(os.getppid(), ...)`` ends the step, not the environment.
+
+The parts live in their own modules: ``gome_env.procio`` (limits, environment, tokens, output
+capture, ``RunResult``), ``gome_env.cgroups`` and ``gome_env.tripwire``; their public names are
+re-exported here.
 """
 
 from __future__ import annotations

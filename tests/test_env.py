@@ -151,7 +151,7 @@ def test_submit_and_final(make_tiny_env):
     assert terminated and not truncated
     assert final["node_id"] == 1 and final["valid_submission"]
     assert final["test_score"] > 0.8
-    assert final["medal"] in ("gold", "silver", "bronze")
+    assert final["medal"] == "gold"  # the linear rule scores 0.99 on the tiny task's test split; gold is 0.97
     assert final["above_median"]
     with pytest.raises(RuntimeError):
         env.step("submit")

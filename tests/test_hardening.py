@@ -100,9 +100,7 @@ def test_fork_bomb_is_contained(make_tiny_env, sandbox):
     bomb = f"import os, sys, time\nsys.argv.append({marker!r})\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)"
     _, _, _, _, info = env.step(edit(env, append(bomb)))
     d = info["diagnostics"]
-    # Not one status: whether the timeout or a kill for memory (the bomb's copies share one memory
-    # cap) ends it first depends on how the processes are scheduled.
-    assert d["status"] in ("timeout", "runtime_error"), d["reason"]
+    assert d["status"] == "timeout", d["reason"]  # it catches every failed fork and tries again
     if HAS_CGROUP:
         assert "process limit" in d["reason"]
     wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
@@ -122,9 +120,7 @@ def test_fork_bomb_in_a_warm_step_is_contained(make_tiny_env, sandbox):
     _, _, _, _, info = env.step(edit(env, append(bomb)))
     d = info["diagnostics"]
     assert env.unwrapped.executor_status().warm == 1, env.unwrapped.executor_status().last_error
-    # Not one status: whether the timeout or a kill for memory (the bomb's copies share one memory
-    # cap) ends it first depends on how the processes are scheduled.
-    assert d["status"] in ("timeout", "runtime_error"), d["reason"]
+    assert d["status"] == "timeout", d["reason"]  # it catches every failed fork and tries again
     wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's processes")
     _works(env)
 

@@ -1,0 +1,24 @@
+"""RL training on the environment with Hugging Face TRL (the optional ``[rl]`` extra: ``trl``,
+``datasets``).
+
+- ``GomeReward(task, **env_kwargs)``: a reward function for ``GRPOTrainer(reward_funcs=...)``;
+  parses each completion with the policies' parser and steps the batch through an ``EnvPool``
+  branching from the row's ``node_id`` (reward ``"ladder"`` by default: dev split only).
+- ``make_grpo_dataset(tasks, seeds=(0,), repeats=1, edit_form="whole")``: a ``datasets.Dataset``
+  of the policies' improve prompts with ``prompt``, ``task``, ``seed``, ``node_id`` columns.
+- ``GomeEnvironment``: a class for ``GRPOTrainer(environment_factory=GomeEnvironment)``: tools
+  ``apply_patch``, ``read_file``, ``checkout``, ``submit``; ``get_reward``.
+- ``gome_env.rl.options``: multiple-choice prompts whose lettered options are fixed diffs.
+
+Nothing here imports ``trl``; ``datasets`` is imported only by the dataset builders.
+"""
+
+from __future__ import annotations
+
+from gome_env.rl.dataset import improve_messages, make_grpo_dataset
+from gome_env.rl.environment import GomeEnvironment
+from gome_env.rl.options import make_options_dataset, pick_option
+from gome_env.rl.reward import GomeReward, completion_text
+
+__all__ = ["GomeReward", "GomeEnvironment", "make_grpo_dataset", "improve_messages", "make_options_dataset", "pick_option",
+           "completion_text"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 import re
 from collections import UserDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -233,7 +235,7 @@ def _classification_analysis(t: np.ndarray, p: np.ndarray, max_classes: int) -> 
     }
 
 
-def render_feedback(d: dict, detail: str = "full") -> str:
+def render_feedback(d: Mapping[str, Any], detail: str = "full") -> str:
     """Markdown for a prompt. ``detail``: ``full``, ``standard`` (no error analysis or warnings)
     or ``minimal`` (status and scores only): the diagnostics-richness ablation."""
     score = d.get("dev_score")

@@ -43,6 +43,15 @@ class Metric:
         """True when score ``a`` is strictly better than ``b`` (None and NaN are worst)."""
         return self.direction.better(a, b)
 
+    def gain(self, new: float | None, old: float | None) -> float:
+        """How much ``new`` improves on ``old`` (negative when worse; 0.0 when either is missing)."""
+        return self.direction.gain(new, old)
+
+    @property
+    def worst(self) -> float:
+        """The worst possible score: ``-inf`` when higher is better, else ``+inf``."""
+        return self.direction.worst
+
 
 def _labels_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     """Labels to compare: as numbers when both sides are numeric (``3`` equals ``3.0``, as in

@@ -145,3 +145,12 @@ def test_label_metrics_compare_numeric_labels_as_numbers():
 def test_kappa_bounds_wild_predictions():
     y = pd.Series([0, 1, 2, 3, 4])
     assert METRICS["qwk"](y, pd.Series([0, 1, 2, 3, 10**9])) == METRICS["qwk"](y, pd.Series([0, 1, 2, 3, 4]))
+
+
+def test_metric_direction_api():
+    from gome_env.metrics import get_metric
+
+    acc, rmse = get_metric("accuracy"), get_metric("rmse")
+    assert acc.better(0.9, 0.8) and rmse.better(0.8, 0.9) and not acc.better(float("nan"), 0.1)
+    assert acc.gain(0.9, 0.8) == pytest.approx(0.1) and rmse.gain(0.8, 0.9) == pytest.approx(0.1)
+    assert acc.worst == float("-inf") and rmse.worst == float("inf")

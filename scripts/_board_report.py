@@ -39,6 +39,8 @@ class TaskReport:
     default_s: float
     build_s: float
     ok: bool
+    test_rows: int = 0
+    total_rows: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,15 +72,24 @@ def readme_table(reports: list[TaskReport]) -> str:
             f"| {r.band_in_se:.1f} | {_f(r.baseline)} {r.baseline_medal} | {_f(r.default)} **{r.default_medal}** ({r.default_position}) "
             f"| {_f(r.gold_ref)} **{r.gold_ref_medal}** ({r.gold_ref_position}, {r.gold_ref_s:.0f} s) |"
         )
-    narrow = [r.task for r in reports if r.band_in_se < 2]
+    narrow = [r for r in reports if r.band_in_se < 2]
     lines.append("")
-    if narrow:
-        lines.append(
-            f"Bronze to gold spans less than two standard errors on: {', '.join(f'`{t}`' for t in narrow)}. "
-            "See the note below on why their test splits stay as they are."
-        )
-    else:
+    if not narrow:
         lines.append("On every task bronze to gold spans at least two standard errors of the test metric.")
+        return "\n".join(lines)
+    lines.append(
+        "Bronze to gold spans less than two standard errors on the tasks below. The standard error shrinks "
+        "with the square root of the test rows, so two standard errors would need the test split shown; "
+        "where that exceeds the whole dataset no split can give it, and the test split stays as it is "
+        "(a medal there is partly luck, as on a small Kaggle private leaderboard):"
+    )
+    lines.append("")
+    for r in narrow:
+        need = int(math.ceil(r.test_rows * (2 / r.band_in_se) ** 2)) if r.band_in_se > 0 else None
+        verdict = "more rows than the dataset holds" if need is None or need > r.total_rows else "possible only by shrinking train"
+        wanted = f"{need:,}" if need is not None else "infinitely many"
+        lines.append(f"- `{r.task}`: {r.band_in_se:.1f} SE with {r.test_rows:,} test rows; two SE need about "
+                     f"{wanted} of {r.total_rows:,} rows in all ({verdict}).")
     return "\n".join(lines)
 
 

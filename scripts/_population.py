@@ -32,7 +32,7 @@ from scripts._features import Features
 
 __all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]
 
-TIER_SIZES = {"weak": 55, "middle": 50, "strong": 25, "blend": 8}
+TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "blend": 8}
 # Rows a non-reference entry may train on (big data: the weak and middle entries are subsampled).
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000}
 USES_LIN = {"nb", "linear", "knn", "svm", "prior"}
@@ -91,7 +91,11 @@ def _strong_grid(spec: TaskSpec) -> dict[str, list[dict]]:
     if spec.metric_name == "mae":
         hgb += [{**p, "loss": "mae"} for p in hgb[::2]]
     forests = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in (200, 400) for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
-    return {"hgb": hgb, "rf": forests, "et": forests}
+    grid = {"hgb": hgb, "rf": forests, "et": forests}
+    if spec.modality == "image":  # on pixels, tuned kernels and neighbours are the real work
+        grid["svm"] = [{"C": c} for c in (5.0, 10.0, 20.0, 50.0)]
+        grid["knn"] = [{"k": k, "w": "d"} for k in (1, 2, 4, 6, 10)]
+    return grid
 
 
 def draw_population(spec: TaskSpec, seed: int = 0) -> list[Recipe]:
@@ -124,7 +128,8 @@ def draw_population(spec: TaskSpec, seed: int = 0) -> list[Recipe]:
     mid_families = [f for f in families if f not in ("prior", "nb")]
     draw("middle", TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
     strong = _strong_grid(spec)
-    draw("strong", TIER_SIZES["strong"], lambda: Recipe((fam := ("hgb", "hgb", "hgb", "rf", "et")[rng.integers(5)]), pick(strong[fam]), tier="strong"))
+    strong_families = ("hgb", "hgb", "hgb", "rf", "et") + (("svm", "svm", "knn") if spec.modality == "image" else ())
+    draw("strong", TIER_SIZES["strong"], lambda: Recipe((fam := strong_families[rng.integers(len(strong_families))]), pick(strong[fam]), tier="strong"))
     return list(recipes.values())
 
 

@@ -5,9 +5,9 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
 1. The task is prepared (``gome_env.task.prepare``), the same files agents get, and its files are
    pinned: ``envs/<id>/data.sha256`` (``tests/test_pinned_data.py`` checks them).
 2. Features come from the public frames only (``scripts/_features.py``).
-3. A population of distinct entries (``scripts/_population.py``; no seed-only variants): 55
+3. A population of distinct entries (``scripts/_population.py``; no seed-only variants): 50
    weak entries (handicapped: 5-25% of the rows or 30-50% of the columns, or weak families),
-   50 middle entries (one family, plain settings, every row), 25 strong entries (tuned gradient
+   45 middle entries (one family, plain settings, every row), 40 strong entries (tuned gradient
    boosting and large forests on engineered features, every row, except that big tasks cap
    them at 40,000 rows) and 8 blends of two or three of the six strongest singles chosen by their
    dev score. Each is fitted on the train split and graded on the private test split.
@@ -181,6 +181,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
         default_medal=medal["default"], default_position=position["default"], gold_ref=score["gold"],
         gold_ref_medal=medal["gold"], gold_ref_position=position["gold"], gold_ref_s=gold_run["seconds"],
         default_s=runs["default"][0]["seconds"], build_s=round(build_s, 1), ok=ok,
+        test_rows=task.sizes()["test"], total_rows=sum(task.sizes().values()),
     )
 
 

@@ -1,0 +1,83 @@
+"""The leaderboards: shaped like a real competition's, rebuilt from runnable references, and hard to medal on.
+
+The fast tests read the committed ``envs/<id>/leaderboard.csv`` and solution files; the slow test
+runs every task's ``default_solution.py`` (a competent ten-minute entry: default settings of one
+strong model family) through the task's real grader and fails if one earns silver or gold.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from gome_env.direction import Direction
+from gome_env.medals import Leaderboard
+from gome_env.task import load_spec, prepare, task_ids
+from scripts._board_report import END, README, START
+from scripts._population import TIER_SIZES
+from scripts._solutions import SOLUTION_FILES, run_solution
+
+TASKS = task_ids()
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_board_is_a_population_of_distinct_entries(task_id):
+    spec = load_spec(task_id)
+    board = pd.read_csv(spec.leaderboard_path)
+    assert list(board.columns) == ["team", "score"]
+    assert board["team"].is_unique and board["score"].notna().all()
+    assert len(board) >= 100, "100-249 teams: gold is position 10, silver 20%, bronze 40%"
+    scores = board["score"].tolist()
+    assert scores == Direction(spec.higher_is_better).sorted(scores), "best first"
+    assert not [t for t in board["team"] if re.search(r"-s\d+$", t)], "no seed-only variants"
+    assert {"reference-gold", "default-solution"} <= set(board["team"]), "the task's own solution files are entries"
+    blends = [t for t in board["team"] if t.startswith("blend(")]
+    assert 0 < len(blends) <= TIER_SIZES["blend"]
+    assert board["score"].nunique() >= 0.5 * len(board), "distinct models give distinct scores"
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_board_has_a_long_weak_tail_and_a_thin_top(task_id):
+    """Kaggle's shape: the worst quarter is far from the median, the top is close together."""
+    spec = load_spec(task_id)
+    d = Direction(spec.higher_is_better)
+    scores = d.sorted(pd.read_csv(spec.leaderboard_path)["score"])
+    n = len(scores)
+    best, gold, median, q3 = scores[0], scores[9], scores[n // 2], scores[(3 * n) // 4]
+    assert d.better(gold, median) and d.better(median, q3)
+    assert abs(median - q3) > 0 and abs(best - gold) <= abs(scores[0] - scores[-1]) / 2
+    handicapped = [t for t in pd.read_csv(spec.leaderboard_path)["team"] if "-rows0." in t or "-feat0." in t]
+    assert len(handicapped) >= 0.2 * n, "many weak entries (a share of the rows or columns)"
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_solution_files_exist_and_follow_the_contract(task_id):
+    folder = load_spec(task_id).folder
+    for name in SOLUTION_FILES.values():
+        source = (folder / name).read_text()
+        compile(source, str(folder / name), "exec")
+        assert "data/train.csv" in source or 'f"data/{' in source, f"{name} reads data/"
+        assert "submission/" in source, f"{name} writes submission/"
+
+
+def test_readme_table_lists_every_task():
+    text = README.read_text()
+    assert START in text and END in text, "run scripts/build_leaderboards.py to write the table"
+    table = text.split(START, 1)[1].split(END, 1)[0]
+    for task_id in TASKS:
+        assert f"| `{task_id}` |" in table, f"{task_id} missing from the leaderboard table in envs/README.md"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", TASKS)
+def test_default_solution_earns_neither_silver_nor_gold(task_id):
+    """A competent default lands around the median: bronze at most (MLE-bench's rule, the real grader)."""
+    task = prepare(task_id)
+    spec = task.spec
+    run = run_solution(task, (spec.folder / SOLUTION_FILES["default"]).read_text(), "default", timeout_s=300)
+    assert run.returncode == 0 and run.test_score is not None, (run.problems, run.stderr_tail)
+    board = Leaderboard.from_csv(spec.leaderboard_path, spec.higher_is_better)
+    medal = board.rank(run.test_score)["medal"]
+    assert medal in ("none", "bronze"), f"{task_id}: the default solution scores {run.test_score} ({medal}); thresholds {board.thresholds}"

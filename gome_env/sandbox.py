@@ -41,17 +41,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from gome_env.cgroups import StepCgroup, cgroup_support
-from gome_env.procio import (
-    Limits,
-    OutputCapture,
-    RunResult,
-    build_result,
-    clean_environment,
-    kill_token_processes,
-    limit_preexec,
-    new_token,
-    rlimit_settings,
-)
+from gome_env import procio
+from gome_env.procio import Limits, RunResult, clean_environment, kill_token_processes, rlimit_settings
 from gome_env.tripwire import PrivateTripwire
 
 __all__ = [
@@ -96,7 +87,7 @@ class Sandbox:
         return argv, workspace
 
     def run(self, argv: list[str], workspace: Path, data_dir: Path, limits: Limits) -> RunResult:
-        token = new_token()
+        token = procio.new_token()
         command, cwd = self.wrap(argv, workspace, data_dir)
         env = clean_environment(limits, token, home=str(workspace) if self.name == "subprocess" else "/tmp")
         cgroup = StepCgroup.create(f"gome-{token}", limits) if cgroup_support()[0] else None
@@ -109,7 +100,7 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                preexec_fn=limit_preexec(limits, cgroup.join if cgroup is not None else None),
+                preexec_fn=procio.limit_preexec(limits, cgroup.join if cgroup is not None else None),
                 close_fds=True,
             )
         except BaseException:
@@ -123,7 +114,7 @@ class Sandbox:
             except (ProcessLookupError, PermissionError):
                 pass
 
-        output = OutputCapture(proc.stdout, proc.stderr, limits.output_bytes, kill_group)
+        output = procio.OutputCapture(proc.stdout, proc.stderr, limits.output_bytes, kill_group)
         waited: dict = {}
 
         def wait() -> None:
@@ -156,7 +147,7 @@ class Sandbox:
                 signame = signal.Signals(proc.returncode - 128).name
             except ValueError:
                 pass
-        return build_result(
+        return procio.build_result(
             returncode=proc.returncode, runtime_s=runtime, peak_memory_mb=waited["usage"].ru_maxrss / 1024,
             output=output, timed_out=timed_out, signal_name=signame, sandbox=self.name, leftovers=leftovers,
             limits=limits, cgroup_version=cgroup.version if cgroup is not None else None, cgroup_stats=stats,

@@ -40,7 +40,7 @@ import sys
 import time
 import types
 
-__all__ = ["exit_code", "clear", "proc_state", "vm_kb", "own_cgroup_procs", "sweep_cgroup", "main"]
+__all__ = ["exit_code", "clear", "proc_state", "vm_kb", "kill_listed", "own_cgroup_procs", "sweep_cgroup", "sweep_namespace", "main"]
 
 TOKEN_NAME = b"GOME_STEP_TOKEN="
 PR_SET_DUMPABLE = 4
@@ -102,28 +102,33 @@ def vm_kb() -> int:
     return 0
 
 
-def sweep_namespace(pgid: int) -> int:
-    """SIGKILL every process of this PID namespace but init (1) and the worker; returns how many
-    there were besides the step's own process group (already killed with it)."""
-    me, counted = os.getpid(), set()
+def kill_listed(list_pids, pgid: int) -> int:
+    """SIGKILL the live processes ``list_pids()`` names, re-listing (up to 3 times) since they may
+    fork meanwhile; returns how many there were besides the step's process group ``pgid``
+    (already killed with it)."""
+    counted = set()
     for _ in range(3):
         found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in (1, me):
-                continue
-            state, group = proc_state(entry)
-            if state == "Z":
+        for pid in list_pids():
+            state, group = proc_state(pid)
+            if state in ("Z", "?"):
                 continue
             try:
-                os.kill(int(entry), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
                 found += 1
                 if group != pgid:
-                    counted.add(entry)
+                    counted.add(pid)
             except OSError:
                 pass
         if not found:
             break
     return len(counted)
+
+
+def sweep_namespace(pgid: int) -> int:
+    """Kill every process of this PID namespace but init (1) and the worker (see ``kill_listed``)."""
+    keep = (1, os.getpid())
+    return kill_listed(lambda: [int(e) for e in os.listdir("/proc") if e.isdigit() and int(e) not in keep], pgid)
 
 
 def own_cgroup_procs(prefix: str = "gome-warm-") -> str | None:
@@ -152,31 +157,18 @@ def own_cgroup_procs(prefix: str = "gome-warm-") -> str | None:
 
 
 def sweep_cgroup(procs: str, pgid: int) -> int:
-    """SIGKILL every process of the worker's own cgroup but the worker and its parent (the
-    supervising sh); returns how many there were besides the step's own process group (already
-    killed with it): what a step left behind in another session without its token."""
-    keep, counted = {os.getpid(), os.getppid()}, set()
-    for _ in range(3):
+    """Kill every process of the worker's own cgroup but the worker and its parent (the supervising
+    sh): what a step left in another session without its token (see ``kill_listed``)."""
+    keep = {os.getpid(), os.getppid()}
+
+    def listed() -> list[int]:
         try:
             with open(procs) as handle:
-                pids = [int(x) for x in handle.read().split() if x.isdigit() and int(x) not in keep]
+                return [int(x) for x in handle.read().split() if x.isdigit() and int(x) not in keep]
         except OSError:
-            break
-        found = 0
-        for pid in pids:
-            state, group = proc_state(pid)
-            if state in ("Z", "?"):
-                continue
-            try:
-                os.kill(pid, signal.SIGKILL)
-                found += 1
-                if group != pgid:
-                    counted.add(pid)
-            except OSError:
-                pass
-        if not found:
-            break
-    return len(counted)
+            return []
+
+    return kill_listed(listed, pgid)
 
 
 class Worker:

@@ -188,6 +188,12 @@ def test_worker_program_helpers(tmp_path):
     assert state in "RS" and group == os.getpgid(0)
     assert warm_worker.proc_state(2**22 + 1) == ("?", 0)
     assert warm_worker.vm_kb() > 0
+    import subprocess
+
+    stray = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    assert warm_worker.kill_listed(lambda: [stray.pid], pgid=os.getpgid(0)) == 1  # another group: counted
+    assert stray.wait(5) == -signal.SIGKILL
+    assert warm_worker.own_cgroup_procs(prefix="no-such-cgroup-") is None  # never a shared cgroup
 
 
 def test_gome_env_itself_is_not_importable_in_a_warm_step(make_tiny_env, sandbox):

@@ -10,7 +10,7 @@ distinct models only (no seed-only variants; ``random_state=0`` everywhere):
   decision tree, small forests, short boosting, an SVM for images);
 - ``strong``: tuned gradient boosting (learning rate, iterations, leaves, leaf size, L2,
   column sampling, log target or absolute loss where the metric asks) and large forests on
-  the engineered features, every row;
+  the engineered features, every row (for log loss also short, slow schedules: calibrated probabilities);
 - ``blend``: equal-weight blends of two or three of the strongest singles, chosen by their
   *dev* score (the public leaderboard), never the test score.
 
@@ -32,10 +32,11 @@ from scripts._features import Features
 
 __all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]
 
-TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "blend": 8}
+TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "calibrated": 10, "blend": 14}
 # Rows a non-reference entry may train on (big data: the weak and middle entries are subsampled).
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000}
 USES_LIN = {"nb", "linear", "knn", "svm", "prior"}
+BIG = 20_000  # training rows above which a task counts as big
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,20 @@ MIDDLE = {
 WEAK_ONLY = {"tree": [{"depth": d, "msl": 1} for d in (1, 2)]}
 
 
-def _strong_grid(spec: TaskSpec) -> dict[str, list[dict]]:
+def _strong_grid(spec: TaskSpec, n_train: int) -> dict[str, list[dict]]:
+    # Big tasks: the same tuning space with fewer, faster rounds, so the build stays within minutes.
+    schedules = ((0.1, 200), (0.1, 400), (0.2, 200), (0.2, 300)) if n_train > BIG else ((0.03, 600), (0.05, 300), (0.05, 800), (0.1, 200), (0.1, 400))
     hgb = [
         {"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf}
-        for lr, it in ((0.03, 600), (0.05, 300), (0.05, 800), (0.1, 200), (0.1, 400))
+        for lr, it in schedules
         for leaf in (15, 31, 63) for msl in (10, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)
     ]
     if spec.metric.kind == "value" and spec.metric_name != "rmsle":
         hgb += [{**p, "log": 1} for p in hgb[::3]]  # log target for skewed values
     if spec.metric_name == "mae":
         hgb += [{**p, "loss": "mae"} for p in hgb[::2]]
-    forests = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in (200, 400) for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
+    trees = (100, 200) if n_train > BIG else (200, 400)
+    forests = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in trees for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
     grid = {"hgb": hgb, "rf": forests, "et": forests}
     if spec.modality == "image":  # on pixels, tuned kernels and neighbours are the real work
         grid["svm"] = [{"C": c} for c in (5.0, 10.0, 20.0, 50.0)]
@@ -98,7 +102,7 @@ def _strong_grid(spec: TaskSpec) -> dict[str, list[dict]]:
     return grid
 
 
-def draw_population(spec: TaskSpec, seed: int = 0) -> list[Recipe]:
+def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Recipe]:
     """The weak, middle and strong entries of a task's board (blends come later, from dev scores)."""
     rng = np.random.default_rng(seed)
     families = [f for f in MIDDLE if f != "svm" or spec.modality == "image"]
@@ -127,13 +131,17 @@ def draw_population(spec: TaskSpec, seed: int = 0) -> list[Recipe]:
     draw("weak", TIER_SIZES["weak"] - 3, weak)
     mid_families = [f for f in families if f not in ("prior", "nb")]
     draw("middle", TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
-    strong = _strong_grid(spec)
+    strong = _strong_grid(spec, n_train)
     strong_families = ("hgb", "hgb", "hgb", "rf", "et") + (("svm", "svm", "knn") if spec.modality == "image" else ())
     draw("strong", TIER_SIZES["strong"], lambda: Recipe((fam := strong_families[rng.integers(len(strong_families))]), pick(strong[fam]), tier="strong"))
+    if spec.metric_name == "logloss":  # for log loss, tuning boosting means fewer, slower rounds (calibrated probabilities)
+        short = [{"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": 1.0, "mf": mf} for lr, it in ((0.03, 200), (0.05, 150), (0.1, 80))
+                 for leaf in (7, 15, 31) for msl in (20, 40) for mf in (0.5, 1.0)]
+        draw("strong", TIER_SIZES["calibrated"], lambda: Recipe("hgb", pick(short), tier="strong"))
     return list(recipes.values())
 
 
-def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 6) -> list[Recipe]:
+def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 8) -> list[Recipe]:
     """Blends of two or three of the ``top`` strong singles by dev score (best first)."""
     pool = dev_ranked[:top]
     combos = list(itertools.combinations(pool, 2)) + list(itertools.combinations(pool, 3))

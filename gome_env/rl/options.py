@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any, Sequence
 
-__all__ = ["LETTERS", "Option", "options_prompt", "pick_option", "make_options_dataset"]
+__all__ = ["LETTERS", "Option", "options_prompt", "pick_option", "make_options_dataset", "ladder_options"]
 
 LETTERS = "ABCDEFGH"
 _LETTER_RE = re.compile(r"\b([A-H])\b")
@@ -59,3 +59,24 @@ def make_options_dataset(task: Any, options: Sequence[Option], rows: int = 8, no
     task_name = task if isinstance(task, str) else spec.id
     return Dataset.from_list([{"prompt": prompt, "task": task_name, "seed": seed, "node_id": node_id, "options": table}
                               for _ in range(rows)])
+
+
+def ladder_options(files: dict[str, str], improved: str, improvement: str = "Use a stronger model") -> list[Option]:
+    """Five options, one per rung of the ladder reward, in a fixed order: A a patch that does not
+    apply, B a syntax error, C the improvement (``improved``: the new solution.py), D a runtime
+    error, E a run that writes no submission. Only C earns a positive ladder reward."""
+    from gome_env.diffs import make_diff
+
+    source = files["solution.py"]
+
+    def edit(new: str) -> str:
+        return make_diff(files, {**files, "solution.py": new})
+
+    stale = "--- a/solution.py\n+++ b/solution.py\n@@ -1,1 +1,1 @@\n-import this_line_is_not_there\n+import os\n"
+    return [
+        ("Rename a variable that the file does not have", stale),
+        ("Add a helper function (it has a typo)", edit(source + "\ndef helper(:\n    pass\n")),
+        (improvement, edit(improved)),
+        ("Check the data at the end with a call to a missing function", edit(source + "\ncheck_data()\n")),
+        ("Clean up the output folder at the end", edit(source + "\nimport shutil\nshutil.rmtree('submission')\n")),
+    ]

@@ -1,0 +1,122 @@
+"""Export benchmark trajectories as a chat-format SFT dataset (rejection sampling on the dev score).
+
+    python scripts/export_sft.py runs/benchmark                 # -> runs/benchmark/sft/
+    python scripts/export_sft.py runs/a runs/b --out sft --all-ok
+
+Reads each RUNS_DIR's ``runs.jsonl`` and ``steps.jsonl`` (the benchmark's output; only the latest
+attempt of each run counts, as in its tables) and keeps the steps whose node **improved the dev
+score over its parent node** (status ``ok`` and strictly better in the metric's direction; the
+root's score is the run's baseline dev score); ``--all-ok`` keeps every ``ok`` step instead. Each
+kept step becomes one conversation: the step's prompt (the messages the model saw) and the answer
+it gave. Writes, under ``--out`` (default ``RUNS_DIR/sft``):
+
+- ``sft.jsonl``: one ``{"messages": [...]}`` per line, loadable as is with
+  ``datasets.load_dataset("json", data_files="sft.jsonl")`` and ``trl.SFTTrainer``;
+- ``dataset/``: the same as a ``datasets.Dataset`` (``save_to_disk``; needs ``datasets``);
+- ``steps.csv``: where each conversation came from (run, task, policy, model, seed, node, parent,
+  dev score, parent's dev score).
+
+Only dev scores are used to select steps: test scores never enter the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gome_env.direction import Direction  # noqa: E402
+from scripts._runs import read_jsonl  # noqa: E402
+
+META = ("run_key", "task", "policy", "model", "seed", "node_id", "parent_id", "dev_score", "parent_dev_score")
+
+
+def _latest_attempts(runs: Iterable[dict]) -> dict[str, dict]:
+    latest: dict[str, dict] = {}
+    for line in runs:
+        latest[line.get("run_key")] = line
+    return {key: line for key, line in latest.items() if line.get("status") == "ok"}
+
+
+def _baseline(run: dict) -> float | None:
+    record = run.get("record") or {}
+    final = run.get("final") or record.get("final") or {}
+    return final.get("baseline_dev_score")
+
+
+def _direction(step: dict) -> Direction:
+    d = step.get("diagnostics") or {}
+    if "higher_is_better" in d:
+        return Direction(bool(d["higher_is_better"]))
+    from gome_env.task import load_spec
+
+    return load_spec(step["task"]).metric.direction
+
+
+def select_steps(runs_dir: Path, all_ok: bool = False) -> list[dict]:
+    """The kept steps of one benchmark folder, each with its run labels and its parent's score."""
+    runs = _latest_attempts(read_jsonl(runs_dir / "runs.jsonl"))
+    by_run: dict[str, list[dict]] = {}
+    for step in read_jsonl(runs_dir / "steps.jsonl"):
+        run = runs.get(step.get("run_key"))
+        if run is not None and step.get("attempt") == run.get("attempt"):
+            by_run.setdefault(step["run_key"], []).append(step)
+    kept = []
+    for key, steps in by_run.items():
+        scores = {0: _baseline(runs[key])}
+        scores.update({s["node_id"]: s.get("dev_score") if s.get("status") == "ok" else None for s in steps})
+        for step in steps:
+            if step.get("status") != "ok" or not step.get("prompt") or not step.get("answer"):
+                continue
+            parent = scores.get(step.get("parent_id"))
+            if all_ok or _direction(step).better(step.get("dev_score"), parent):
+                kept.append({**step, "parent_dev_score": parent})
+    return kept
+
+
+def conversation(step: dict) -> dict[str, Any]:
+    """One SFT example: the prompt's messages and the answer as the assistant's turn."""
+    prompt = step["prompt"]
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
+    return {"messages": [*messages, {"role": "assistant", "content": step["answer"]}]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n", 2)[2])
+    p.add_argument("runs_dirs", nargs="+", type=Path, metavar="RUNS_DIR", help="benchmark output folders")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: RUNS_DIR/sft of the first folder)")
+    p.add_argument("--all-ok", action="store_true", help="keep every ok step, not only those that improved on their parent")
+    args = p.parse_args(argv)
+    out = args.out or args.runs_dirs[0] / "sft"
+    steps = [s for d in args.runs_dirs for s in select_steps(d, args.all_ok)]
+    out.mkdir(parents=True, exist_ok=True)
+    examples = [conversation(s) for s in steps]
+    with open(out / "sft.jsonl", "w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps(example) + "\n")
+    with open(out / "steps.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(META)
+        for s in steps:
+            writer.writerow([s.get(k) for k in META])
+    saved = ""
+    if examples:
+        try:
+            from datasets import Dataset
+        except ImportError:
+            saved = " (datasets is not installed: no dataset/)"
+        else:
+            Dataset.from_list(examples).save_to_disk(str(out / "dataset"))
+            saved = " and dataset/"
+    print(f"{len(examples)} conversation(s) from {len(args.runs_dirs)} folder(s) -> {out / 'sft.jsonl'}{saved}")
+
+
+if __name__ == "__main__":
+    main()

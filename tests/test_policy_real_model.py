@@ -34,4 +34,4 @@ def test_short_real_gome_episode_runs_to_the_end(make_tiny_env, hf_model):  # no
     json.dumps(record)
     print(f"\n{name}: statuses {[s['status'] for s in record['steps']]}, parse failures {record['parse_failures']}, "
           f"unusable {len(record['unusable_edits'])}, calls {record['usage']['calls']}, tokens {record['usage']['prompt_tokens']}+{record['usage']['completion_tokens']}, "
-          f"{record['wall_s']:.1f} s; first answer: {record['steps'][0]['answer'][:200]!r}")
+          f"{record['wall_s']:.1f} s; first answer: {(record['steps'] or record['unstepped_calls'])[0]['answer'][:200]!r}")

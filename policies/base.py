@@ -185,7 +185,7 @@ def run_episode(
         "usage": episode.usage,
         "env_seconds": round(episode.env_seconds, 4),
         "parse_failures": episode.parse_failures,
-        "unusable_edits": episode.unusable,
+        "unusable_edits": [u.to_dict() for u in episode.unusable],
         "unstepped_calls": [c.as_dict() for c in episode.unstepped_calls],
         "model_errors": episode.model_errors,
         "final": episode.final or {},

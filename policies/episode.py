@@ -33,7 +33,7 @@ from gome_env.direction import Direction
 from policies.models import SAMPLING, ModelBackend
 from policies.models.base import Conversation
 
-__all__ = ["Budget", "Episode", "Exchange", "Stop", "STOP_REASONS", "shrink"]
+__all__ = ["Budget", "Episode", "Exchange", "UnusableEdit", "Stop", "STOP_REASONS", "shrink"]
 
 STOP_REASONS = ("steps", "time", "tokens", "parse_failures", "submit", "error")
 
@@ -85,6 +85,23 @@ class Exchange:
     to_dict = as_dict
 
 
+@dataclass
+class UnusableEdit:
+    """An edit that ran nothing: no usable answer within the parse retries, an answer cut at
+    ``max_tokens`` or with an unclosed fence. ``calls``: how many exchanges it cost (they are in
+    the record's ``unstepped_calls``)."""
+
+    parent_id: int
+    kind: str
+    trace: int = 0
+    error: str | None = None
+    calls: int = 0
+    note: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "note": self.note or {}}
+
+
 def plain_final(info: dict) -> dict | None:
     """``info["final"]`` (a dict-like ``Record``) as a plain dict, or None before the end."""
     return dict(info["final"]) if info.get("final") is not None else None
@@ -103,7 +120,7 @@ class Episode:
         self.rng = random.Random(seed)
         self.on_step = on_step
         self.steps: list[dict] = []
-        self.unusable: list[dict] = []  # edits that ran nothing (no parse, truncated answer)
+        self.unusable: list[UnusableEdit] = []  # edits that ran nothing (no parse, truncated answer)
         self.parse_failures = 0
         self.calls = 0  # batched model calls
         self.requests = 0  # conversations answered (a batch of 5 is 5)
@@ -266,8 +283,7 @@ class Episode:
              error: str | None = None, note: dict | None = None) -> None:
         """Record an edit that runs nothing (its exchanges stay unstepped); raise
         Stop("parse_failures") once ``budget.max_unusable`` (default: the step budget) is reached."""
-        self.unusable.append({"parent_id": parent_id, "kind": kind, "trace": trace, "error": error,
-                              "calls": len(calls), "note": note or {}})
+        self.unusable.append(UnusableEdit(parent_id, kind, trace, error, len(calls), note))
         limit = self.budget.max_unusable if self.budget.max_unusable is not None else self._step_cap
         if len(self.unusable) >= max(1, limit):
             raise Stop("parse_failures")

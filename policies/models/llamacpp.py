@@ -75,5 +75,13 @@ class LlamaCppBackend(ModelBackend):
             completion_tokens += out["usage"]["completion_tokens"]
         return Completion(texts[0], prompt_tokens, completion_tokens, time.perf_counter() - start, reasons[0], texts)
 
+    def count_tokens(self, conversation: Conversation) -> int:
+        """The messages' length in this model's tokens plus a few per message for the chat
+        template (the base class's estimate when the tokenizer cannot tell)."""
+        try:
+            return sum(len(self.llm.tokenize(m["content"].encode(), add_bos=False)) + 6 for m in conversation) + 1
+        except Exception:  # noqa: BLE001 - an estimate is enough for a budget check
+            return super().count_tokens(conversation)
+
     def close(self) -> None:
         self.llm.close()

@@ -32,6 +32,7 @@ def test_short_real_gome_episode_runs_to_the_end(make_tiny_env, hf_model):  # no
         assert step["prompt_tokens"] > 0 and step["calls"][-1]["finish_reason"] == "stop"  # never a cut answer
     assert record["final"]["valid_submission"]  # the baseline at worst
     json.dumps(record)
+    answers = [c.get("answer") or "" for c in record["steps"] + record["unstepped_calls"] + record["unusable_edits"]]
     print(f"\n{name}: statuses {[s['status'] for s in record['steps']]}, parse failures {record['parse_failures']}, "
           f"unusable {len(record['unusable_edits'])}, calls {record['usage']['calls']}, tokens {record['usage']['prompt_tokens']}+{record['usage']['completion_tokens']}, "
-          f"{record['wall_s']:.1f} s; first answer: {(record['steps'] or record['unstepped_calls'])[0]['answer'][:200]!r}")
+          f"{record['wall_s']:.1f} s; first answer: {(answers or [''])[0][:200]!r}")

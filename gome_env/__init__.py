@@ -26,10 +26,11 @@ from gome_env.env import MLEEnv
 from gome_env.executor import ExecutorStats
 from gome_env.final import FinalReport
 from gome_env.grader import grade
+from gome_env.pool import EnvPool
 from gome_env.task import MODALITIES, TaskSpec, list_tasks, load_spec, prepare, task_ids
 from gome_env.wrappers import RecordTrajectory
 
-__all__ = ["MLEEnv", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare",
+__all__ = ["MLEEnv", "EnvPool", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare",
            "task_ids", "register_all", "Direction", "Diagnostics", "FinalReport", "ExecutorStats", "SOLUTION", "SUBMIT",
            "DETAIL_LEVELS", "MODALITIES", "STATUSES"]
 __version__ = "0.1.0"

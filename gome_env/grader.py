@@ -135,7 +135,8 @@ def grade_file(spec: TaskSpec, path: Path, answers: pd.DataFrame, score: bool = 
     if not path.exists():
         return GradeResult(None, False, [f"{path.name} was not written"], exists=False)
     try:
-        submission = pd.read_csv(path)
+        # As the answers are read: only an empty field is missing ("None" or "NA" may be a text label).
+        submission = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except Exception as exc:  # noqa: BLE001 - any parse failure is the submission's fault
         return GradeResult(None, False, [f"{path.name} is not a readable CSV: {type(exc).__name__}: {exc}"])
     if not score:

@@ -206,7 +206,8 @@ class PreparedTask:
     def answers(self, split: str) -> pd.DataFrame:
         if split not in ("dev", "test"):
             raise ValueError(f"split must be 'dev' or 'test', not {split!r}")
-        return pd.read_csv(self.private / f"{split}.csv")
+        # Only an empty field is missing: "None", "NA" or "null" are words in text answers.
+        return pd.read_csv(self.private / f"{split}.csv", keep_default_na=False, na_values=[""])
 
     def sizes(self) -> dict[str, int]:
         manifest = json.loads((self.root / "manifest.json").read_text())

@@ -193,7 +193,6 @@ def test_the_fixture_script_writes_and_checks(tmp_path, capsys):
     assert not (tmp_path / "out" / "data" / "leaf-classification" / "leaderboard.csv").exists()  # kept apart, as in MLE-bench
 
 
-@pytest.mark.xfail(strict=True, reason="the grader reads submissions with pandas' NA defaults: the token 'None' becomes missing (docs/MLEBENCH.md, known limits)")
 def test_a_token_spelled_like_a_missing_value_is_text(lite, tmp_path):
     from gome_env.grader import grade_file
 

@@ -1,23 +1,10 @@
 """From model text to the unified diff the environment takes, and asking the model for edits.
 
-The parser (``parse_edit`` and the rules below) lives in ``gome_env.edits`` and is re-exported
+The parser (``parse_edit`` and its rules) lives in ``gome_env.edits`` and is re-exported
 here; this module adds the requests: ``EditRequest``, ``EditOutcome`` and ``request_edits``.
 
-Models are asked for edits in a form they write reliably and the answer is turned into a clean
-diff with ``gome_env.diffs.make_diff`` against the node's files:
-
-- ``whole``: the complete new ``solution.py`` in a code block (the form AIDE uses; best for
-  small models). An unfenced answer that parses as a Python program is accepted too.
-- ``search_replace``: one or more blocks ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE``
-  (optionally after a line naming the file); the search text must occur in the file (exactly,
-  or line by line ignoring indentation and trailing blanks).
-- ``diff``: a unified diff, applied locally with ``gome_env.diffs.apply_diff`` (so a diff that
-  does not apply is caught before it costs an environment step) and re-emitted cleanly.
-- ``auto``: whichever of the three the answer looks like.
-
-An answer is unusable (an :class:`EditError`, a parse failure) when it holds no edit, when its
-edit changes nothing, when a code fence is left open, or when the model stopped because it hit
-``max_tokens`` (``finish_reason == "length"``): a truncated program never runs.
+The edit forms (``whole``, ``search_replace``, ``diff``, ``auto``) and what makes an answer
+unusable are documented in :mod:`gome_env.edits`.
 
 ``request_edits`` asks for a batch of edits in one model call, sends unusable answers back with
 the reason (at most ``max_parse_retries`` times, the retries of a batch batched again) and counts

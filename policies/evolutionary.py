@@ -34,7 +34,7 @@ from gome_env.direction import Direction
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
-from policies.mcts import debug_memory, journal_memory
+from policies.mcts import debug_chains, journal_memory
 
 __all__ = ["EvolutionaryConfig", "EvolutionaryPolicy", "Population", "plan_generation", "softmax"]
 
@@ -237,23 +237,7 @@ class EvolutionaryPolicy(Policy):
     def debug(self, episode: Episode, children: list[int], generation: int) -> list[int]:
         """Debug the buggy children (batched across them) until fixed or ``max_debug_depth``
         attempts, each prompt with AIRA's debug memory; return the last node of each chain."""
-        cfg = self.config
-        results = list(children)
-        for _ in range(cfg.max_debug_depth):
-            buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
-            if not buggy:
-                break
-            requests = [prompts.debug_request(episode, results[i], cfg, self.chain_memory(episode, results[i])) for i in buggy]
-            for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                fixed = episode.apply(outcome, results[i], kind="debug", note={"generation": generation})
-                if fixed is not None:
-                    self.plans[fixed.id] = outcome.edit.plan
-                    results[i] = fixed.id
-        return results
-
-    def chain_memory(self, episode: Episode, node_id: int) -> str:
-        cfg = self.config
-        return debug_memory(episode.tree, self.plans, node_id, cfg.max_memory_chars) if cfg.memory else ""
+        return debug_chains(episode, children, self.plans, self.config, note={"generation": generation})
 
     def summary(self) -> dict:
         pop = self.population

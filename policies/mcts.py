@@ -33,7 +33,7 @@ from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
 
-__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory", "debug_memory"]
+__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory", "debug_memory", "debug_chains"]
 
 
 @dataclass
@@ -91,6 +91,26 @@ def debug_memory(tree: Tree, plans: dict[int, str], node_id: int, limit: int) ->
     while len(lines) > 1 and len("\n".join(lines)) > limit:
         lines.pop(0)
     return "\n".join(lines)
+
+def debug_chains(episode: Episode, results: list[int], plans: dict[int, str], cfg, note: dict | None = None) -> list[int]:
+    """AIRA's debug loop, shared by MCTS and evolutionary search: debug every buggy node of
+    ``results`` (batched across them) until fixed or ``cfg.max_debug_depth`` attempts, each prompt
+    with the chain's earlier attempts as memory (when ``cfg.memory``). Returns the last node of
+    each chain; the plans of new nodes are added to ``plans``."""
+    results = list(results)
+    for _ in range(cfg.max_debug_depth):
+        buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
+        if not buggy:
+            break
+        memory = [debug_memory(episode.tree, plans, results[i], cfg.max_memory_chars) if cfg.memory else "" for i in buggy]
+        requests = [prompts.debug_request(episode, results[i], cfg, m) for i, m in zip(buggy, memory)]
+        for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
+            fixed = episode.apply(outcome, results[i], kind="debug", note=note)
+            if fixed is not None:
+                plans[fixed.id] = outcome.edit.plan
+                results[i] = fixed.id
+    return results
+
 
 
 @dataclass
@@ -219,23 +239,7 @@ class MCTSPolicy(Policy):
     def debug(self, episode: Episode, results: list[int]) -> list[int]:
         """Debug buggy results (batched across them) until fixed or ``max_debug_depth`` tries,
         each prompt with AIRA's debug memory (the chain's earlier attempts)."""
-        cfg = self.config
-        results = list(results)
-        for _ in range(cfg.max_debug_depth):
-            buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
-            if not buggy:
-                break
-            requests = [prompts.debug_request(episode, results[i], cfg, self.chain_memory(episode, results[i])) for i in buggy]
-            for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-                fixed = episode.apply(outcome, results[i], kind="debug")
-                if fixed is not None:
-                    self.plans[fixed.id] = outcome.edit.plan
-                    results[i] = fixed.id
-        return results
-
-    def chain_memory(self, episode: Episode, node_id: int) -> str:
-        cfg = self.config
-        return debug_memory(episode.tree, self.plans, node_id, cfg.max_memory_chars) if cfg.memory else ""
+        return debug_chains(episode, results, self.plans, self.config)
 
     def summary(self) -> dict:
         s = self.stats

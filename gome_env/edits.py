@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gome_env.constants import SOLUTION
 from gome_env.diffs import apply_diff, make_diff

@@ -33,9 +33,11 @@ def test_board_is_a_population_of_distinct_entries(task_id):
     assert scores == Direction(spec.higher_is_better).sorted(scores), "best first"
     assert not [t for t in board["team"] if re.search(r"-s\d+$", t)], "no seed-only variants"
     assert {"reference-gold", "default-solution"} <= set(board["team"]), "the task's own solution files are entries"
+    assert not [t for t in board["team"] if t.startswith("prior-")], "a constant prediction appears once"
     blends = [t for t in board["team"] if t.startswith("blend(")]
     assert 0 < len(blends) <= TIER_SIZES["blend"]
-    assert board["score"].nunique() >= 0.5 * len(board), "distinct models give distinct scores"
+    coarse = spec.metric.kind == "label"  # accuracy and F1 move in steps of one test row
+    assert board["score"].nunique() >= (0.25 if coarse else 0.5) * len(board), "distinct models give distinct scores"
 
 
 @pytest.mark.parametrize("task_id", TASKS)

@@ -92,7 +92,8 @@ def test_specs_are_complete():
     for task_id in TASKS:
         spec = load_spec(task_id)
         folder = spec.folder
-        for name in ("task.toml", "description.md", "prepare.py", "baseline.py", "leaderboard.csv"):
+        for name in ("task.toml", "description.md", "prepare.py", "baseline.py", "leaderboard.csv",
+                     "default_solution.py", "reference_gold.py", "data.sha256"):
             assert (folder / name).is_file(), f"{task_id}: {name} is missing"
         text = spec.description
         for heading in ("## Overview", "## Data", "## Evaluation", "## Submission format"):

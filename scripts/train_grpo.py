@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+CPU_PROMPT = {"max_task_chars": 800, "max_code_chars": 1500, "max_feedback_chars": 400}  # digits: about 750 prompt tokens
 IMPROVED = {  # the improvement offered as option C in --mode options, per task (a text replacement)
     "digits": ("Replace Gaussian naive Bayes with an RBF support-vector machine",
                [("from sklearn.naive_bayes import GaussianNB", "from sklearn.svm import SVC"), ("GaussianNB()", "SVC()")]),
@@ -44,13 +45,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tasks", default="digits", help="comma-separated task names or Gymnasium ids (default digits)")
     p.add_argument("--mode", choices=("edits", "options"), default="edits", help="free-form edits or lettered options")
     p.add_argument("--edit-form", default="whole", choices=("whole", "search_replace", "diff"), help="how edits are asked for")
-    p.add_argument("--steps", type=int, default=4, help="GRPO updates (default 4)")
-    p.add_argument("--num-generations", type=int, default=4, help="completions per prompt (default 4)")
+    p.add_argument("--steps", type=int, default=None, help="GRPO updates (default: 4 edits, 6 options)")
+    p.add_argument("--num-generations", type=int, default=None, help="completions per prompt (default: 4 edits, 8 options)")
     p.add_argument("--prompts-per-step", type=int, default=1, help="prompts per update (default 1)")
-    p.add_argument("--max-completion-length", type=int, default=None, help="new tokens per completion (default: 160 edits, 3 options)")
+    p.add_argument("--max-completion-length", type=int, default=None, help="new tokens per completion (default: 128 edits, 3 options)")
     p.add_argument("--learning-rate", type=float, default=None, help="default: 1e-6 edits, 1e-5 options")
     p.add_argument("--pool-size", type=int, default=2, help="environment workers running a group's steps (default 2)")
     p.add_argument("--step-timeout", type=float, default=None, help="seconds per solution run (default: the task's)")
+    p.add_argument("--full-prompts", action="store_true",
+                   help="the RL prompt budgets of gome_env.rl.dataset.PROMPT_DEFAULTS (default on a CPU: shorter sections, CPU_PROMPT)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--bf16", action="store_true", help="bfloat16 training (GPU)")
     p.add_argument("--seed", type=int, default=0)
@@ -93,11 +96,14 @@ def main(argv: list[str] | None = None) -> None:
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     options = args.mode == "options"
+    args.steps = args.steps or (6 if options else 4)
+    args.num_generations = args.num_generations or (8 if options else 4)
     rows = args.steps * args.prompts_per_step
     if options:
         data = datasets.concatenate_datasets([options_data(t, rows, args.seed) for t in tasks])
     else:
-        data = make_grpo_dataset(tasks, seeds=(args.seed,), repeats=rows, edit_form=args.edit_form)
+        short = args.device == "cpu" and not args.full_prompts
+        data = make_grpo_dataset(tasks, seeds=(args.seed,), repeats=rows, edit_form=args.edit_form, **(CPU_PROMPT if short else {}))
     folder = Path(args.model) if args.model else bundled_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     dtype = torch.bfloat16 if args.bf16 else torch.float32
@@ -108,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     config = cpu_grpo_config(
         args.out, use_cpu=args.device == "cpu", bf16=args.bf16, num_generations=args.num_generations,
         per_device_train_batch_size=batch, max_steps=args.steps, seed=args.seed,
-        max_completion_length=args.max_completion_length or (3 if options else 160),
+        max_completion_length=args.max_completion_length or (3 if options else 128),
         learning_rate=args.learning_rate or (1e-5 if options else 1e-6),
     )
     before = answer_logprob(model, tokenizer, data[0]["prompt"], "C") if options else None
@@ -140,9 +146,11 @@ def main(argv: list[str] | None = None) -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
 
         fig, ax = plt.subplots(figsize=(5, 3))
         ax.plot(range(1, len(rewards) + 1), rewards, marker="o")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("update")
         ax.set_ylabel("mean ladder reward")
         ax.set_title(f"GRPO on {args.tasks} ({args.mode})")

@@ -4,7 +4,6 @@ driven as TRL drives it (real sandbox; TRL itself in tests/test_rl_trl.py)."""
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import pickle
 

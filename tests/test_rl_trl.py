@@ -61,7 +61,8 @@ def test_one_grpo_update_on_free_form_edits(tiny_spec, model_dir, tmp_path, monk
     assert row["node_id"] == 0 and row["task"] == tiny_spec.id
     data = Dataset.from_list([{**row, "node_id": 1, "prompt": improve_messages(pool.env, 1, **SHORT)}])
     num_generations = 4
-    args = cpu_grpo_config(tmp_path / "out", num_generations=num_generations, per_device_train_batch_size=num_generations,
+    args = cpu_grpo_config(tmp_path / "out", num_generations=num_generations, per_device_train_batch_size=num_generations // 2,
+                           gradient_accumulation_steps=2,
                            max_completion_length=16, max_steps=1)
     trainer = GRPOTrainer(model=str(model_dir), reward_funcs=[reward], args=args, train_dataset=data)
     scored = []  # the splits scored during training (the baseline's own grading, at reset, came before)

@@ -32,7 +32,7 @@ from scripts._features import Features
 
 __all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]
 
-TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "calibrated": 10, "blend": 14}
+TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "calibrated": 10, "blend": 30}
 # Rows a non-reference entry may train on (big data: the weak and middle entries are subsampled).
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000}
 USES_LIN = {"nb", "linear", "knn", "svm", "prior"}
@@ -142,7 +142,7 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
     return [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
 
 
-def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 8) -> list[Recipe]:
+def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 10) -> list[Recipe]:
     """Blends of two or three of the ``top`` strong singles by dev score (best first)."""
     pool = dev_ranked[:top]
     combos = list(itertools.combinations(pool, 2)) + list(itertools.combinations(pool, 3))

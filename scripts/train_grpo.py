@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prompts-per-step", type=int, default=1, help="prompts per update (default 1)")
     p.add_argument("--max-completion-length", type=int, default=None, help="new tokens per completion (default: 128 edits, 3 options)")
     p.add_argument("--learning-rate", type=float, default=None, help="default: 1e-6 edits, 1e-5 options")
+    p.add_argument("--micro-batch", type=int, default=None,
+                   help="completions per forward/backward pass (default: 2 on a CPU, which bounds memory; the whole batch on a GPU)")
     p.add_argument("--pool-size", type=int, default=2, help="environment workers running a group's steps (default 2)")
     p.add_argument("--step-timeout", type=float, default=None, help="seconds per solution run (default: the task's)")
     p.add_argument("--full-prompts", action="store_true",
@@ -111,9 +113,12 @@ def main(argv: list[str] | None = None) -> None:
     env_kwargs = {"step_timeout_s": args.step_timeout} if args.step_timeout else {}
     reward = GomeReward(tasks[0], pool_size=args.pool_size, edit_form=args.edit_form, **env_kwargs)
     batch = args.num_generations * args.prompts_per_step
+    micro = args.micro_batch or (2 if args.device == "cpu" else batch)
+    if batch % micro:
+        raise SystemExit(f"--micro-batch {micro} must divide the batch of {batch} completions")
     config = cpu_grpo_config(
         args.out, use_cpu=args.device == "cpu", bf16=args.bf16, num_generations=args.num_generations,
-        per_device_train_batch_size=batch, max_steps=args.steps, seed=args.seed,
+        per_device_train_batch_size=micro, gradient_accumulation_steps=batch // micro, max_steps=args.steps, seed=args.seed,
         max_completion_length=args.max_completion_length or (3 if options else 128),
         learning_rate=args.learning_rate or (1e-5 if options else 1e-6),
     )

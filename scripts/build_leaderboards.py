@@ -154,7 +154,7 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
             if run["test_score"] is not None:
                 rows.append({"team": team, "tier": kind, "seconds": run["seconds"], "dev": run["dev_score"], "score": run["test_score"]})
         board = pd.DataFrame(rows).dropna(subset=["score"])
-        board = board.sort_values("score", ascending=not spec.higher_is_better, kind="stable")
+        board = board.assign(_key=direction.sign * board["score"]).sort_values("_key", ascending=False, kind="stable")
         board[["team", "score"]].to_csv(spec.leaderboard_path, index=False)
         slowest = board.nlargest(3, "seconds")[["team", "seconds"]].round(1).to_dict("records")
         print(f"  {task_id}: {len(board)} entries; slowest {slowest}", file=sys.stderr)

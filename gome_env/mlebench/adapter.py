@@ -15,7 +15,7 @@ from gome_env.mlebench.layouts import SPLITTERS
 from gome_env.mlebench.recipes import LITE, Recipe
 from gome_env.mlebench.sources import Sources, find_sources
 from gome_env.mlebench.split import answers_frame, link, link_tree, read_table, replace, split_table
-from gome_env.task import PreparedTask, TaskSpec, data_root
+from gome_env.task import PreparedTask, TaskSpec, data_root, publish
 
 __all__ = ["competition_spec", "refit_data", "ADAPTER_VERSION", "ROOT_SOLUTION"]
 
@@ -249,12 +249,5 @@ def _prepare(spec: TaskSpec, root: Path, recipe: Recipe, sample_path: Path, answ
     rows = {"train": dev.train_rows, "dev": len(dev.answers), "test": len(test)}
     tmp.joinpath("manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "rows": rows, "source": str(root), "dev_features": dev.features}))
     os.chmod(private, 0o700)
-    old = out.with_name(f".prepared.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:  # another process published first
-        shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+    publish(tmp, out)
     return PreparedTask(spec, out)

@@ -57,9 +57,13 @@ def hf_model(smollm2_dir: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def vllm_model(smollm2_dir: Path) -> Any:
-    """`vllm:smollm2`: an in-process vLLM engine on the converted default model."""
+    """`vllm:smollm2`: an in-process vLLM engine on the converted default model, started in a
+    process that has loaded llvmlite (as preparing italy-power does, through aeon and numba): the
+    engine must start there too (see ``vllm_backend.hidden_from_vllm_scan``)."""
     require_vllm()
     from policies.models import load_model
+
+    pytest.importorskip("llvmlite.binding")
 
     return _shared("vllm_model", lambda: load_model("vllm:smollm2", max_num_seqs=8))
 

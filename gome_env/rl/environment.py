@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from gome_env.env import MLEEnv
-from gome_env.pool import resolve_task, reward_context
+from gome_env.pool import resolve_task
 from gome_env.rewards import ladder_reward
 
 __all__ = ["GomeEnvironment"]
@@ -148,7 +148,7 @@ class GomeEnvironment:
         if env is None:
             raise ValueError("get_reward() before reset()")
         node = env.tree[self._submitted if self._submitted is not None else env.current_id]
-        return float(ladder_reward(node.diagnostics, reward_context(env)))
+        return float(ladder_reward(node.diagnostics, env.reward_context()))
 
     # ------------------------------------------------------------------ housekeeping
 

@@ -183,19 +183,15 @@ class EnvPool:
         return best.dev_score if best is not None else None
 
     def _prepare(self, node_id: Any, diff: Any) -> dict:
-        """Apply the diff on the host (cheap); runs only what applied."""
+        """Apply the diff on the host (cheap); the evaluator reports a diff that did not apply as
+        ``patch_failed`` without running anything. An unknown node makes no job to run."""
         if not isinstance(node_id, int) or isinstance(node_id, bool) or node_id not in self.tree.nodes:
             d = self._blank()
             d.update(status="patch_failed", reason=f"no node {node_id!r} in the tree (ids 0..{len(self.tree) - 1})")
             return {"node_id": None, "diff": diff if isinstance(diff, str) else "", "run": False, "diagnostics": d}
         files, patch = apply_diff(self.tree.files(node_id), diff)
-        job = {"node_id": node_id, "diff": diff if isinstance(diff, str) else "", "files": files,
-               "patch": patch.as_dict(), "run": patch.applied}
-        if not patch.applied:
-            d = self._blank(patch=job["patch"])
-            d.update(status="patch_failed", reason=patch.error)
-            job["diagnostics"] = d
-        return job
+        return {"node_id": node_id, "diff": diff if isinstance(diff, str) else "", "files": files,
+                "patch": patch.as_dict(), "run": True}
 
     def _blank(self, patch: dict | None = None) -> Diagnostics:
         spec = self.spec

@@ -26,8 +26,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from gome_env.direction import Direction
-from scripts._figures import RUN_COLUMNS, RunFigures, is_medal, normalised_score, run_figures
+from scripts._figures import RUN_COLUMNS, RunFigures, direction_of, is_medal, normalised_score, on_scale, run_figures
 from scripts._stats import paired_compare, sem
 
 __all__ = [
@@ -278,11 +277,7 @@ def steps_table(step_lines: Iterable[dict], run_lines: Iterable[dict]) -> pd.Dat
         best = s.get("best_dev_score")
         gold = (final.get("thresholds") or {}).get("gold")
         base = final.get("baseline_dev_score")
-        norm = math.nan
-        if None not in (best, gold, base):
-            d = Direction(bool(final.get("higher_is_better", (tree or {}).get("higher_is_better", True))))
-            span = d.gain(gold, base)
-            norm = max(-1.0, d.gain(best, base) / span) if span > 0 else math.nan
+        norm = on_scale(best, base, gold, direction_of(final, tree))
         rows.append({
             "run_key": s.get("run_key"), "policy": s.get("policy"), "model": s.get("model"), "task": s.get("task"),
             "seed": s.get("seed"), "step": s.get("step"), "status": s.get("status"), "kind": s.get("kind"),

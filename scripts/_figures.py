@@ -37,7 +37,7 @@ from typing import Any
 
 from gome_env.direction import Direction, is_missing
 
-__all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "is_medal", "root_id", "MEDALS"]
+__all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "on_scale", "direction_of", "is_medal", "root_id", "MEDALS"]
 
 MEDALS = ("gold", "silver", "bronze")
 NAN = float("nan")
@@ -104,11 +104,21 @@ def is_medal(final: dict | None) -> bool:
     return bool(final and (final.get("medal") in MEDALS or final.get("gold") or final.get("silver") or final.get("bronze")))
 
 
-def _direction(final: dict, tree: dict | None = None) -> Direction:
+def direction_of(final: dict, tree: dict | None = None) -> Direction:
+    """A run's metric direction, from its ``final`` record (else its tree; higher by default)."""
     hib = final.get("higher_is_better")
     if hib is None:
         hib = (tree or {}).get("higher_is_better", True)
     return Direction(bool(hib))
+
+
+def on_scale(value: float | None, base: float | None, gold: float | None, d: Direction) -> float:
+    """``value`` on the baseline (0) to gold (1) scale, clipped at :data:`FLOOR`; NaN where a
+    figure is missing or the baseline already reaches gold (no scale)."""
+    if is_missing(value) or is_missing(base) or is_missing(gold):
+        return NAN
+    span = d.gain(gold, base)
+    return max(FLOOR, d.gain(value, base) / span) if span > 0 else NAN
 
 
 def _span(final: dict, d: Direction) -> tuple[float, str]:
@@ -127,13 +137,13 @@ def normalised_score(final: dict | None, tree: dict | None = None) -> tuple[floa
     """``(score, flag)``: see the module docstring."""
     if not final:
         return FLOOR, ""
-    d = _direction(final, tree)
+    d = direction_of(final, tree)
     span, flag = _span(final, d)
     if not final.get("valid_submission") or is_missing(final.get("test_score")):
         return FLOOR, flag
     if flag:
         return NAN, flag
-    return max(FLOOR, d.gain(final["test_score"], final["baseline_test_score"]) / span), ""
+    return on_scale(final["test_score"], final["baseline_test_score"], final["thresholds"]["gold"], d), ""
 
 
 def root_id(tree: dict | None) -> int:
@@ -175,7 +185,7 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
     )
     if not final:
         return RunFigures(**base)
-    d = _direction(final, tree)
+    d = direction_of(final, tree)
     valid = bool(final.get("valid_submission")) and not is_missing(final.get("test_score"))
     test, dev = _num(final.get("test_score")), _num(final.get("dev_score"))
     base_test = _num(final.get("baseline_test_score"))

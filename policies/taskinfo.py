@@ -31,19 +31,10 @@ PACKAGES = (
 
 
 def public_data_dir(unwrapped: Any) -> Path | None:
-    """The folder the solution sees as ``data/`` (public files only), or None when unknown."""
-    for attr in ("public_dir", "data_dir"):
-        value = getattr(unwrapped, attr, None)
-        if value is not None and Path(value).is_dir():
-            return Path(value)
-    prepared = getattr(unwrapped, "prepared", None)
-    public = getattr(prepared, "public", None)
-    if public is not None and Path(public).is_dir():
-        return Path(public)
-    workspace = getattr(unwrapped, "workspace", None)
-    if workspace is not None and (Path(workspace) / "data").is_dir():
-        return Path(workspace) / "data"
-    return None
+    """The folder the solution sees as ``data/``: the env's prepared public files (``env.prepared.public``;
+    private answers are never there), or None when the env has none."""
+    public = getattr(getattr(unwrapped, "prepared", None), "public", None)
+    return Path(public) if public is not None and Path(public).is_dir() else None
 
 
 def _cell(value: Any, width: int = 24) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections import UserDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from gome_env.grader import answer_ids, row_ids
 from gome_env.records import MappingRecord
 from gome_env.task import TaskSpec
 
-__all__ = ["Diagnostics", "Record", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
+__all__ = ["Diagnostics", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
 
 STATUSES = ("ok", "patch_failed", "syntax_error", "runtime_error", "timeout", "memory_exceeded", "invalid_submission")
 SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
@@ -58,20 +57,6 @@ class Diagnostics(MappingRecord):
     sandbox_note: str | None = None  # the root's only: which sandbox was chosen and why
 
     _optional = ("sandbox_note",)
-
-
-class Record(UserDict):
-    """(Kept for code written against it; the env now returns :class:`Diagnostics` and
-    ``gome_env.final.FinalReport``, which read the same way.) A record in a step's ``info`` (``info["diagnostics"]``, ``info["final"]``): it reads like a
-    dict (``d["status"]``, ``d.get``, ``==``, ``dict(d)``) and a vector env keeps it whole.
-
-    Gymnasium's vector envs merge plain-``dict`` infos key by key into arrays, and fail when a key
-    is None in one env and a number or a dict in another (a failed step beside a scored one). A
-    ``Record`` is not a ``dict``, so ``infos["diagnostics"][i]`` is env ``i``'s record. For
-    ``json.dumps`` use ``record.to_dict()`` (or ``dict(record)``)."""
-
-    def to_dict(self) -> dict:
-        return dict(self.data)
 
 
 def head_tail(text: str, n: int = SHOWN_CHARS) -> str:

@@ -103,7 +103,7 @@ class UnusableEdit:
 
 
 def plain_final(info: dict) -> dict | None:
-    """``info["final"]`` (a dict-like ``Record``) as a plain dict, or None before the end."""
+    """``info["final"]`` (a dict-like ``FinalReport``) as a plain dict, or None before the end."""
     return dict(info["final"]) if info.get("final") is not None else None
 
 

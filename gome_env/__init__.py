@@ -20,14 +20,14 @@ import gymnasium as gym
 
 from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
 from gome_env.diagnostics import STATUSES, Diagnostics
-from gome_env.diffs import apply_diff, make_diff
-from gome_env.direction import Direction
+from gome_env.patching.diffs import apply_diff, make_diff
+from gome_env.grading.direction import Direction
 from gome_env.env import MLEEnv
-from gome_env.executor import ExecutorStats
+from gome_env.isolation.executor import ExecutorStats
 from gome_env.final import FinalReport
-from gome_env.grader import grade
+from gome_env.grading.grader import grade
 from gome_env.pool import EnvPool
-from gome_env.task import MODALITIES, TaskSpec, list_tasks, load_spec, prepare, task_ids
+from gome_env.tasks.task import MODALITIES, TaskSpec, list_tasks, load_spec, prepare, task_ids
 from gome_env.wrappers import RecordTrajectory
 
 __all__ = ["MLEEnv", "EnvPool", "RecordTrajectory", "TaskSpec", "apply_diff", "make_diff", "grade", "list_tasks", "load_spec", "prepare",

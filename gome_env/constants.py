@@ -1,6 +1,6 @@
 """Names shared by the environment, the policies and the scripts: one definition each.
 
-(The task modalities are ``gome_env.task.MODALITIES``; statuses are ``gome_env.diagnostics.STATUSES``.)
+(The task modalities are ``gome_env.tasks.task.MODALITIES``; statuses are ``gome_env.diagnostics.STATUSES``.)
 """
 
 from __future__ import annotations

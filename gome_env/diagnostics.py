@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gome_env.grader import answer_ids, row_ids
+from gome_env.grading.grader import answer_ids, row_ids
 from gome_env.records import MappingRecord
-from gome_env.task import TaskSpec
+from gome_env.tasks.task import TaskSpec
 
 __all__ = ["Diagnostics", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
 

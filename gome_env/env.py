@@ -29,17 +29,17 @@ from gymnasium import spaces
 
 from gome_env import diagnostics as dx
 from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
-from gome_env.diffs import apply_diff
+from gome_env.patching.diffs import apply_diff
 from gome_env.evaluation import Evaluator
-from gome_env.executor import Executor, ExecutorStats
+from gome_env.isolation.executor import Executor, ExecutorStats
 from gome_env.final import FinalReport, final_report
-from gome_env.grader import GradeResult
-from gome_env.medals import Leaderboard
+from gome_env.grading.grader import GradeResult
+from gome_env.grading.medals import Leaderboard
 from gome_env.observation import CHARSET, make_observation, observation_space
-from gome_env.procio import Limits
+from gome_env.isolation.procio import Limits
 from gome_env.rewards import REWARDS, RewardFn
-from gome_env.sandbox import SANDBOXES, make_sandbox
-from gome_env.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
+from gome_env.isolation.sandbox import SANDBOXES, make_sandbox
+from gome_env.tasks.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
 from gome_env.tree import Node, Tree
 
 __all__ = ["MLEEnv", "RewardFn", "REWARDS", "SUBMIT"]

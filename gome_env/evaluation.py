@@ -1,7 +1,7 @@
 """One evaluation: a set of files in, diagnostics (and the private test grade) out.
 
 ``Evaluator.evaluate`` checks syntax, lays the files out and runs ``python solution.py``
-(``gome_env.executor``), notices a run that touched the private answers or the public data
+(``gome_env.isolation.executor``), notices a run that touched the private answers or the public data
 (subprocess backend), classifies the outcome (``timeout``, ``memory_exceeded``,
 ``runtime_error``), and grades the dev and test predictions. The test grade goes back to the env
 only, never into the diagnostics.
@@ -16,12 +16,12 @@ import pandas as pd
 
 from gome_env import diagnostics as dx
 from gome_env.constants import SOLUTION
-from gome_env.executor import Executor
-from gome_env.grader import GradeResult, grade_file
-from gome_env.procio import RunResult
-from gome_env.sandbox import Sandbox
-from gome_env.task import PreparedTask, TaskSpec, prepare
-from gome_env.tripwire import PrivateTripwire
+from gome_env.isolation.executor import Executor
+from gome_env.grading.grader import GradeResult, grade_file
+from gome_env.isolation.procio import RunResult
+from gome_env.isolation.sandbox import Sandbox
+from gome_env.tasks.task import PreparedTask, TaskSpec, prepare
+from gome_env.isolation.tripwire import PrivateTripwire
 
 __all__ = ["Evaluator"]
 
@@ -125,7 +125,7 @@ class Evaluator:
 
     def run(self, files: dict[str, str], timeout_s: float) -> RunResult:
         """Lay out exactly ``files`` (plus the read-only data) in the workspace and run the solution
-        (warm or cold: ``gome_env.executor``)."""
+        (warm or cold: ``gome_env.isolation.executor``)."""
         limits = self.executor.limits if timeout_s == self.executor.limits.timeout_s else replace(self.executor.limits, timeout_s=timeout_s)
         return self.executor.run(files, limits)
 

@@ -1,7 +1,7 @@
 """``FinalReport``: an episode's result (``info["final"]``, ``MLEEnv.final()``).
 
 The submitted node, its dev and test scores, whether its submission exists and is valid, where
-the test score lands on the leaderboard (MLE-bench's medal rule, ``gome_env.medals``), and the
+the test score lands on the leaderboard (MLE-bench's medal rule, ``gome_env.grading.medals``), and the
 baseline's scores to compare with. A typed record that reads like the dict it replaces
 (``final["medal"]``, ``final.get("percentile")``, ``dict(final)``; ``to_dict()`` for JSON).
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gome_env.grader import GradeResult
-from gome_env.medals import Leaderboard
+from gome_env.grading.grader import GradeResult
+from gome_env.grading.medals import Leaderboard
 from gome_env.records import MappingRecord
 
 __all__ = ["FinalReport", "final_report"]
@@ -33,7 +33,7 @@ class FinalReport(MappingRecord):
     gold: bool
     silver: bool
     bronze: bool
-    percentile: float | None  # 0..1 on the leaderboard (gome_env.medals.Rank)
+    percentile: float | None  # 0..1 on the leaderboard (gome_env.grading.medals.Rank)
     thresholds: dict[str, float] = field(default_factory=dict)  # gold, silver, bronze, median
     baseline_dev_score: float | None = None
     baseline_test_score: float | None = None

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gome_env.diagnostics import Diagnostics
-from gome_env.diffs import apply_diff
+from gome_env.patching.diffs import apply_diff
 from gome_env.env import MLEEnv
 from gome_env.evaluation import Evaluator
-from gome_env.task import TaskSpec, load_spec
+from gome_env.tasks.task import TaskSpec, load_spec
 
 __all__ = ["EnvPool", "StepResult", "resolve_task"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 
 __all__ = ["RewardFn", "REWARDS", "FAILED_STEP_PENALTY", "normalised", "improvement_reward", "dev_score_reward",
            "ladder_reward", "LADDER"]

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 from gome_env.records import plain
 from gome_env.store import BlobStore, Snapshot
 

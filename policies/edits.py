@@ -1,10 +1,10 @@
 """From model text to the unified diff the environment takes, and asking the model for edits.
 
-The parser (``parse_edit`` and its rules) lives in ``gome_env.edits`` and is re-exported
+The parser (``parse_edit`` and its rules) lives in ``gome_env.patching.edits`` and is re-exported
 here; this module adds the requests: ``EditRequest``, ``EditOutcome`` and ``request_edits``.
 
 The edit forms (``whole``, ``search_replace``, ``diff``, ``auto``) and what makes an answer
-unusable are documented in :mod:`gome_env.edits`.
+unusable are documented in :mod:`gome_env.patching.edits`.
 
 ``request_edits`` asks for a batch of edits in one model call, sends unusable answers back with
 the reason (at most ``max_parse_retries`` times, the retries of a batch batched again) and counts
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The parser itself is one definition shared with the RL reward (gome_env.rl): gome_env.edits.
-from gome_env.edits import (
+# The parser itself is one definition shared with the RL reward (gome_env.rl): gome_env.patching.edits.
+from gome_env.patching.edits import (
     FORMAT_INSTRUCTIONS, FORMS, Edit, EditError, detect_form, extract_code, parse_edit, truncation_error, unclosed_fence,
 )
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 
 from policies.models import SAMPLING, ModelBackend
 from policies.models.base import Conversation

@@ -29,7 +29,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig

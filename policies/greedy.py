@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 
 from gome_env.diagnostics import render_feedback
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 from gome_env.tree import Tree
 
 from policies import prompts

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 from gome_env.tree import Tree
 
 from policies import prompts

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from gome_env.task import TaskSpec
+from gome_env.tasks.task import TaskSpec
 
 __all__ = ["Features", "FEATURIZERS", "featurize"]
 

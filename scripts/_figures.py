@@ -9,10 +9,10 @@ Per run (``RunFigures``):
 - ``made_valid``: the submitted node is not the root and is valid (the policy produced a working
   solution of its own);
 - ``improved``: the submitted node is not the root and its test score beats the baseline's test
-  score (``gome_env.direction.Direction``; a baseline without a valid test score is beaten by any
+  score (``gome_env.grading.direction.Direction``; a baseline without a valid test score is beaten by any
   valid submission); False in old records that lack ``baseline_test_score``;
 - ``percentile`` (0..1): the share of the leaderboard the submission beats, ties counting half
-  (``gome_env.medals.Rank``); 0 without a valid submission; NaN in records from before it existed;
+  (``gome_env.grading.medals.Rank``); 0 without a valid submission; NaN in records from before it existed;
 - ``normalised_score``: ``gain(test, baseline_test) / gain(gold, baseline_test)`` (0 = baseline,
   1 = gold, direction cancels out), clipped below at -1; -1 without a valid submission. Where the
   baseline's test score already reaches gold the span is not positive: the score is NaN and
@@ -35,7 +35,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from gome_env.direction import Direction, is_missing
+from gome_env.grading.direction import Direction, is_missing
 
 __all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "on_scale", "direction_of", "is_medal", "root_id", "MEDALS"]
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from gome_env.task import TaskSpec
+from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
 
 __all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]

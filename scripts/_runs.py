@@ -52,7 +52,7 @@ MODALITY_SUITES = ("tabular", "image", "text", "time-series")
 
 def resolve_tasks(value: str, envs_dir: Path | None = None) -> list[str]:
     """Task ids from a comma-separated list of ids and suite names (smoke, all, or a modality)."""
-    from gome_env.task import ENVS_DIR, load_spec, task_ids
+    from gome_env.tasks.task import ENVS_DIR, load_spec, task_ids
 
     folder = Path(envs_dir) if envs_dir else ENVS_DIR
     known = task_ids(folder)

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_env.grader import grade, grade_file
-from gome_env.task import PreparedTask
+from gome_env.grading.grader import grade, grade_file
+from gome_env.tasks.task import PreparedTask
 
 __all__ = ["SolutionRun", "run_solution", "bootstrap_se", "SOLUTION_FILES"]
 

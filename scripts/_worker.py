@@ -75,7 +75,7 @@ def _make_policy(name: str, model_spec: str, config: dict) -> Any:
 
 def _make_env(spec: RunSpec, workdir: Path) -> Any:
     from gome_env.env import MLEEnv
-    from gome_env.task import ENVS_DIR, load_spec
+    from gome_env.tasks.task import ENVS_DIR, load_spec
 
     task = load_spec(spec.task, Path(spec.envs_dir) if spec.envs_dir else ENVS_DIR)
     return MLEEnv(task, max_steps=spec.steps, time_budget_s=spec.time_budget_s, workdir=workdir, **spec.env_config)

@@ -77,7 +77,7 @@ def median(values: list[float]) -> float:
 
 def make_env(solution_kind: str = "trivial", **kwargs):
     from gome_env.env import MLEEnv
-    from gome_env.task import load_spec
+    from gome_env.tasks.task import load_spec
 
     kwargs.setdefault("max_steps", 100_000)
     env = MLEEnv(load_spec("tiny", FIXTURES), **kwargs)
@@ -89,7 +89,7 @@ def make_env(solution_kind: str = "trivial", **kwargs):
 
 def toggles(env, source: str) -> tuple[str, str, str]:
     """(diff to the benchmark solution, diff VARIANT 0 -> 1, diff 1 -> 0)."""
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     base = env.files()
     v0 = {**base, "solution.py": source}
@@ -290,7 +290,7 @@ def machine_scaling(processes: int = 2, rounds: int = 3, n: int = 5_000_000) -> 
 
 
 def storage(sandbox: str, steps: int, size: int) -> dict:
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     env = make_env(sandbox=sandbox, executor="warm")
     try:
@@ -336,7 +336,7 @@ def main() -> None:
     os.environ.setdefault("GOME_DATA_DIR", str(Path(tempfile.gettempdir()) / "gome-bench-data"))
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
 
-    from gome_env.sandbox import make_sandbox
+    from gome_env.isolation.sandbox import make_sandbox
 
     sandbox_name = make_sandbox(args.sandbox)[0].name
     t0 = time.perf_counter()

@@ -41,10 +41,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
 
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
     from gome_env.env import MLEEnv
     from gome_env.pool import EnvPool
-    from gome_env.task import load_spec
+    from gome_env.tasks.task import load_spec
 
     spec = load_spec("tiny", FIXTURES)
     kwargs = {"sandbox": args.sandbox, "threads": args.threads}

@@ -2,7 +2,7 @@
 
 How the leaderboards were made (the record kept with the committed ``envs/<id>/leaderboard.csv``):
 
-1. The task is prepared (``gome_env.task.prepare``), the same files agents get, and its files are
+1. The task is prepared (``gome_env.tasks.task.prepare``), the same files agents get, and its files are
    pinned: ``envs/<id>/data.sha256`` (``tests/test_pinned_data.py`` checks them).
 2. Features come from the public frames only (``scripts/_features.py``).
 3. A population of distinct entries (``scripts/_population.py``; no seed-only variants): 50
@@ -56,10 +56,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gome_env.direction import Direction  # noqa: E402
-from gome_env.grader import grade  # noqa: E402
-from gome_env.medals import Leaderboard  # noqa: E402
-from gome_env.task import PreparedTask, data_root, load_spec, prepare, task_ids, write_pins  # noqa: E402
+from gome_env.grading.direction import Direction  # noqa: E402
+from gome_env.grading.grader import grade  # noqa: E402
+from gome_env.grading.medals import Leaderboard  # noqa: E402
+from gome_env.tasks.task import PreparedTask, data_root, load_spec, prepare, task_ids, write_pins  # noqa: E402
 from scripts._board_report import TaskReport, write_readme_table  # noqa: E402
 from scripts._features import featurize  # noqa: E402
 from scripts._population import Recipe, blend_recipes, draw_population, fit_predict, to_submission  # noqa: E402

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gome_env.direction import Direction  # noqa: E402
+from gome_env.grading.direction import Direction  # noqa: E402
 from scripts._runs import read_jsonl  # noqa: E402
 
 META = ("run_key", "task", "policy", "model", "seed", "node_id", "parent_id", "dev_score", "parent_dev_score")
@@ -54,7 +54,7 @@ def _direction(step: dict) -> Direction:
     d = step.get("diagnostics") or {}
     if "higher_is_better" in d:
         return Direction(bool(d["higher_is_better"]))
-    from gome_env.task import load_spec
+    from gome_env.tasks.task import load_spec
 
     return load_spec(step["task"]).metric.direction
 

@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {data}\nregistry: {registry}")
     if not args.check:
         return 0
-    from gome_env.grader import grade_file
+    from gome_env.grading.grader import grade_file
     from gome_env.mlebench import competition_spec
-    from gome_env.task import prepare
+    from gome_env.tasks.task import prepare
 
     failed = 0
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):

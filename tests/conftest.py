@@ -25,13 +25,13 @@ def _data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_spec():
-    from gome_env.task import load_spec
+    from gome_env.tasks.task import load_spec
 
     return load_spec("tiny", FIXTURE_ENVS)
 
 
 def _sandboxes() -> list[str]:
-    from gome_env.sandbox import bwrap_works
+    from gome_env.isolation.sandbox import bwrap_works
 
     return ["subprocess", "bwrap"] if bwrap_works()[0] else ["subprocess"]
 

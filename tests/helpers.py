@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gome_env.diffs import make_diff
+from gome_env.patching.diffs import make_diff
 
 GOOD_RULE = '''
 def predict(row):
@@ -59,7 +59,7 @@ def wait_until(condition, timeout: float = 10.0, what: str = "the condition") ->
 # re-run cold: the warm child's parent is the worker program.
 WARM_ONLY_WAIT = (
     "import os, time\n"
-    "if b'gome_env/warm_worker.py\\0' in open(f'/proc/{os.getppid()}/cmdline', 'rb').read():\n"
+    "if b'gome_env/isolation/warm_worker.py\\0' in open(f'/proc/{os.getppid()}/cmdline', 'rb').read():\n"
     "    open('started', 'w').close()\n"
     "    time.sleep(60)\n"
 )

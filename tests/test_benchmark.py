@@ -29,7 +29,7 @@ def _tiny_baseline() -> str:
 
 def edit_diff(extra: str = "# edited\n") -> str:
     """A diff that prepends ``extra`` to the tiny task's baseline."""
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     old = _tiny_baseline()
     return make_diff({"solution.py": old}, {"solution.py": extra + old})

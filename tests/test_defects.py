@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-from gome_env.executor import Executor
-from gome_env.sandbox import Limits, RunResult, cgroup_support, make_sandbox
+from gome_env.isolation.executor import Executor
+from gome_env.isolation.sandbox import Limits, RunResult, cgroup_support, make_sandbox
 from helpers import append, edit, processes_with, wait_until
 
 
@@ -152,7 +152,7 @@ def test_the_env_and_its_executor_share_one_limits(make_tiny_env):
 
 
 def test_the_worker_cgroup_keeps_every_limit_it_does_not_widen():
-    from gome_env.executor import worker_group_limits
+    from gome_env.isolation.executor import worker_group_limits
 
     limits = Limits(timeout_s=9, memory_mb=1024, cpu_time_s=3.0, file_size_mb=7, max_processes=40, output_bytes=1234, threads=1)
     group = worker_group_limits(limits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gome_env.diffs import DiffError, apply_diff, check_path, clean_diff, make_diff, parse_diff
+from gome_env.patching.diffs import DiffError, apply_diff, check_path, clean_diff, make_diff, parse_diff
 
 SRC = "import os\n\n\ndef main():\n    x = 1\n    y = 2\n    print(x + y)\n\n\nmain()\n"
 FILES = {"solution.py": SRC}

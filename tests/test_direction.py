@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from gome_env.direction import Direction, is_missing
-from gome_env.metrics import get_metric
+from gome_env.grading.direction import Direction, is_missing
+from gome_env.grading.metrics import get_metric
 
 
 @pytest.mark.parametrize("higher", [True, False])

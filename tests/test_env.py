@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from gome_env import MLEEnv, RecordTrajectory
 from gome_env.diagnostics import STATUSES
-from gome_env.diffs import make_diff
+from gome_env.patching.diffs import make_diff
 from helpers import append, edit, improve
 
 
@@ -276,7 +276,7 @@ def test_custom_reward_and_recorded_trajectory(make_tiny_env, tmp_path):
 
 
 def test_inputs_that_break_parsers_are_statuses_not_crashes(make_tiny_env):
-    from gome_env.diffs import apply_diff, make_diff
+    from gome_env.patching.diffs import apply_diff, make_diff
 
     env = make_tiny_env()
     env.reset()

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from gome_env.executor import Executor, layout_workspace
-from gome_env.sandbox import make_sandbox
+from gome_env.isolation.executor import Executor, layout_workspace
+from gome_env.isolation.sandbox import make_sandbox
 from helpers import WARM_ONLY_WAIT, append, edit, improve, kill_worker_once_started, wait_until
 
 COMPARED = ("status", "reason", "dev_score")
@@ -124,7 +124,7 @@ def test_leftover_processes_are_swept(make_tiny_env, sandbox):
 
 
 def test_small_memory_limit_runs_cold(make_tiny_env, monkeypatch):
-    monkeypatch.setattr("gome_env.executor.MEMORY_HEADROOM_MB", 10_000)
+    monkeypatch.setattr("gome_env.isolation.executor.MEMORY_HEADROOM_MB", 10_000)
     env = _warm(make_tiny_env, sandbox="subprocess")
     *_, info = env.step(edit(env, improve))
     assert info["diagnostics"]["status"] == "ok"
@@ -161,7 +161,7 @@ def test_executor_without_env(tmp_path):
     data = tmp_path / "public"
     data.mkdir()
     (data / "a.txt").write_text("hello")
-    from gome_env.sandbox import Limits
+    from gome_env.isolation.sandbox import Limits
 
     ex = Executor(sandbox, tmp_path / "ws", data, Limits(timeout_s=5), preload=("json",))
     try:
@@ -173,7 +173,7 @@ def test_executor_without_env(tmp_path):
 
 
 def test_worker_program_helpers(tmp_path):
-    from gome_env import warm_worker
+    from gome_env.isolation import warm_worker
 
     assert warm_worker.exit_code(SystemExit()) == 0
     assert warm_worker.exit_code(SystemExit(3)) == 3 and warm_worker.exit_code(SystemExit(256 + 2)) == 2

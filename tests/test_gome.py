@@ -11,7 +11,7 @@ import pytest
 
 from helpers import improve
 from policies import make_policy, run_episode, table_backend
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 from policies.gome.diagnosis import (
     WEIGHTS, DiagnosisError, Hypothesis, fallback_hypotheses, parse_diagnosis, scenario_multiplier, select_hypothesis,
     selection_weights,

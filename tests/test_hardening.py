@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gome_env.diffs import MAX_DIFF_BYTES
-from gome_env.sandbox import bwrap_works, cgroup_support
+from gome_env.patching.diffs import MAX_DIFF_BYTES
+from gome_env.isolation.sandbox import bwrap_works, cgroup_support
 from helpers import WARM_ONLY_WAIT, append, edit, improve, kill_worker_once_started, processes_with, wait_until
 
 pytestmark = pytest.mark.timeout(90)

@@ -12,9 +12,9 @@ import re
 import pandas as pd
 import pytest
 
-from gome_env.direction import Direction
-from gome_env.medals import Leaderboard
-from gome_env.task import load_spec, prepare, task_ids
+from gome_env.grading.direction import Direction
+from gome_env.grading.medals import Leaderboard
+from gome_env.tasks.task import load_spec, prepare, task_ids
 from scripts._board_report import END, README, START
 from scripts._population import TIER_SIZES
 from scripts._solutions import SOLUTION_FILES, run_solution

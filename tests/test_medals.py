@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gome_env.medals import Leaderboard, Rank, _positions, medal_thresholds, percentile
+from gome_env.grading.medals import Leaderboard, Rank, _positions, medal_thresholds, percentile
 
 # (N, gold position, silver position, bronze position), 1-indexed; computed by hand from the rule:
 #   1-99:     max(1, int(0.1N)), max(1, int(0.2N)), max(1, int(0.4N))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from gome_env.metrics import METRICS, get_metric
+from gome_env.grading.metrics import METRICS, get_metric
 
 RNG = np.random.default_rng(0)
 N = 500
@@ -148,7 +148,7 @@ def test_kappa_bounds_wild_predictions():
 
 
 def test_metric_direction_api():
-    from gome_env.metrics import get_metric
+    from gome_env.grading.metrics import get_metric
 
     acc, rmse = get_metric("accuracy"), get_metric("rmse")
     assert acc.better(0.9, 0.8) and rmse.better(0.8, 0.9) and not acc.better(float("nan"), 0.1)

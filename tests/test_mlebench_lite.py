@@ -16,9 +16,9 @@ import pytest
 
 import gome_env  # noqa: F401 - registers gome/mlebench-v0
 import mlebench_fixtures as fixtures
-from gome_env.medals import Leaderboard
+from gome_env.grading.medals import Leaderboard
 from gome_env.mlebench import LITE, competition_spec
-from gome_env.task import prepare
+from gome_env.tasks.task import prepare
 from helpers import edit
 
 COPY_SAMPLES = '''
@@ -194,7 +194,7 @@ def test_the_fixture_script_writes_and_checks(tmp_path, capsys):
 
 
 def test_a_token_spelled_like_a_missing_value_is_text(lite, tmp_path):
-    from gome_env.grader import grade_file
+    from gome_env.grading.grader import grade_file
 
     spec, prepared = _prepared(lite, "text-normalization-challenge-english-language")
     answers = prepared.answers("test").astype({"after": str})

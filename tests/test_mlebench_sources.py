@@ -67,8 +67,8 @@ def test_a_folder_that_is_not_prepared_says_what_to_run(tmp_path):
 
 @pytest.mark.parametrize("competition", ["detecting-insults-in-social-commentary", "tabular-playground-series-may-2022"])
 def test_the_configs_gold_submission_scores_perfectly(tmp_path, competition):
-    from gome_env.grader import grade
-    from gome_env.task import prepare
+    from gome_env.grading.grader import grade
+    from gome_env.tasks.task import prepare
 
     data, registry = fixtures.build(tmp_path, ids={competition})
     sources = find_sources(data / competition, registry=registry)

@@ -8,7 +8,7 @@ import pytest
 import mlebench_fixtures as fixtures
 from gome_env.mlebench import LITE, competition_spec, split
 from gome_env.mlebench.recipes import LAYOUTS, Recipe
-from gome_env.task import prepare
+from gome_env.tasks.task import prepare
 
 
 def test_choose_dev_fraction_cap_and_groups():
@@ -58,7 +58,7 @@ def test_a_large_csv_is_split_in_chunks(tmp_path, monkeypatch):
 
 
 def test_every_recipe_names_a_known_metric_and_layout():
-    from gome_env.metrics import METRICS
+    from gome_env.grading.metrics import METRICS
 
     for competition, recipe in LITE.items():
         assert recipe.metric in METRICS and recipe.layout in LAYOUTS and recipe.id, competition

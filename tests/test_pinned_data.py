@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-import gome_env.task as task_module
-from gome_env.task import DataDriftWarning, is_prepared, load_spec, prepare, read_pins, task_ids
+import gome_env.tasks.task as task_module
+from gome_env.tasks.task import DataDriftWarning, is_prepared, load_spec, prepare, read_pins, task_ids
 
 TASKS = task_ids()
 

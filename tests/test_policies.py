@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gome_env.diffs import make_diff
+from gome_env.patching.diffs import make_diff
 from helpers import improve
 from policies import POLICIES, ConfigError, make_policy, run_episode, table_backend
 from policies.edits import EditError, EditRequest, parse_edit, request_edits

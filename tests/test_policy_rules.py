@@ -81,7 +81,7 @@ def test_gome_fallback_fix_is_applied_to_the_failed_node_it_came_from(make_tiny_
 def broken_baseline_env(tiny_spec, tmp_path):
     """The tiny task with a baseline that crashes."""
     from gome_env.env import MLEEnv
-    from gome_env.task import load_spec
+    from gome_env.tasks.task import load_spec
 
     folder = tmp_path / "envs" / "tiny"
     shutil.copytree(tiny_spec.folder, folder)

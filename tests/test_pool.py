@@ -8,7 +8,7 @@ import os
 import pytest
 
 from helpers import improve, wait_until
-from gome_env.diffs import make_diff
+from gome_env.patching.diffs import make_diff
 from gome_env.pool import EnvPool, resolve_task
 
 
@@ -106,7 +106,7 @@ def test_tasks_are_named_as_the_benchmark_or_gymnasium_names_them():
 
 
 def test_the_pool_never_scores_the_test_split(pool, monkeypatch):
-    import gome_env.grader as grader
+    import gome_env.grading.grader as grader
 
     test_ids = set(pool.env.prepared.answers("test")["id"].astype(str))
     scored = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gome_env.executor import preload_for
+from gome_env.isolation.executor import preload_for
 
 from helpers import append, edit
 

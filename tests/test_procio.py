@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 
-from gome_env.procio import KEEP_BYTES, TOKEN_BYTES, Limits, OutputCapture, build_result, new_token
+from gome_env.isolation.procio import KEEP_BYTES, TOKEN_BYTES, Limits, OutputCapture, build_result, new_token
 
 
 def _pipes():

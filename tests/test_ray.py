@@ -15,7 +15,7 @@ FIXTURE_ENVS = Path(__file__).parent / "fixtures" / "envs"
 
 
 def _diff() -> str:
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     old = (FIXTURE_ENVS / "tiny" / "baseline.py").read_text()
     return make_diff({"solution.py": old}, {"solution.py": "# edited\n" + old})

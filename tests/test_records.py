@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gome_env.diagnostics import Diagnostics
-from gome_env.executor import ExecutorStats
+from gome_env.isolation.executor import ExecutorStats
 from gome_env.final import FinalReport
 from gome_env.records import jsonable
 

@@ -10,7 +10,7 @@ import pickle
 import pytest
 
 from helpers import improve
-from gome_env.diffs import make_diff
+from gome_env.patching.diffs import make_diff
 from gome_env.rewards import LADDER, REWARDS, ladder_reward
 
 pytest.importorskip("datasets")

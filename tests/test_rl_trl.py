@@ -47,7 +47,7 @@ def test_one_grpo_update_on_free_form_edits(tiny_spec, model_dir, tmp_path, monk
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    import gome_env.grader as grader
+    import gome_env.grading.grader as grader
     from gome_env.env import MLEEnv
 
     finals = []
@@ -87,7 +87,7 @@ def test_one_grpo_update_on_free_form_edits(tiny_spec, model_dir, tmp_path, monk
 
 
 def improve_diff(pool) -> str:
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     files = pool.files(0)
     return make_diff(files, {**files, "solution.py": improve(files["solution.py"])})

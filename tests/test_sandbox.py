@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gome_env.sandbox import Limits, PrivateTripwire, StepCgroup, cgroup_support, make_sandbox
+from gome_env.isolation.sandbox import Limits, PrivateTripwire, StepCgroup, cgroup_support, make_sandbox
 from helpers import processes_with, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -247,7 +247,7 @@ def _backends():
 
 def test_bwrap_mounts_tmp_before_what_may_lie_under_it(tmp_path):
     # A venv or a checkout under /tmp (CI clones, say) must stay visible inside the sandbox.
-    from gome_env.sandbox import BwrapSandbox
+    from gome_env.isolation.sandbox import BwrapSandbox
 
     (tmp_path / "ws").mkdir()
     (tmp_path / "pub").mkdir()

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gome_env.grader import grade_file
-from gome_env.medals import Leaderboard
-from gome_env.task import PreparedTask, list_tasks, load_spec, prepare, task_ids
+from gome_env.grading.grader import grade_file
+from gome_env.grading.medals import Leaderboard
+from gome_env.tasks.task import PreparedTask, list_tasks, load_spec, prepare, task_ids
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -173,7 +173,7 @@ def test_a_changed_source_is_noticed(prepared, tmp_path, monkeypatch):
     """Editing prepare.py changes the checksum, so the cache is not trusted any more."""
     import shutil
 
-    from gome_env.task import is_prepared
+    from gome_env.tasks.task import is_prepared
 
     src = load_spec("spam").folder
     folder = tmp_path / "envs" / "spam"
@@ -188,7 +188,7 @@ def test_a_changed_source_is_noticed(prepared, tmp_path, monkeypatch):
 
 
 def test_list_tasks_and_cli(prepared, suite_data, monkeypatch, capsys):
-    from gome_env.cli import main
+    from gome_env.tasks.cli import main
 
     monkeypatch.setenv("GOME_DATA_DIR", str(suite_data))
     rows = {r["id"]: r for r in list_tasks()}

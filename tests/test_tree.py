@@ -30,7 +30,7 @@ def test_best_is_the_best_good_scored_node_and_the_earliest_of_a_tie(higher):
 
 @pytest.mark.parametrize("higher", [True, False])
 def test_a_nan_score_is_never_the_best(higher):
-    # The tree compares scores through gome_env.direction.Direction: NaN counts as missing.
+    # The tree compares scores through gome_env.grading.direction.Direction: NaN counts as missing.
     tree = _grow(Tree(higher_is_better=higher), [_ok(float("nan"))])
     assert tree.best() is None
     _grow(tree, [_ok(0.3), _ok(float("nan"))])

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from gome_env.tree import Tree
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 from policies.evolutionary import EvolutionaryConfig, Population, plan_generation, softmax
 from policies.greedy import aide_select, debuggable_nodes, draft_count, memory_summary
 from policies.mcts import SearchStats, select_leaf, uct_score, uct_select

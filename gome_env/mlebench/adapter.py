@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gome_env.metrics import mean_column_auc
+from gome_env.grading.metrics import mean_column_auc
 from gome_env.mlebench.layouts import SPLITTERS
 from gome_env.mlebench.recipes import LITE, Recipe
 from gome_env.mlebench.sources import Sources, find_sources
 from gome_env.mlebench.split import answers_frame, link, link_tree, read_table, replace, split_table
-from gome_env.task import PreparedTask, TaskSpec, data_root, publish
+from gome_env.tasks.task import PreparedTask, TaskSpec, data_root, publish
 
 __all__ = ["competition_spec", "refit_data", "ADAPTER_VERSION", "ROOT_SOLUTION"]
 
@@ -116,7 +116,7 @@ def competition_spec(
     if recipe is None:
         if metric is None:
             raise ValueError(
-                f"no recipe for {competition_id!r}: pass metric=NAME (see gome_env.metrics.METRICS) for a competition "
+                f"no recipe for {competition_id!r}: pass metric=NAME (see gome_env.grading.metrics.METRICS) for a competition "
                 f"whose labelled rows are one CSV (train_file=...), or use one of: {', '.join(sorted(LITE))}"
             )
         sample_cols = list(pd.read_csv(_first(public, SAMPLE_NAMES) or public / "sample_submission.csv", nrows=0).columns)

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gome_env.env import MLEEnv
-from gome_env.executor import Executor
-from gome_env.grader import grade_file
+from gome_env.isolation.executor import Executor
+from gome_env.grading.grader import grade_file
 from gome_env.mlebench.adapter import refit_data
 
 __all__ = ["RefitResult", "MLEBenchEnv", "run_refit"]

@@ -65,7 +65,7 @@ def ladder_options(files: dict[str, str], improved: str, improvement: str = "Use
     """Five options, one per rung of the ladder reward, in a fixed order: A a patch that does not
     apply, B a syntax error, C the improvement (``improved``: the new solution.py), D a runtime
     error, E a run that writes no submission. Only C earns a positive ladder reward."""
-    from gome_env.diffs import make_diff
+    from gome_env.patching.diffs import make_diff
 
     source = files["solution.py"]
 

@@ -1,6 +1,6 @@
 """``GomeReward``: a reward function for TRL's ``GRPOTrainer(reward_funcs=...)``.
 
-Each completion is parsed into a diff with the policies' parser (``gome_env.edits.parse_edit``)
+Each completion is parsed into a diff with the policies' parser (``gome_env.patching.edits.parse_edit``)
 against the files of its row's ``node_id`` and the whole batch is stepped through an ``EnvPool``
 of its row's task, branching from that node: one new node and one float per completion. An
 answer that holds no usable edit is stepped as it is (the environment's own diff cleaning gets a
@@ -21,7 +21,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from gome_env.diagnostics import STATUSES
-from gome_env.edits import EditError, parse_edit
+from gome_env.patching.edits import EditError, parse_edit
 from gome_env.pool import EnvPool, resolve_task
 
 __all__ = ["GomeReward", "completion_text"]

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gome_env.diffs import make_diff
-from gome_env.direction import Direction
+from gome_env.patching.diffs import make_diff
+from gome_env.grading.direction import Direction
 
 from policies import prompts
 from policies.base import Episode, Stop

@@ -2,12 +2,12 @@
 a fallback fix, of the failed node it came from), and decide whether the result replaces the
 best (RD-Agent's feedback decision, or the dev-score rule).
 
-Every score comparison goes through :class:`gome_env.direction.Direction`.
+Every score comparison goes through :class:`gome_env.grading.direction.Direction`.
 """
 
 from __future__ import annotations
 
-from gome_env.direction import Direction, is_missing
+from gome_env.grading.direction import Direction, is_missing
 
 from policies import prompts
 from policies.edits import FORMAT_INSTRUCTIONS

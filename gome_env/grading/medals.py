@@ -1,6 +1,6 @@
 """Leaderboards and MLE-bench's medal rule, plus the submission's percentile on the board.
 
-Every score comparison goes through :class:`gome_env.direction.Direction`: a missing score
+Every score comparison goes through :class:`gome_env.grading.direction.Direction`: a missing score
 (``None`` or NaN) earns nothing and beats nobody.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from gome_env.direction import Direction, is_missing
+from gome_env.grading.direction import Direction, is_missing
 
 __all__ = ["Leaderboard", "MedalThresholds", "Rank", "medal_thresholds", "rank_medal", "percentile"]
 

@@ -1,12 +1,12 @@
 """Run a step's ``python solution.py``: cold (a fresh interpreter per step) or warm (a fork of a
 long-lived worker that has the heavy libraries imported already).
 
-The warm worker (the program ``gome_env/warm_worker.py``, run as a script) is started once per
+The warm worker (the program ``gome_env/isolation/warm_worker.py``, run as a script) is started once per
 environment, lazily, *inside the same sandbox* as a cold run (``sandbox.wrap`` builds the
 command, so under bwrap it has the same mounts, plus its own file read-only: the workspace path
 is fixed per environment and the data mount stays valid as long as neither the workspace nor
 its ``data/`` mount point is removed, which is why ``layout_workspace`` clears the workspace's
-contents instead of the folder). It imports what ``gome_env.preload`` lists for the solution and
+contents instead of the folder). It imports what ``gome_env.isolation.preload`` lists for the solution and
 then forks one pristine child per step (see ``warm_worker``), so module state cannot leak
 between steps. For each step the host sends a request over a socketpair with the write ends of
 two fresh pipes for stdout and stderr; it enforces the timeout and the output budget (it asks
@@ -35,16 +35,16 @@ import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from gome_env import warm_worker
-from gome_env.cgroups import StepCgroup
+from gome_env.isolation import warm_worker
+from gome_env.isolation.cgroups import StepCgroup
 from gome_env.constants import SOLUTION
-from gome_env.preload import (
+from gome_env.isolation.preload import (
     DEFAULT_PRELOAD,
     STANDARD_PRELOAD,
     preload_for,
     preload_list,
 )
-from gome_env.procio import (
+from gome_env.isolation.procio import (
     Limits,
     OutputCapture,
     RunResult,
@@ -55,8 +55,8 @@ from gome_env.procio import (
     rlimit_settings,
 )
 from gome_env.records import MappingRecord
-from gome_env.sandbox import Sandbox
-from gome_env.workspace import layout_workspace
+from gome_env.isolation.sandbox import Sandbox
+from gome_env.isolation.workspace import layout_workspace
 
 __all__ = ["EXECUTORS", "DEFAULT_PRELOAD", "Executor", "ExecutorStats", "layout_workspace", "preload_for", "rlimit_settings",
            "worker_group_limits"]

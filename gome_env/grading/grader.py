@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_env.task import TaskSpec
+from gome_env.tasks.task import TaskSpec
 
 __all__ = ["GradeResult", "answer_ids", "grade", "grade_file", "row_ids", "validate"]
 

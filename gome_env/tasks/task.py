@@ -41,14 +41,14 @@ from typing import Callable
 
 import pandas as pd
 
-from gome_env.metrics import Metric, get_metric
+from gome_env.grading.metrics import Metric, get_metric
 
 __all__ = [
     "TaskSpec", "PreparedTask", "DataDriftWarning", "load_spec", "task_ids", "prepare", "data_root",
     "write_pins", "read_pins", "compare_pins", "publish", "ENVS_DIR", "SOLUTION_CONTRACT", "PINS_FILE", "DATA_PACKAGES",
 ]
 
-ENVS_DIR = Path(__file__).resolve().parent.parent / "envs"
+ENVS_DIR = Path(__file__).resolve().parents[2] / "envs"
 MODALITIES = ("tabular", "image", "text", "time-series")
 PINS_FILE = "data.sha256"
 # Packages whose release can change a prepared split: the data sources and the code that shuffles and writes.

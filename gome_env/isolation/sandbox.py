@@ -23,8 +23,8 @@ rlimits above still apply (``RLIMIT_NPROC`` only for a non-root uid).
 Under the subprocess backend the program's parent is a small ``sh`` between the env and the
 program, so ``os.kill(os.getppid(), ...)`` ends the step, not the environment.
 
-The parts live in their own modules: ``gome_env.procio`` (limits, environment, tokens, output
-capture, ``RunResult``), ``gome_env.cgroups`` and ``gome_env.tripwire``; their public names are
+The parts live in their own modules: ``gome_env.isolation.procio`` (limits, environment, tokens, output
+capture, ``RunResult``), ``gome_env.isolation.cgroups`` and ``gome_env.isolation.tripwire``; their public names are
 re-exported here.
 """
 
@@ -40,10 +40,10 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from gome_env.cgroups import StepCgroup, cgroup_support
-from gome_env import procio
-from gome_env.procio import Limits, RunResult, clean_environment, kill_token_processes, rlimit_settings
-from gome_env.tripwire import PrivateTripwire
+from gome_env.isolation.cgroups import StepCgroup, cgroup_support
+from gome_env.isolation import procio
+from gome_env.isolation.procio import Limits, RunResult, clean_environment, kill_token_processes, rlimit_settings
+from gome_env.isolation.tripwire import PrivateTripwire
 
 __all__ = [
     "Limits",

@@ -1,7 +1,7 @@
 """The warm worker: a long-lived program inside the sandbox that forks one child per step.
 
 Run as a script (``python -s warm_worker.py SOCK_FD PRELOAD_JSON PRIVATE``) by
-``gome_env.executor``, inside the same sandbox as a cold run, where gome_env is not importable:
+``gome_env.isolation.executor``, inside the same sandbox as a cold run, where gome_env is not importable:
 the standard library only. It imports the preload list, reports ``ready`` with its address-space
 size, and then never runs agent code itself. For each ``run`` request (with the write ends of two
 pipes for stdout and stderr) a pre-forked child

@@ -2,7 +2,7 @@
 
 ``apply_diff(files, diff)`` never raises on bad input: it returns the new files (or the old ones,
 unchanged) and a :class:`PatchResult` saying what happened. The steps, in order (1-3 in
-``gome_env.diffparse``):
+``gome_env.patching.diffparse``):
 
 1. **clean**: decode, CRLF -> LF, take the diff out of markdown fences, drop prose before the
    first file header, end with exactly one newline;
@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from gome_env.diffparse import (
+from gome_env.patching.diffparse import (
     MAX_DIFF_BYTES,
     DiffError,
     FilePatch,

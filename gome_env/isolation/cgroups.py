@@ -16,7 +16,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from gome_env.procio import Limits
+from gome_env.isolation.procio import Limits
 
 __all__ = ["StepCgroup", "cgroup_support"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gome_env.task import data_root, list_tasks, load_spec, prepare, task_ids
+from gome_env.tasks.task import data_root, list_tasks, load_spec, prepare, task_ids
 
 __all__ = ["main", "format_table"]
 

@@ -1,5 +1,5 @@
 """Reading a model's unified diff: cleaning the text, parsing it into file patches and hunks, and
-checking every path. ``gome_env.diffs`` applies what this module reads.
+checking every path. ``gome_env.patching.diffs`` applies what this module reads.
 
 1. **clean**: decode, CRLF -> LF, take the diff out of markdown fences, drop prose before the
    first file header, end with exactly one newline;

@@ -2,14 +2,14 @@
 reward share; ``policies.edits`` re-exports it).
 
 Models are asked for edits in a form they write reliably and the answer is turned into a clean
-diff with ``gome_env.diffs.make_diff`` against the node's files:
+diff with ``gome_env.patching.diffs.make_diff`` against the node's files:
 
 - ``whole``: the complete new ``solution.py`` in a code block (the form AIDE uses; best for
   small models). An unfenced answer that parses as a Python program is accepted too.
 - ``search_replace``: one or more blocks ``<<<<<<< SEARCH`` / ``=======`` / ``>>>>>>> REPLACE``
   (optionally after a line naming the file); the search text must occur in the file (exactly,
   or line by line ignoring indentation and trailing blanks).
-- ``diff``: a unified diff, applied locally with ``gome_env.diffs.apply_diff`` (so a diff that
+- ``diff``: a unified diff, applied locally with ``gome_env.patching.diffs.apply_diff`` (so a diff that
   does not apply is caught before it costs an environment step) and re-emitted cleanly.
 - ``auto``: whichever of the three the answer looks like.
 
@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from gome_env.constants import SOLUTION
-from gome_env.diffs import apply_diff, make_diff
+from gome_env.patching.diffs import apply_diff, make_diff
 
 __all__ = ["FORMS", "Edit", "EditError", "parse_edit", "detect_form", "extract_code", "FORMAT_INSTRUCTIONS",
            "truncation_error", "unclosed_fence"]

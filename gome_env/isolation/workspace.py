@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from gome_env.sandbox import Sandbox
+from gome_env.isolation.sandbox import Sandbox
 
 __all__ = ["layout_workspace"]
 

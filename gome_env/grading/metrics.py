@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from gome_env.direction import Direction
+from gome_env.grading.direction import Direction
 
 __all__ = ["Metric", "METRICS", "get_metric"]
 
@@ -36,7 +36,7 @@ class Metric:
 
     @property
     def direction(self) -> Direction:
-        """This metric's :class:`~gome_env.direction.Direction` (``better``, ``gain``, ``worst``)."""
+        """This metric's :class:`~gome_env.grading.direction.Direction` (``better``, ``gain``, ``worst``)."""
         return Direction(self.higher_is_better)
 
     def better(self, a: float | None, b: float | None) -> bool:

@@ -29,7 +29,7 @@ def _prose(text: str) -> str:
 
 
 def _slug(heading: str) -> str:
-    text = re.sub(r"[`*_]|\[|\]\([^)]*\)", "", heading).strip().lower()
+    text = re.sub(r"[`*]|\[|\]\([^)]*\)", "", heading).strip().lower()
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
 
@@ -56,6 +56,7 @@ def test_the_link_pattern_finds_links_and_skips_code():
     assert LINK.findall(_prose(page)) == ["docs/A.md#x", "B.md"]
     assert _slug("Start here: two commands") == "start-here-two-commands"
     assert _slug("`EnvPool`: batched steps") == "envpool-batched-steps"
+    assert _slug("`final_refit=True`") == "final_refittrue"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -191,7 +191,8 @@ def test_failed_runs_are_recorded_counted_and_retried(tmp_path, monkeypatch, cap
     assert "4 run(s) failed" in printed and "model server went away" in printed
     assert "improved %" in printed and "paired comparisons" in printed
     pairs = pd.read_csv(tmp_path / "pairs.csv")
-    assert len(pairs) == 3 * 4 and set(pairs["n"]) == {2}  # 3 pairs of policies x 4 figures, on 2 seeds
+    assert len(pairs) == 3 * 4 and set(pairs["n_runs"]) == {2}  # 3 pairs of policies x 4 figures, on 2 seeds
+    assert set(pairs["status"]) == {"insufficient"} and set(pairs["n_tasks"]) == {1}  # one task: no interval
 
     store = RunStore(tmp_path)
     latest = store.latest_runs()

@@ -40,7 +40,8 @@ def budget_label(runs: pd.DataFrame) -> str:
 
 def analyse(runs: pd.DataFrame, models: list[dict], steps: pd.DataFrame | None = None, focus: str = "gome",
             rival: str = "greedy", primary: str = "any_medal",
-            secondary: tuple[str, ...] = ("percentile", "best_dev@steps", "best_dev@tokens")) -> tuple[list[CurveResult], list[str]]:
+            secondary: tuple[str, ...] = ("any_medal", "percentile", "best_dev@steps", "best_dev@tokens"),
+            ) -> tuple[list[CurveResult], list[str]]:
     """The primary and secondary curves (Holm over the secondaries) over complete seeds, and notes
     on curves left out. ``runs`` has the benchmark's results.csv columns; ``steps`` (optional) is
     :func:`scripts._aggregate.steps_table`'s frame for the best_dev curves."""

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import format_summary, steps_table
+from scripts._aggregate import RUN_COLUMNS, format_summary, steps_table
 from scripts._bench import select_lines, write_tables
 from scripts._crossover import CurveResult, matched_runs
 from scripts._scaling import CURVES, analyse, design_check, format_analysis, write_analysis
@@ -155,9 +155,16 @@ def analyse_file(args: argparse.Namespace, models: list[dict]) -> int:
         print(f"--analyse: {path} lacks column(s) {', '.join(missing)} (the benchmark's results.csv has them)",
               file=sys.stderr)
         return 2
+    runs = runs.reindex(columns=list(dict.fromkeys([*RUN_COLUMNS, *runs.columns])))  # a hand-made table's gaps: NaN
     unknown = sorted(set(runs["model"].astype(str)) - {m["spec"] for m in models})
     if unknown:
         print(f"note: model spec(s) not in the models file, left out: {', '.join(unknown)}")
+    present = set(runs["policy"].astype(str))
+    absent = [f"--{k} {v}" for k, v in (("focus", args.focus), ("rival", args.rival)) if v not in present]
+    if absent:
+        print(f"--analyse: {' and '.join(absent)}: no such policy in {path} (policies: {', '.join(sorted(present))})",
+              file=sys.stderr)
+        return 2
     results, notes = analyse(runs, models, None, args.focus, args.rival, args.primary)
     paths = _report(results, notes, runs, models, args, Path(args.out))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
@@ -174,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     models = load_models_file(models_file)
     if args.analyse:
         return analyse_file(args, models)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for flag, name in (("--focus", args.focus), ("--rival", args.rival)):
+        if name not in policies:
+            raise SystemExit(f"{flag} {name} is not among --policies {args.policies}: the analysis compares those two")
     specs = specs_from_args(args, models=[m["spec"] for m in models])
     if args.dry_run:
         return dry_run(specs, args.out)

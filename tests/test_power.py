@@ -86,3 +86,16 @@ def test_design_check_warns_and_the_cli_prints_it(boards, capsys):
     assert "WARNING: power" in printed and "2 task(s) (digits, italy-power) x 3 seed(s) x 5 model size(s)" in printed
     assert simulate(Design(2, 3, SIZES, SMOKE), Effect(), Noise(), boards, 300, seed=5).to_dict() == \
         simulate(Design(2, 3, SIZES, SMOKE), Effect(), Noise(), boards, 300, seed=5).to_dict()  # seeded
+
+
+def test_a_false_crossover_rate_above_five_percent_is_warned(boards, monkeypatch):
+    import scripts._power as power
+
+    def inflated(design, effect, noise, boards, studies=2000, seed=0, figure="any_medal"):
+        rate = 0.12 if effect.start == effect.end == 0 else 0.9
+        return power.PowerResult(rate, (rate * (1 - rate) / studies) ** 0.5, studies, 0.0, 0.0, rate, design, effect)
+
+    monkeypatch.setattr(power, "simulate", inflated)
+    check = power.check_design(Design(12, 10, SIZES), DEFAULT_EFFECT, Noise(), boards, studies=2000)
+    assert check.warnings == ("this design's false-crossover rate is 12.0% (± 0.7%), above 5%",)
+    assert "WARNING: this design's false-crossover rate is 12.0%" in check.text()

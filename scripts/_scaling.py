@@ -3,7 +3,6 @@ units, the primary and the secondary ones, the files written, and the design's p
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd

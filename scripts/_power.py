@@ -9,7 +9,8 @@ figure, e.g. any-medal percentage points; :func:`calibrate`), the gap running li
 model size from ``start`` at the smallest size to ``end`` at the largest (each task's own ends
 scattered by ``spread`` points). Each run's test score is its policy's
 level plus seed noise, a normal with sd = ``seed_sd`` x the board's test-score spread (its
-interquartile range / 1.349) (measured from
+interquartile range / 1.349), plus an offset each (policy, task, size) shares across its seeds
+(sd ``shared_sd`` in the same units; 0 unless given) (measured from
 existing runs with :func:`noise_from_runs`, else 1: seed noise as large as the task effects); a
 run fails (no submission) with probability ``fail_rate``. The run earns a medal where its score
 reaches the board's bronze threshold (MLE-bench's rule, :mod:`gome_env.grading.medals`).
@@ -85,11 +86,14 @@ class Effect:
 
 @dataclass(frozen=True)
 class Noise:
-    """Seed-to-seed sd of a run's test score, in units of the board's sd, and the failure rate."""
+    """Seed-to-seed sd of a run's test score, in units of the board's spread, the failure rate, and
+    the sd of an offset each (policy, task, model size) shares across its seeds (a task's own
+    effect on one policy at one size: what makes seeds of a task not independent)."""
 
     seed_sd: float = 1.0
     fail_rate: float = 0.0
     source: str = "assumed: seed noise as large as the task effects (give --runs to measure it)"
+    shared_sd: float = 0.0  # a (policy, task, size) offset shared by every seed, same units as seed_sd
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -222,12 +226,13 @@ def simulate_diffs(design: Design, effect: Effect, noise: Noise, boards: list[Bo
     for name, where in pos.items():
         out = np.empty((s_, t_, m_, k_))
         z = rng.standard_normal((s_, t_, m_, k_))
+        shared = noise.shared_sd * rng.standard_normal((s_, t_, m_, 1))
         failed = rng.random((s_, t_, m_, k_)) < noise.fail_rate
         for b, board in enumerate(pool):
             mask = which == b
             if not mask.any():
                 continue
-            score = _quantile(board, where[mask])[..., None] + noise.seed_sd * board.sd * z[mask]
+            score = _quantile(board, where[mask])[..., None] + board.sd * (noise.seed_sd * z[mask] + shared[mask])
             out[mask] = np.where(failed[mask], 0.0, _figure(board, score, figure))
         values[name] = out
     return (values["focus"] - values["rival"]) * FIGURE_SCALES[figure]
@@ -292,7 +297,8 @@ class DesignCheck:
             f"design: {tasks} task(s){which} x {d.seeds} seed(s) x {len(d.sizes)} model size(s) "
             f"({', '.join(fmt_params(s) for s in d.sizes)}) = {2 * tasks * d.seeds * len(d.sizes)} runs of 2 policies",
             f"noise: seed-to-seed sd {n.seed_sd:.2f} x each board's test-score spread (IQR / 1.349), "
-            f"failure rate {100 * n.fail_rate:.0f}%; {n.source}",
+            f"shared (policy, task, size) offset sd {n.shared_sd:.2f}, failure rate {100 * n.fail_rate:.0f}%; "
+            f"{n.source}",
             f"primary analysis: {self.figure}; the per-task slope of the advantage against log10(size), "
             f"t-test over tasks p < 0.05, and a sign change within the sizes",
             f"false-crossover rate, no effect: {100 * self.null.rate:.1f}% ± {100 * self.null.mcse:.1f}% "

@@ -22,7 +22,7 @@ CURVES: dict[str, tuple[str, str, float]] = {
     "best_dev@steps": ("best_normalised", "baseline 0 to gold 1, step-matched", 1.0),
     "best_dev@tokens": ("best_normalised", "baseline 0 to gold 1, token-matched", 1.0),
 }
-BUDGET_COLUMNS = ("budget_match", "budget_kind", "matched_by", "spend")
+BUDGET_COLUMNS = ("budget_match", "budget_kind", "budget_mode", "matched_by", "matching", "spend")
 
 
 def budget_label(runs: pd.DataFrame) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", default=None, help="existing runs (an output folder or results.csv) to measure seed noise")
     p.add_argument("--seed-sd", type=float, default=None,
                    help="seed-to-seed sd in units of the board's spread (default: measured with --runs, else 1)")
+    p.add_argument("--shared-sd", type=float, default=0.0,
+                   help="sd of an offset each (policy, task, model size) shares across its seeds, in the units of "
+                        "--seed-sd: a task's own effect on one policy at one size; more seeds do not average it away")
     p.add_argument("--fail-rate", type=float, default=None, help="share of runs that fail (default: --runs', else 0)")
     p.add_argument("--studies", type=int, default=2000, help="simulated studies per rate")
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
@@ -95,7 +99,7 @@ def _noise(args: argparse.Namespace, boards) -> Noise:
     if args.seed_sd is not None or args.fail_rate is not None:
         noise = Noise(noise.seed_sd if args.seed_sd is None else args.seed_sd,
                       noise.fail_rate if args.fail_rate is None else args.fail_rate, "set on the command line")
-    return noise
+    return replace(noise, shared_sd=args.shared_sd)
 
 
 def main(argv: list[str] | None = None) -> int:

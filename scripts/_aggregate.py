@@ -135,9 +135,10 @@ def _key(keys) -> tuple:
 def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"), incomplete: str = "drop",
                   tasks: Iterable[str] | None = None) -> pd.DataFrame:
     """Per group: ``<figure>_mean`` and ``<figure>_sem`` (rates in percent, scores as they are;
-    the standard error over tasks of each task's mean over its complete seeds), the coverage columns of :func:`complete_seeds`, run and failure counts,
-    ``not_confined`` (runs whose sandbox was not bwrap), ``norm_flagged`` (runs without a
-    normalised score), the mean dev-minus-test gap and the cost per run."""
+    the standard error over tasks of each task's mean over its complete seeds), the coverage
+    columns of :func:`complete_seeds`, run and failure counts, ``not_confined`` (runs whose
+    sandbox was not bwrap), ``norm_flagged`` (runs without a normalised score), the mean
+    dev-minus-test gap and the cost per run."""
     by = list(by)
     if runs.empty:
         return pd.DataFrame(columns=[*by, "runs", "seeds", "tasks", "failed"])
@@ -233,8 +234,8 @@ def _notes(summary: pd.DataFrame, by: Sequence[str]) -> list[str]:
 
 
 def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "model")) -> str:
-    """The printed table (mean ± SE over tasks, complete seeds only), then notes on the seeds kept, flagged
-    normalised scores and unconfined runs."""
+    """The printed table (mean ± SE over tasks, complete seeds only), then notes on the seeds
+    kept, flagged normalised scores and unconfined runs."""
     if summary.empty:
         return "(no finished runs)"
     by = [c for c in by if c in summary.columns]

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shared-sd", type=float, default=0.0,
                    help="sd of an offset each (policy, task, model size) shares across its seeds, in the units of "
                         "--seed-sd: a task's own effect on one policy at one size; more seeds do not average it away")
-    p.add_argument("--fail-rate", type=float, default=None, help="share of runs that fail (None: measured with --runs, else 0)")
+    p.add_argument("--fail-rate", type=float, default=None,
+                   help="share of runs that fail (None: measured with --runs, else 0)")
     p.add_argument("--studies", type=int, default=2000, help="simulated studies per rate")
     p.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
     p.add_argument("--envs-dir", default=None, help=argparse.SUPPRESS)

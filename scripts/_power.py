@@ -31,7 +31,8 @@ import pandas as pd
 from scripts._crossover import ALPHA
 from scripts._stats import cluster_stats, task_slopes
 
-__all__ = ["Board", "Design", "Effect", "Noise", "PowerResult", "load_boards", "noise_from_runs", "calibrate", "simulate_diffs", "simulate", "decide",
+__all__ = ["Board", "Design", "Effect", "Noise", "PowerResult", "load_boards", "noise_from_runs", "calibrate",
+           "simulate_diffs", "simulate", "decide",
            "DesignCheck", "check_design", "MIN_POWER", "DEFAULT_EFFECT",
            "FIGURE_SCALES"]
 
@@ -179,7 +180,8 @@ def calibrate(boards: list[Board], noise: Noise, figure: str = "any_medal", seed
     failed = rng.random((2, draws)) < noise.fail_rate
     gaps = np.zeros_like(shifts)
     for board in boards:
-        rival = np.where(failed[0], 0.0, _figure(board, _quantile(board, level) + noise.seed_sd * board.sd * z[0], figure))
+        base = _quantile(board, level) + noise.seed_sd * board.sd * z[0]
+        rival = np.where(failed[0], 0.0, _figure(board, base, figure))
         pos = np.clip(level[None, :] + shifts[:, None], 0.0, 1.0)
         score = _quantile(board, pos) + noise.seed_sd * board.sd * z[1]
         focus = np.where(failed[1], 0.0, _figure(board, score, figure))

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effect", type=_pair, default=(DEFAULT_EFFECT.start, DEFAULT_EFFECT.end), metavar="START,END",
                    help="the planted advantage of the focus policy at the smallest and the largest size, in points "
                         "of the figure (any-medal: percentage points); write --effect=-15,15")
-    p.add_argument("--effect-spread", type=float, default=DEFAULT_EFFECT.spread, help="per-task scatter (sd) of the planted ends, points")
+    p.add_argument("--effect-spread", type=float, default=DEFAULT_EFFECT.spread,
+                   help="per-task scatter (sd) of the planted ends, points")
     p.add_argument("--figure", choices=("any_medal", "percentile"), default="any_medal", help="the primary figure")
     p.add_argument("--runs", default=None, help="existing runs (an output folder or results.csv) to measure seed noise")
     p.add_argument("--seed-sd", type=float, default=None,

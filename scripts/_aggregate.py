@@ -9,13 +9,16 @@ the seeds are those any run in the table used.
 missing run as a failed one (no submission, no medal, percentile 0, normalised score -1). The
 summary says which seeds were kept, dropped or padded, with the count of tasks per seed.
 
-**Mean ± SEM over seeds.** Each figure is first a rate (or a mean) over the tasks within one seed,
-then mean ± SEM over the seeds (SEM = sample standard deviation / sqrt(seeds); blank with one
-seed). The per-run figures are defined in :mod:`scripts._figures`.
+**Mean ± SE over tasks.** Each figure is first a rate (or a mean) over the seeds within one task,
+then mean ± standard error over the tasks (sample standard deviation / sqrt(tasks); blank with one
+task): runs on the same task share its difficulty, so tasks, not runs, are the independent units
+(docs/STATISTICS.md). The per-run figures are defined in :mod:`scripts._figures`.
 
 **Paired comparisons.** Two policies with the same model are compared on the (task, seed) runs
-both have: the mean of the differences with a seeded bootstrap 95% interval, and a two-sided sign
-test (wins / losses / ties, p). Rates are in percentage points.
+both have: each task's mean difference over its seeds, then the mean over tasks with a Student-t
+95% interval and p over tasks (:func:`scripts._stats.cluster_mean`), and the tasks won / lost /
+tied. Fewer than two tasks, or no variation between them, is "insufficient data" (no interval).
+Rates are in percentage points.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from scripts._figures import RUN_COLUMNS, RunFigures, direction_of, is_medal, normalised_score, on_scale, run_figures
-from scripts._stats import paired_compare, sem
+from scripts._stats import cluster_mean, sem, task_means
 
 __all__ = [
     "FIGURES", "SCORES", "PAIR_FIGURES", "run_table", "complete_seeds", "summary_table", "paired_table",
@@ -52,6 +55,8 @@ PAIR_FIGURES: list[tuple[str, str, float]] = [
     ("improved", "improved (pp)", 100.0), ("any_medal", "any medal (pp)", 100.0),
     ("percentile", "percentile", 1.0), ("normalised_score", "norm. score", 1.0),
 ]
+PAIR_COLUMNS = ["status", "n_tasks", "n_runs", "mean_diff", "ci_low", "ci_high", "p", "wins", "losses", "ties",
+                "reason"]
 NUMERIC = ["percentile", "normalised_score", "test_score", "dev_score", "baseline_test_score", "dev_minus_test",
            "dev_test_gap", "submitted_node", "model_calls", "prompt_tokens", "completion_tokens", "model_s",
            "env_s", "wall_s"]
@@ -129,10 +134,11 @@ def _key(keys) -> tuple:
 
 def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"), incomplete: str = "drop",
                   tasks: Iterable[str] | None = None) -> pd.DataFrame:
-    """Per group: ``<figure>_mean`` and ``<figure>_sem`` (rates in percent, scores as they are)
-    over complete seeds, the coverage columns of :func:`complete_seeds`, run and failure counts,
-    ``not_confined`` (runs whose sandbox was not bwrap), ``norm_flagged`` (runs without a
-    normalised score), the mean dev-minus-test gap and the cost per run."""
+    """Per group: ``<figure>_mean`` and ``<figure>_sem`` (rates in percent, scores as they are;
+    the standard error over tasks of each task's mean over its complete seeds), the coverage
+    columns of :func:`complete_seeds`, run and failure counts, ``not_confined`` (runs whose
+    sandbox was not bwrap), ``norm_flagged`` (runs without a normalised score), the mean
+    dev-minus-test gap and the cost per run."""
     by = list(by)
     if runs.empty:
         return pd.DataFrame(columns=[*by, "runs", "seeds", "tasks", "failed"])
@@ -147,11 +153,12 @@ def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"),
         per_seed = group.groupby("seed")
         row = {**labels, "runs": len(group), "seeds": per_seed.ngroups, "failed": int((group["status"] != "ok").sum()),
                "incomplete": incomplete, **{k: v for k, v in cov.items() if k not in by}}
+        per_task = group.groupby("task")
         for col, _ in FIGURES:
-            rates = per_seed[col].mean() * 100.0 if len(group) else pd.Series(dtype=float)
+            rates = per_task[col].mean() * 100.0 if len(group) else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_sem"] = float(rates.mean()), sem(rates)
         for col in ("percentile", "normalised_score", "dev_test_gap"):
-            means = per_seed[col].mean() if len(group) else pd.Series(dtype=float)
+            means = per_task[col].mean() if len(group) else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_sem"] = float(means.mean()), sem(means)
         sandboxes = all_runs["sandbox"].fillna("")
         row["not_confined"] = int(((sandboxes != "") & (sandboxes != "bwrap")).sum())
@@ -169,10 +176,12 @@ def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"),
 def paired_table(runs: pd.DataFrame, by: Sequence[str] = ("model",), figures=PAIR_FIGURES,
                  incomplete: str = "drop", tasks: Iterable[str] | None = None) -> pd.DataFrame:
     """Every pair of policies (alphabetical: ``a`` before ``b``) within each ``by`` group, on the
-    (task, seed) runs both have among their complete seeds: ``n`` pairs, ``mean_diff`` of a - b,
-    ``ci_low``/``ci_high`` (bootstrap 95%), ``wins``/``losses``/``ties`` and ``p_sign``."""
+    (task, seed) runs both have among their complete seeds: ``status`` ("ok" or "insufficient"),
+    ``n_tasks``, ``n_runs``, ``mean_diff`` of a - b (mean over tasks of each task's mean),
+    ``ci_low``/``ci_high`` and ``p`` (Student t over tasks), ``wins``/``losses``/``ties`` (tasks)
+    and ``reason`` (why insufficient)."""
     by = list(by)
-    columns = [*by, "a", "b", "figure", "n", "mean_diff", "ci_low", "ci_high", "wins", "losses", "ties", "p_sign"]
+    columns = [*by, "a", "b", "figure", *PAIR_COLUMNS]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     used, _ = complete_seeds(runs, ["policy", *by], incomplete, tasks)
@@ -186,8 +195,13 @@ def paired_table(runs: pd.DataFrame, by: Sequence[str] = ("model",), figures=PAI
             for col, label, scale in figures:
                 xa = left.loc[units, col].astype(float).to_numpy() * scale
                 xb = right.loc[units, col].astype(float).to_numpy() * scale
-                res = paired_compare(xa, xb)
-                out.append({**dict(zip(by, keys)), "a": a, "b": b, "figure": label, **res.to_dict()})
+                labels = [str(t) for t, _ in units]
+                res = cluster_mean(xa - xb, labels)
+                means, _ = task_means(xa - xb, labels)
+                wlt = {"wins": int((means > 0).sum()), "losses": int((means < 0).sum()), "ties": int((means == 0).sum())}
+                out.append({**dict(zip(by, keys)), "a": a, "b": b, "figure": label, "status": res.status,
+                            "n_tasks": res.n_tasks, "n_runs": res.n_runs, "mean_diff": res.estimate,
+                            "ci_low": res.ci_low, "ci_high": res.ci_high, "p": res.p, **wlt, "reason": res.reason})
     return pd.DataFrame(out, columns=columns)
 
 
@@ -220,8 +234,8 @@ def _notes(summary: pd.DataFrame, by: Sequence[str]) -> list[str]:
 
 
 def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "model")) -> str:
-    """The printed table (mean ± SEM over complete seeds), then notes on the seeds kept, flagged
-    normalised scores and unconfined runs."""
+    """The printed table (mean ± SE over tasks, complete seeds only), then notes on the seeds
+    kept, flagged normalised scores and unconfined runs."""
     if summary.empty:
         return "(no finished runs)"
     by = [c for c in by if c in summary.columns]
@@ -236,6 +250,7 @@ def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "mode
     out["tokens/run"] = summary["tokens_mean"].round(0).astype("Int64")
     out["wall s/run"] = summary["wall_s_mean"].round(1)
     notes = _notes(summary, by) if "tasks_per_seed" in summary else []
+    notes.insert(0, "± = standard error over tasks (each task's mean over its seeds; blank with one task)")
     return out.to_string(index=False) + ("\n" + "\n".join(notes) if notes else "")
 
 
@@ -243,19 +258,23 @@ def format_pairs(pairs: pd.DataFrame) -> str:
     """The paired comparisons, one line per (group, pair, figure)."""
     if pairs.empty:
         return "paired comparisons: fewer than two policies on the same runs"
-    head = ("paired comparisons (a - b on the same task and seed; mean difference, bootstrap 95% interval, "
-            "sign test: wins/losses/ties and two-sided p):")
+    head = ("paired comparisons (a - b on the same task and seed, averaged within each task, then over tasks; "
+            "95% t-interval and p over tasks; tasks won/lost/tied):")
     lines = [head]
-    fixed = {"a", "b", "figure", "n", "mean_diff", "ci_low", "ci_high", "wins", "losses", "ties", "p_sign"}
+    fixed = {"a", "b", "figure", *PAIR_COLUMNS}
     for r in pairs.to_dict("records"):
         group = " / ".join(str(v) for k, v in r.items() if k not in fixed)
-        if not r["n"]:
-            lines.append(f"  {group}: {r['a']} - {r['b']}  {r['figure']}: no shared runs")
+        name = f"  {group}: {r['a']} - {r['b']}  {r['figure']}:"
+        if not r["n_runs"]:
+            lines.append(f"{name} no shared runs")
             continue
         k = 1 if "(pp)" in r["figure"] else 3
-        lines.append(f"  {group}: {r['a']} - {r['b']}  {r['figure']}: {r['mean_diff']:+.{k}f} "
-                     f"[{r['ci_low']:+.{k}f}, {r['ci_high']:+.{k}f}]  n={r['n']}  "
-                     f"W/L/T {r['wins']}/{r['losses']}/{r['ties']}  p={r['p_sign']:.3g}")
+        counts = f"tasks={r['n_tasks']} runs={r['n_runs']}  W/L/T {r['wins']}/{r['losses']}/{r['ties']}"
+        if r["status"] != "ok":
+            lines.append(f"{name} {r['mean_diff']:+.{k}f} (insufficient data: {r['reason']})  {counts}")
+            continue
+        lines.append(f"{name} {r['mean_diff']:+.{k}f} [{r['ci_low']:+.{k}f}, {r['ci_high']:+.{k}f}]  "
+                     f"p={r['p']:.3g}  {counts}")
     return "\n".join(lines)
 
 

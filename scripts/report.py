@@ -4,9 +4,9 @@
     python -m scripts.report runs/benchmark --tree gome-smollm2-spam-s0   # one episode's tree
 
 Writes into ``<out>/report`` (or ``--dest``):
-  summary.csv           the figures per policy x model (mean ± SEM over complete seeds)
+  summary.csv           the figures per policy x model (mean ± SE over tasks, complete seeds)
   results.csv           one row per run
-  pairs.csv             paired comparisons between policies on the same (task, seed)
+  pairs.csv             paired comparisons between policies (task-clustered intervals)
   statuses.csv          step statuses by policy (plus failed runs)
   medal_rates.png       the figures as grouped bars
   best_vs_steps.png     best dev score so far (0 = baseline, 1 = gold) against steps, per policy

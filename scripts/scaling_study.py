@@ -1,27 +1,39 @@
-"""Model-scaling study: GOME against tree search across model sizes; a crossover only where the data show one.
+"""Model-scaling study: GOME against a named rival across model sizes, with a pre-declared crossover test.
 
-    python -m scripts.scaling_study scripts/models.example.toml --tasks smoke --seeds 3 --steps 20 \\
+    python -m scripts.scaling_study scripts/models.example.toml --tasks all --seeds 10 \\
         --ray auto --out runs/scaling
+    python -m scripts.scaling_study --analyse RESULTS.csv --models MODELS.toml --out DIR   # no runs
 
 The models file lists ``name``, ``spec`` (a backend spec as in --models) and ``params`` (the
 parameter count) per model, as TOML (``[[models]]`` tables) or CSV (header ``name,spec,params``).
 Every model runs every policy (default ``gome,greedy``) on every task and seed through the
 benchmark (same store, same resume). Models of the same size stay separate points.
 
-For each curve, the focus policy's advantage over the best other policy is bootstrapped over
-(task, seed) runs per model; a crossover between adjacent sizes is reported only where the
-advantage changes sign and both 95% intervals exclude zero (see scripts/_crossover.py), else
-"no crossover detected" with the intervals. Curves, matched by steps and by tokens:
+The analysis is declared before the data are seen (scripts/_crossover.py, docs/STATISTICS.md):
+the rival is named (``--rival``, default greedy); one primary figure (``--primary``, default
+any_medal: the final submission's any-medal rate, under the budget the runs were given) decides
+"crossover"; the others are secondary, with Holm-adjusted p. Per model, the advantage (focus -
+rival on the same task and seed) is averaged within tasks, then over tasks, with a t-interval over
+tasks. A crossover needs the advantage's slope against log10(model size) to differ from zero (t
+over tasks, p < 0.05) and the fitted line to change sign within the sizes studied; its size comes
+with a two-stage bootstrap interval. Otherwise "no crossover detected", with the slope and the
+fitted advantages at the two ends. The design's false-crossover rate and power are simulated
+(scripts/power.py) and a warning printed where the rate exceeds 5% or the power is under 80%.
 
-  any_medal, percentile        the final submission (the budget is in steps: step-matched)
-  best_dev@steps               best normalised dev score after the same number of steps
-  best_dev@tokens              best normalised dev score after the same number of tokens
+Curves: any_medal, percentile, normalised_score, improved (the final submission) and, in the full
+study, best_dev@steps / best_dev@tokens (best normalised dev score after the same steps / tokens).
 
-Written into --out, besides the benchmark's files:
+Written into --out (both modes):
 
-  scaling.csv     one row per policy x model: name, spec, params, the summary's figures (mean ±
-                  SEM over complete seeds) and the step- and token-matched best dev scores
-  crossovers.csv  one row per curve x model: the advantage, its interval and any crossover
+  crossovers.csv  one row per reported crossover: figure, role, lower and upper model, estimated
+                  size and its interval, direction, p (a header alone when there is none)
+  advantage.csv   per figure and model: the advantage, its interval, p, tasks and runs
+  trend.csv       per figure: the slope per tenfold size, its interval, p, the fitted ends
+
+and, in the full study, besides the benchmark's files:
+
+  scaling.csv     one row per policy x model: name, spec, params, the summary's figures and the
+                  step- and token-matched best dev scores
   scaling.png     the final figures against model size, crossovers marked
   scaling_matched.png   best dev score against model size, matched by steps and by tokens
 """
@@ -37,12 +49,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import complete_seeds, format_summary, steps_table
+from scripts._aggregate import RUN_COLUMNS, format_summary, steps_table
 from scripts._bench import select_lines, write_tables
-from scripts._crossover import CrossoverResult, crossover_study, matched_runs
+from scripts._crossover import CurveResult, matched_runs
+from scripts._scaling import CURVES, analyse, design_check, format_analysis, write_analysis
 from scripts.benchmark import add_run_args, dry_run, run_from_args, specs_from_args
 
-__all__ = ["load_models_file", "scaling_table", "scaling_curves", "main"]
+__all__ = ["load_models_file", "parse_params", "scaling_table", "matched_table", "analyse_file", "main"]
 
 
 def load_models_file(path: str | Path) -> list[dict]:
@@ -59,7 +72,7 @@ def load_models_file(path: str | Path) -> list[dict]:
         if missing:
             raise SystemExit(f"{path}: model {i + 1} lacks {', '.join(missing)} (each needs name, spec, params)")
         models.append({"name": str(row["name"]).strip(), "spec": str(row["spec"]).strip(),
-                       "params": _params(row["params"])})
+                       "params": parse_params(row["params"])})
     if not models:
         raise SystemExit(f"{path}: no models listed")
     specs = [m["spec"] for m in models]
@@ -68,7 +81,8 @@ def load_models_file(path: str | Path) -> list[dict]:
     return models
 
 
-def _params(value) -> float:
+def parse_params(value) -> float:
+    """1.7e9, "1.7B", "135M" -> a parameter count."""
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip().upper().replace("_", "")
@@ -84,44 +98,93 @@ def scaling_table(summary: pd.DataFrame, models: list[dict]) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]].sort_values(["policy", "params"])
 
 
-CURVES = (("any_medal", "any_medal"), ("percentile", "percentile"))
-
-
-def scaling_curves(runs: pd.DataFrame, steps: pd.DataFrame, models: list[dict],
-                   focus: str = "gome") -> tuple[dict[str, CrossoverResult], pd.DataFrame]:
-    """Crossover results per curve (final figures over complete seeds, and best dev score matched
-    by steps and by tokens; failed runs have no steps, so the matched curves leave them out) and
-    the matched scores per policy x model (``best_dev@steps_mean`` etc.)."""
-    complete, _ = complete_seeds(runs)
-    results = {name: crossover_study(complete, models, col, focus, name) for name, col in CURVES}
+def matched_table(steps: pd.DataFrame) -> pd.DataFrame:
+    """The step- and token-matched best dev scores per policy x model (``best_dev@steps_mean``,
+    ``best_dev@steps_budget`` etc.; failed runs have no steps and are left out)."""
     matched = []
     for budget in ("steps", "tokens"):
         name = f"best_dev@{budget}"
         per_run = matched_runs(steps, budget) if not steps.empty else pd.DataFrame(
             columns=["policy", "model", "task", "seed", "budget", "best_normalised"])
-        results[name] = crossover_study(per_run, models, "best_normalised", focus, name)
         grouped = per_run.groupby(["policy", "model"])
         matched.append(grouped["best_normalised"].mean().rename(f"{name}_mean"))
         matched.append(grouped["budget"].first().rename(f"{name}_budget"))
-    table = pd.concat(matched, axis=1).reset_index() if matched else pd.DataFrame(columns=["policy", "model"])
-    return results, table
+    return pd.concat(matched, axis=1).reset_index()
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scripts.scaling_study", description=__doc__.split("\n\n")[0],
                                 epilog="Other options as for gome-benchmark; rerun the same command to resume.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("models_file", help="TOML or CSV listing name, spec and params per model")
-    p.add_argument("--focus", default="gome", help="the policy whose crossover with the best other policy is marked")
+    p.add_argument("models_file", nargs="?", default=None, help="TOML or CSV listing name, spec and params per model")
+    p.add_argument("--models", dest="models_opt", default=None, metavar="MODELS_FILE",
+                   help="the models file (instead of the positional argument; needed with --analyse)")
+    p.add_argument("--analyse", default=None, metavar="RESULTS.csv",
+                   help="analyse a results table (the benchmark's results.csv columns) without running anything")
+    p.add_argument("--focus", default="gome", help="the policy whose advantage is tested")
+    p.add_argument("--rival", default="greedy", help="the policy it is compared with, named before the data are seen")
+    p.add_argument("--primary", default="any_medal", choices=sorted(CURVES),
+                   help="the figure that decides 'crossover'; the other figures are secondary (Holm-adjusted)")
+    p.add_argument("--power-studies", type=int, default=1000,
+                   help="simulated studies for the design's false-crossover and power check (0: skip it)")
     add_run_args(p, out="runs/scaling", default_preset="full")
     return p
+
+
+def _report(results: list[CurveResult], notes: list[str], runs: pd.DataFrame, models: list[dict],
+            args: argparse.Namespace, out: Path) -> list[Path]:
+    paths = write_analysis(results, out)
+    print("\n" + format_analysis(results, notes))
+    if args.power_studies > 0:
+        envs = Path(args.envs_dir) if args.envs_dir else None
+        check = design_check(runs, models, args.primary, args.power_studies, envs)
+        if check is not None:
+            print("\ndesign check (python -m scripts.power):\n" + check.text())
+    return paths
+
+
+def analyse_file(args: argparse.Namespace, models: list[dict]) -> int:
+    """``--analyse``: the analysis of a results table, into --out."""
+    path = Path(args.analyse)
+    if not path.exists():
+        print(f"--analyse: {path} not found", file=sys.stderr)
+        return 2
+    runs = pd.read_csv(path)
+    missing = [c for c in ("policy", "model", "task", "seed") if c not in runs.columns]
+    if missing:
+        print(f"--analyse: {path} lacks column(s) {', '.join(missing)} (the benchmark's results.csv has them)",
+              file=sys.stderr)
+        return 2
+    runs = runs.reindex(columns=list(dict.fromkeys([*RUN_COLUMNS, *runs.columns])))  # a hand-made table's gaps: NaN
+    unknown = sorted(set(runs["model"].astype(str)) - {m["spec"] for m in models})
+    if unknown:
+        print(f"note: model spec(s) not in the models file, left out: {', '.join(unknown)}")
+    present = set(runs["policy"].astype(str))
+    absent = [f"--{k} {v}" for k, v in (("focus", args.focus), ("rival", args.rival)) if v not in present]
+    if absent:
+        print(f"--analyse: {' and '.join(absent)}: no such policy in {path} (policies: {', '.join(sorted(present))})",
+              file=sys.stderr)
+        return 2
+    results, notes = analyse(runs, models, None, args.focus, args.rival, args.primary)
+    paths = _report(results, notes, runs, models, args, Path(args.out))
+    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    models = load_models_file(args.models_file)
+    models_file = args.models_opt or args.models_file
+    if not models_file:
+        raise SystemExit("give the models file (positional, or --models FILE)")
+    models = load_models_file(models_file)
+    if args.analyse:
+        return analyse_file(args, models)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for flag, name in (("--focus", args.focus), ("--rival", args.rival)):
+        if name not in policies:
+            raise SystemExit(f"{flag} {name} is not among --policies {args.policies}: the analysis compares those two")
     specs = specs_from_args(args, models=[m["spec"] for m in models])
     if args.dry_run:
         return dry_run(specs, args.out)
@@ -130,22 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     lines = select_lines(store, specs)
     keys = {line["run_key"] for line in lines}
     steps = steps_table([s for s in store.steps() if s.get("run_key") in keys], lines)
-    results, matched = scaling_curves(runs, steps, models, focus=args.focus)
-    table = scaling_table(summary.merge(matched, on=["policy", "model"], how="left"), models)
+    table = scaling_table(summary.merge(matched_table(steps), on=["policy", "model"], how="left"), models)
     table.to_csv(store.out / "scaling.csv", index=False)
-    pd.DataFrame([{"curve": name, **p.to_dict(), "crossovers": "; ".join(
-        f"{c.lower}->{c.upper}@{c.at_params:.3g}" for c in r.crossovers)} for name, r in results.items()
-        for p in r.points]).to_csv(store.out / "crossovers.csv", index=False)
+    results, notes = analyse(runs, models, steps, args.focus, args.rival, args.primary)
     from scripts._plots import plot_scaling
 
-    png = plot_scaling(table, store.out / "scaling.png", results, focus=args.focus)
-    matched_png = plot_scaling(table, store.out / "scaling_matched.png", results, focus=args.focus,
+    by_figure = {r.figure: r for r in results}
+    png = plot_scaling(table, store.out / "scaling.png", by_figure, focus=args.focus)
+    matched_png = plot_scaling(table, store.out / "scaling_matched.png", by_figure, focus=args.focus,
                                metrics=(("best_dev@steps", "best dev score, step-matched"),
                                         ("best_dev@tokens", "best dev score, token-matched")))
     print(format_summary(table, by=("policy", "name", "params")))
-    for result in results.values():
-        print("\n" + result.text())
-    print(f"\nwrote {store.out / 'scaling.csv'}, {store.out / 'crossovers.csv'}, {png} and {matched_png}")
+    paths = _report(results, notes, runs, models, args, store.out)
+    print(f"\nwrote {store.out / 'scaling.csv'}, {', '.join(str(p) for p in paths)}, {png} and {matched_png}")
     return 0
 
 

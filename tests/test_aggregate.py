@@ -13,7 +13,7 @@ import pytest
 
 from scripts._aggregate import format_pairs, format_summary, paired_table, run_table, summary_table
 from scripts._runs import RunSpec, RunStore
-from scripts._stats import bootstrap_ci, sem, sign_test
+from scripts._stats import bootstrap_ci, cluster_mean, sem, sign_test
 
 # task -> (higher_is_better, baseline test score, gold threshold)
 TASKS = {"t1": (True, 0.5, 0.9), "t2": (False, 4.0, 1.0), "t3": (True, 0.9, 0.9)}  # t3: baseline == gold
@@ -105,14 +105,15 @@ def test_summary_complete_seeds_dropped(runs):
     assert (g.seeds, g.runs, g.tasks, g.failed) == (2, 6, 3, 0)
     assert g.tasks_per_seed == "s0:3/3 s1:3/3 s2:2/3" and g.seeds_kept == "0 1" and g.seeds_dropped == "2"
     assert g.runs_dropped == 2
-    # per seed over the 3 tasks: improved s0 2/3 (t1, t3), s1 0/3
-    assert g.improved_mean == pytest.approx(100 / 3) and g.improved_sem == pytest.approx(sem([200 / 3, 0]))
-    # any medal: s0 t1+t3 (2/3), s1 t3 only (1/3: the baseline's own gold)
-    assert g.any_medal_mean == pytest.approx(50) and g.any_medal_sem == pytest.approx(sem([200 / 3, 100 / 3]))
-    assert g.made_valid_mean == pytest.approx(200 / 3) and g.made_valid_sem == 0  # s0 t1, t3; s1 t1, t2
+    # per task over seeds 0, 1 (the SE is over tasks): improved t1 1/2 (s0), t2 0/2, t3 1/2 (s0)
+    assert g.improved_mean == pytest.approx(100 / 3) and g.improved_sem == pytest.approx(sem([50, 0, 50]))
+    # any medal: t1 s0 only, t2 none, t3 both (s1: the baseline's own gold)
+    assert g.any_medal_mean == pytest.approx(50) and g.any_medal_sem == pytest.approx(sem([50, 0, 100]))
+    # made valid: t1 both, t2 s1, t3 s0
+    assert g.made_valid_mean == pytest.approx(200 / 3) and g.made_valid_sem == pytest.approx(sem([100, 50, 50]))
     assert g.valid_submission_mean == 100 and g.gold_mean == pytest.approx(50) and g.bronze_mean == 0
-    p0, p1 = (0.98 + 0.30 + 0.99) / 3, (0.10 + 0.00 + 0.95) / 3
-    assert g.percentile_mean == pytest.approx((p0 + p1) / 2) and g.percentile_sem == pytest.approx(sem([p0, p1]))
+    p1, p2, p3 = (0.98 + 0.10) / 2, (0.30 + 0.00) / 2, (0.99 + 0.95) / 2
+    assert g.percentile_mean == pytest.approx((p1 + p2 + p3) / 3) and g.percentile_sem == pytest.approx(sem([p1, p2, p3]))
     n0, n1 = (1.125 + 0.0) / 2, (-0.25 - 1.0) / 2  # t3 left out (flagged) in both seeds
     assert g.normalised_score_mean == pytest.approx((n0 + n1) / 2) and g.norm_flagged == 2
     gap0, gap1 = (0.05 + 0.2 / 3) / 2, (0.5 + 7 / 3) / 2
@@ -121,8 +122,8 @@ def test_summary_complete_seeds_dropped(runs):
 
     r = s.loc["greedy"]
     assert (r.seeds, r.runs, r.failed, r.seeds_dropped) == (3, 9, 1, "")
-    # improved: s0 t1, t2 (2/3); s1 none; s2 t1 (1/3)
-    assert r.improved_mean == pytest.approx(100 / 3) and r.improved_sem == pytest.approx(sem([200 / 3, 0, 100 / 3]))
+    # improved per task over seeds 0-2: t1 s0, s2 (2/3); t2 s0 (1/3); t3 none
+    assert r.improved_mean == pytest.approx(100 / 3) and r.improved_sem == pytest.approx(sem([200 / 3, 100 / 3, 0]))
     assert r.valid_submission_mean == pytest.approx((100 + 200 / 3 + 100) / 3)  # the failed run is not valid
     assert r.any_medal_mean == pytest.approx((100 / 3 + 0 + 100 / 3) / 3)
     assert r.not_confined == 1 and r.sandboxes == "bwrap subprocess"
@@ -130,7 +131,7 @@ def test_summary_complete_seeds_dropped(runs):
 
     text = format_summary(summary_table(runs))
     assert text.index("improved %") < text.index("any medal %") < text.index("valid %")
-    assert "33.3 ± 33.3" in text and "50.0 ± 16.7" in text
+    assert "33.3 ± 16.7" in text and "50.0 ± 28.9" in text and "standard error over tasks" in text
     assert "dropped seed(s) 2 (2 run(s) not counted)" in text and "s2:2/3" in text
     assert "WARNING: greedy / m: 1 run(s) not confined by bwrap" in text
     assert "2 run(s) left out" in text and "t3" in text
@@ -157,18 +158,28 @@ def test_summary_incomplete_seeds_padded(runs):
 def test_paired_comparisons(runs):
     pairs = paired_table(runs).set_index("figure")
     assert set(pairs["a"]) == {"gome"} and set(pairs["b"]) == {"greedy"}
-    imp = pairs.loc["improved (pp)"]  # 6 shared runs (gome's seeds 0, 1): +100 on s0 t3, -100 on s0 t2
-    assert (imp.n, imp.mean_diff, imp.wins, imp.losses, imp.ties, imp.p_sign) == (6, 0.0, 1, 1, 4, 1.0)
+    # 6 shared runs (gome's seeds 0, 1): +100 on s0 t3, -100 on s0 t2; per task: t1 0, t2 -50, t3 +50
+    imp = pairs.loc["improved (pp)"]
+    assert (imp.n_tasks, imp.n_runs, imp.mean_diff, imp.wins, imp.losses, imp.ties) == (3, 6, 0.0, 1, 1, 1)
+    assert imp.status == "ok" and imp.p == pytest.approx(1.0)
     # in (task, seed) order: t1 s0, t1 s1, t2 s0, t2 s1 (greedy failed: 0 - 0), t3 s0, t3 s1
     diffs = [0.98 - 0.50, 0.10 - 0.40, 0.30 - 0.60, 0.00 - 0.00, 0.99 - 0.95, 0.95 - 0.50]
+    per_task = [(diffs[0] + diffs[1]) / 2, (diffs[2] + diffs[3]) / 2, (diffs[4] + diffs[5]) / 2]
     pct = pairs.loc["percentile"]
-    assert pct.n == 6 and pct.mean_diff == pytest.approx(np.mean(diffs))
-    assert (pct.ci_low, pct.ci_high) == pytest.approx(bootstrap_ci(diffs))
-    assert pct.ci_low < pct.mean_diff < pct.ci_high
-    assert (pct.wins, pct.losses, pct.ties, pct.p_sign) == (3, 2, 1, 1.0)
-    assert paired_table(runs).equals(paired_table(runs))  # seeded: the same output every time
+    assert pct.n_runs == 6 and pct.mean_diff == pytest.approx(np.mean(per_task))
+    # the interval is over the 3 tasks (t with 2 df), not over the 6 runs
+    half = 4.302652729911275 * np.std(per_task, ddof=1) / np.sqrt(3)
+    assert (pct.ci_low, pct.ci_high) == pytest.approx((np.mean(per_task) - half, np.mean(per_task) + half))
+    expected = cluster_mean(diffs, ["t1", "t1", "t2", "t2", "t3", "t3"])
+    assert (pct.ci_low, pct.ci_high, pct.p) == pytest.approx((expected.ci_low, expected.ci_high, expected.p))
+    assert (pct.wins, pct.losses, pct.ties) == (2, 1, 0)  # tasks
+    assert paired_table(runs).equals(paired_table(runs))
     text = format_pairs(paired_table(runs))
-    assert "m: gome - greedy  percentile: +0.062" in text and "W/L/T 3/2/1" in text
+    assert "m: gome - greedy  percentile: +0.062" in text and "tasks=3 runs=6  W/L/T 2/1/0" in text
+    # one task left: insufficient data, never an interval
+    one = paired_table(runs[runs.task == "t1"]).set_index("figure").loc["percentile"]
+    assert one.status == "insufficient" and math.isnan(one.ci_low) and math.isnan(one.ci_high)
+    assert "insufficient data: 1 task(s)" in format_pairs(paired_table(runs[runs.task == "t1"]))
 
 
 def test_improved_against_a_failed_baseline_and_in_old_records():
@@ -190,7 +201,7 @@ def test_statistics():
     assert sign_test([1, 1, 1, 1, 1, 1, 1, 1, -1, 0]) == (8, 1, 1, pytest.approx(2 * 10 / 512))
     assert sign_test([0, 0]) == (0, 0, 2, 1.0)
     assert bootstrap_ci([]) != bootstrap_ci([])  # NaN, NaN
-    assert bootstrap_ci([2.0]) == (2.0, 2.0)
+    assert all(math.isnan(v) for v in bootstrap_ci([2.0]) + bootstrap_ci([1.0, 1.0]))  # never zero-width
     low, high = bootstrap_ci(list(range(20)))
     assert 6 < low < 9.5 < high < 13
 

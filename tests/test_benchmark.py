@@ -107,22 +107,23 @@ def test_aggregation_on_constructed_records():
     summary = summary_table(runs).set_index("policy")
     g = summary.loc["gome"]
     assert g["seeds"] == 3 and g["runs"] == 6 and g["failed"] == 1
-    # per-seed rates over the 2 tasks: valid 50/100/50, any medal 50/100/50, gold 50/0/50
+    # per-task rates over the 3 seeds (the SE is over tasks): valid t1 2/3, t2 2/3; any medal t1 2/3, t2 2/3
     assert g["valid_submission_mean"] == pytest.approx(200 / 3)
-    assert g["valid_submission_sem"] == pytest.approx(sem([50, 100, 50]))
+    assert g["valid_submission_sem"] == pytest.approx(sem([200 / 3, 200 / 3]))
     assert g["any_medal_mean"] == pytest.approx(200 / 3)
     assert g["gold_mean"] == pytest.approx(100 / 3)
     assert g["silver_mean"] == pytest.approx(50 / 3)
     assert g["bronze_mean"] == pytest.approx(50 / 3)
     assert g["above_median_mean"] == pytest.approx(200 / 3)
-    assert g["any_medal_sem"] == pytest.approx(pd.Series([50.0, 100.0, 50.0]).std() / math.sqrt(3))
+    assert g["any_medal_sem"] == pytest.approx(0.0)  # both tasks 2/3
+    assert g["gold_sem"] == pytest.approx(pd.Series([100 / 3, 100 / 3]).std() / math.sqrt(2))
     r = summary.loc["greedy"]
     assert r["valid_submission_mean"] == 100 and r["valid_submission_sem"] == 0
     assert r["any_medal_mean"] == 0 and r["failed"] == 0
     assert r["normalised_score_mean"] == pytest.approx((0.6 - 0.5) / (0.9 - 0.5))
 
     text = format_summary(summary_table(runs))
-    assert "66.7 ± 16.7" in text and "any medal %" in text
+    assert "66.7 ± 0.0" in text and "any medal %" in text
 
 
 def test_sem_and_normalised_score():
@@ -191,7 +192,8 @@ def test_failed_runs_are_recorded_counted_and_retried(tmp_path, monkeypatch, cap
     assert "4 run(s) failed" in printed and "model server went away" in printed
     assert "improved %" in printed and "paired comparisons" in printed
     pairs = pd.read_csv(tmp_path / "pairs.csv")
-    assert len(pairs) == 3 * 4 and set(pairs["n"]) == {2}  # 3 pairs of policies x 4 figures, on 2 seeds
+    assert len(pairs) == 3 * 4 and set(pairs["n_runs"]) == {2}  # 3 pairs of policies x 4 figures, on 2 seeds
+    assert set(pairs["status"]) == {"insufficient"} and set(pairs["n_tasks"]) == {1}  # one task: no interval
 
     store = RunStore(tmp_path)
     latest = store.latest_runs()

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install -e '.[plots]')")
 
-from scripts._crossover import crossover_study  # noqa: E402
+from scripts._crossover import curve_result  # noqa: E402
 from scripts._plots import plot_scaling, plot_tree, tree_layout  # noqa: E402
 from scripts._runs import RunSpec, RunStore  # noqa: E402
 from scripts.report import main as report_main  # noqa: E402
@@ -93,7 +93,7 @@ def test_report_plots_from_constructed_records(bench_folder, capsys):
     padded = pd.read_csv(dest / "summary.csv").set_index("policy")
     assert list(padded["seeds"]) == [2, 2] and padded.loc["gome", "runs_padded"] == 2
     pairs = pd.read_csv(dest / "pairs.csv")
-    assert set(pairs["n"]) == {4} and "gome - greedy  percentile" in capsys.readouterr().out
+    assert set(pairs["n_runs"]) == {4} and "gome - greedy  percentile" in capsys.readouterr().out
 
 
 def test_single_tree_picture(bench_folder):
@@ -117,15 +117,16 @@ def test_scaling_plot_marks_a_significant_crossover(tmp_path):
     models = [{"name": n, "spec": f"s:{n}", "params": p} for n, p in (("a", 135e6), ("b", 0.5e9), ("c", 1.5e9), ("d", 7e9))]
     rows, table = [], []
     for m, adv in zip(models, (-0.3, -0.2, 0.2, 0.3)):  # GOME overtakes between 0.5B and 1.5B
-        for task in ("t1", "t2", "t3"):
+        for task in ("t1", "t2", "t3", "t4"):
             for seed in range(3):
-                wobble = 0.01 * ((seed + len(task)) % 3)
+                wobble = 0.01 * ((seed + int(task[1])) % 3)
                 rows.append({"policy": "greedy", "model": m["spec"], "task": task, "seed": seed, "percentile": 0.5 + wobble})
-                rows.append({"policy": "gome", "model": m["spec"], "task": task, "seed": seed, "percentile": 0.5 + adv - wobble})
+                rows.append({"policy": "gome", "model": m["spec"], "task": task, "seed": seed,
+                             "percentile": 0.5 + adv * (1 + 0.1 * int(task[1])) - wobble})  # tasks differ
         for policy, level in (("gome", 0.5 + adv), ("greedy", 0.5)):
             table.append({"policy": policy, "name": m["name"], "params": m["params"], "percentile_mean": level,
                           "percentile_sem": 0.01, "any_medal_mean": 100 * level, "any_medal_sem": 2.0})
-    result = crossover_study(pd.DataFrame(rows), models, "percentile")
+    result = curve_result(pd.DataFrame(rows), models, "percentile", "percentile")
     (c,) = result.crossovers
     assert (c.lower, c.upper) == ("b", "c") and 0.5e9 < c.at_params < 1.5e9
     _non_trivial(plot_scaling(pd.DataFrame(table), tmp_path / "scaling.png", {"percentile": result}))
@@ -146,7 +147,8 @@ def test_models_file_and_scaling_table(tmp_path):
 
 def test_scaling_study_end_to_end_without_a_crossover(tmp_path, capsys):
     """One scripted model, two policies on the tiny fixture task: every curve is written and
-    printed with its interval, and a single size never makes a crossover."""
+    printed, one task is "insufficient data" (never an interval), and a single size never makes a
+    crossover: crossovers.csv is a header alone."""
     import json
 
     from scripts.scaling_study import main as scaling_main
@@ -157,14 +159,17 @@ def test_scaling_study_end_to_end_without_a_crossover(tmp_path, capsys):
     diffs = json.dumps([edit_diff(), edit_diff("# two\n")])
     assert scaling_main([str(models), "--envs-dir", str(FIXTURE_ENVS), "--tasks", "tiny", "--policies", "gome,replay",
                          "--seeds", "2", "--steps", "2", "--out", str(tmp_path / "out"), "--no-progress",
-                         "--set", f"replay.diffs={diffs}"]) == 0
+                         "--rival", "replay", "--set", f"replay.diffs={diffs}"]) == 0
     printed = capsys.readouterr().out
-    for curve in ("any_medal", "percentile", "best_dev@steps", "best_dev@tokens"):
-        assert f"{curve}: gome minus the best other policy" in printed
-    assert printed.count("no crossover detected") == 4 and "scr (1M) vs replay" in printed
+    assert "PRIMARY any_medal (pp): gome - replay" in printed
+    for curve in ("percentile", "best_dev@steps", "best_dev@tokens"):
+        assert f"SECONDARY {curve} (" in printed
+    assert printed.count("trend: insufficient data") == 4 and "crossovers: none" in printed
     crossovers = pd.read_csv(tmp_path / "out" / "crossovers.csv")
-    assert list(crossovers["curve"]) == ["any_medal", "percentile", "best_dev@steps", "best_dev@tokens"]
-    assert set(crossovers["n"]) == {2}
+    assert crossovers.empty and "estimated_params" in crossovers.columns
+    advantage = pd.read_csv(tmp_path / "out" / "advantage.csv")
+    assert list(advantage["figure"]) == ["any_medal", "percentile", "best_dev@steps", "best_dev@tokens"]
+    assert set(advantage["status"]) == {"insufficient"} and set(advantage["n_tasks"]) == {1}
     scaling = pd.read_csv(tmp_path / "out" / "scaling.csv")
     assert {"best_dev@steps_mean", "best_dev@tokens_mean", "best_dev@tokens_budget", "percentile_mean"} <= set(scaling)
     _non_trivial(tmp_path / "out" / "scaling_matched.png")

@@ -86,8 +86,9 @@ def format_left_out(left_out: pd.DataFrame) -> str:
         return ""
     counts = left_out.groupby(["policy", "model"], dropna=False).size()
     per = ", ".join(f"{policy} / {model}: {n}" for (policy, model), n in counts.items())
+    why = "; ".join(sorted({str(w) for w in left_out["unconfined_why"].dropna()})[:2])
     return (f"{len(left_out)} unconfined run(s) left out of these figures ({per}): their code could read the private "
-            "answers (subprocess sandbox not running it as another user); --count-unconfined counts them")
+            f"answers ({why or 'subprocess sandbox not running it as another user'}); --count-unconfined counts them")
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

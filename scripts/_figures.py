@@ -30,7 +30,7 @@ Per run (``RunFigures``):
 - ``sandbox``: which sandbox ran the episode's programs, and ``unconfined``: whether they ran where they
   could read the private answers (the run line's ``confinement`` says not confined; records without
   one: a sandbox other than bwrap). bwrap confines; so does the subprocess sandbox of a root env that
-  runs them as another user (``run_as``; ``gome_env.isolation.confine``);
+  runs them as another user (``run_as``; ``gome_env.isolation.confine``); ``unconfined_why`` says why not;
 - ``pins_sha256``: the task's pinned data the run was graded on (``gome_env.tasks.pins.pins_digest``)
   and ``data_drift``: how many prepared files differed from the pins (only with ``--allow-drift``);
 - cost: ``model_calls, prompt_tokens, completion_tokens, model_s`` (the record's ``usage``) and
@@ -86,6 +86,7 @@ class RunFigures:
     default_test_score: float = NAN
     sandbox: str = ""
     unconfined: bool = False
+    unconfined_why: str | None = None
     run_as: str | None = None
     pins_sha256: str | None = None
     data_drift: float = NAN
@@ -181,12 +182,14 @@ def versus_default(final: dict | None, default: float | None, tree: dict | None 
     return on_scale(final["test_score"], default, gold, d), ""
 
 
-def _unconfined(line: dict, sandbox: str) -> tuple[bool, str | None]:
-    """Whether the run's code ran where it could reach the private answers, and the user it ran as."""
+def _unconfined(line: dict, sandbox: str) -> dict:
+    """Whether the run's code ran where it could reach the private answers, why, and the user it ran as."""
     conf = line.get("confinement")
     if isinstance(conf, dict) and "confined" in conf:
-        return not conf["confined"], conf.get("user")
-    return sandbox not in ("", "bwrap"), None  # a record from before confinement was recorded
+        return {"unconfined": not conf["confined"], "run_as": conf.get("user"),
+                "unconfined_why": None if conf["confined"] else conf.get("reason")}
+    old = sandbox not in ("", "bwrap")  # a record from before confinement was recorded
+    return {"unconfined": old, "run_as": None, "unconfined_why": f"{sandbox} sandbox (an older record)" if old else None}
 
 
 def root_id(tree: dict | None) -> int:
@@ -227,7 +230,7 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
         run_key=line.get("run_key"), run_id=line.get("run_id"), config_hash=line.get("config_hash"),
         attempt=line.get("attempt"),
     )
-    base["unconfined"], base["run_as"] = _unconfined(line, base["sandbox"])
+    base.update(_unconfined(line, base["sandbox"]))
     if not final:
         return RunFigures(**base)
     d = direction_of(final, tree)

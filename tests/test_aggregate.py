@@ -216,6 +216,7 @@ def test_unconfined_runs_are_left_out_unless_counted(runs):
     g = summary_table(counted).set_index("policy").loc["greedy"]
     assert g.not_confined == 0 and g.seeds_dropped == "0" and g.runs == 6  # seed 0 now lacks t1: dropped
     assert format_left_out(left).startswith("1 unconfined run(s) left out of these figures (greedy / m: 1)")
+    assert "(subprocess sandbox (an older record))" in format_left_out(left)
     assert "--count-unconfined" in format_left_out(left) and format_left_out(counted.iloc[0:0]) == ""
 
 
@@ -243,8 +244,10 @@ def test_vs_default_score_pins_and_confinement_from_the_run_line(tmp_path):
     assert r.norm_vs_default == pytest.approx((0.8 - 0.7) / (0.9 - 0.7)) and r.default_flag == ""
     assert r.normalised_score == pytest.approx(0.3 / 0.4)  # the baseline-to-gold form is unchanged
     assert not r.unconfined and r.run_as == "nobody" and r.pins_sha256 == "abc" and r.data_drift == 0
-    r = _line(tmp_path / "b", {**user, "confined": False, "how": "none", "user": None}, default=None)
+    r = _line(tmp_path / "b", {**user, "confined": False, "how": "none", "user": None, "reason": "blocked at /root"},
+              default=None)
     assert math.isnan(r.norm_vs_default) and r.default_flag == "no_default" and r.unconfined
+    assert r.unconfined_why == "blocked at /root" and "(blocked at /root)" in format_left_out(pd.DataFrame([r]))
     assert _line(tmp_path / "c", user, default=0.95).default_flag == "default_at_gold"
     r = _line(tmp_path / "d", user, default=0.7, valid=False)
     assert r.norm_vs_default == -1.0  # no valid submission: the floor, as for the other form

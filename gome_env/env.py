@@ -120,7 +120,9 @@ class MLEEnv(gym.Env):
     ``threads=2``, ``diagnostics="full"`` (``standard``, ``minimal``: how much the feedback shows),
     ``render_mode=None`` or ``"ansi"``, ``executor="warm"`` (a worker inside the same sandbox with
     numpy, pandas and scikit-learn imported forks a fresh child per step; steps run cold while it
-    starts, or if it cannot start or dies) or ``"cold"`` (a fresh ``python solution.py`` per step).
+    starts, or if it cannot start or dies) or ``"cold"`` (a fresh ``python solution.py`` per step),
+    ``allow_drift=False`` (prepared data that differ from the task's pinned ``data.sha256`` raise
+    ``DataDriftError`` when the env is made; True grades against the stale board with a warning).
 
     ## Version History
     * v0: initial version.
@@ -142,7 +144,9 @@ class MLEEnv(gym.Env):
         diagnostics: str = "full",
         render_mode: str | None = None,
         executor: str = "warm",
+        allow_drift: bool = False,
     ) -> None:
+        self.allow_drift = allow_drift
         self.spec_task = load_spec(task) if isinstance(task, str) else task
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
@@ -177,7 +181,7 @@ class MLEEnv(gym.Env):
 
     def _init_task(self, executor: str, max_steps: int, limits: Limits) -> None:
         self.workspace = self.workdir / "workspace"
-        self.prepared = prepare(self.spec_task)
+        self.prepared = prepare(self.spec_task, allow_drift=self.allow_drift)
         self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, limits, mode=executor)
         self._resources.executor = self._executor
         self._evaluator = Evaluator(self.spec_task, self.prepared, self.sandbox, self._executor, self.workspace, self.detail)

@@ -35,6 +35,7 @@ from scripts._stats import cluster_mean, sem, task_means
 __all__ = [
     "FIGURES", "SCORES", "PAIR_FIGURES", "run_table", "complete_seeds", "summary_table", "paired_table",
     "format_summary", "format_pairs", "sem", "normalised_score", "is_medal", "steps_table", "RUN_COLUMNS",
+    "split_unconfined", "format_left_out",
 ]
 
 # (column in the run table, label in the printed table): rates in % of runs, the headline first
@@ -49,7 +50,8 @@ FIGURES: list[tuple[str, str]] = [
     ("bronze", "bronze %"),
 ]
 # bounded and unbounded scores, as means
-SCORES: list[tuple[str, str]] = [("percentile", "percentile"), ("normalised_score", "norm. score")]
+SCORES: list[tuple[str, str]] = [("percentile", "percentile"), ("normalised_score", "norm. score"),
+                                 ("norm_vs_default", "vs default")]
 # what the paired comparisons compare: (column, label, scale)
 PAIR_FIGURES: list[tuple[str, str, float]] = [
     ("improved", "improved (pp)", 100.0), ("any_medal", "any medal (pp)", 100.0),
@@ -57,7 +59,8 @@ PAIR_FIGURES: list[tuple[str, str, float]] = [
 ]
 PAIR_COLUMNS = ["status", "n_tasks", "n_runs", "mean_diff", "ci_low", "ci_high", "p", "wins", "losses", "ties",
                 "reason"]
-NUMERIC = ["percentile", "normalised_score", "test_score", "dev_score", "baseline_test_score", "dev_minus_test",
+NUMERIC = ["percentile", "normalised_score", "norm_vs_default", "default_test_score", "data_drift", "test_score",
+           "dev_score", "baseline_test_score", "dev_minus_test",
            "dev_test_gap", "submitted_node", "model_calls", "prompt_tokens", "completion_tokens", "model_s",
            "env_s", "wall_s"]
 
@@ -72,6 +75,26 @@ def run_table(run_lines: Iterable[dict], step_lines: Iterable[dict] | None = Non
         t[2] += 1
     rows = [run_figures(line, tokens.get((line.get("run_key"), line.get("attempt")))).to_dict() for line in run_lines]
     return _typed(pd.DataFrame(rows, columns=RUN_COLUMNS))
+
+
+def split_unconfined(runs: pd.DataFrame, count_unconfined: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(counted, left_out)``: runs whose code ran where it could read the private answers
+    (``unconfined``) are left out of the figures unless ``count_unconfined``."""
+    if count_unconfined or runs.empty:
+        return runs, runs.iloc[0:0]
+    mask = runs["unconfined"].fillna(False).astype(bool)
+    return runs[~mask].reset_index(drop=True), runs[mask].reset_index(drop=True)
+
+
+def format_left_out(left_out: pd.DataFrame) -> str:
+    """The line that says how many unconfined runs the figures leave out ("" when none)."""
+    if left_out.empty:
+        return ""
+    counts = left_out.groupby(["policy", "model"], dropna=False).size()
+    per = ", ".join(f"{policy} / {model}: {n}" for (policy, model), n in counts.items())
+    why = "; ".join(sorted({str(w) for w in left_out["unconfined_why"].dropna()})[:2])
+    return (f"{len(left_out)} unconfined run(s) left out of these figures ({per}): their code could read the private "
+            f"answers ({why or 'subprocess sandbox not running it as another user'}); --count-unconfined counts them")
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -157,14 +180,16 @@ def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"),
         for col, _ in FIGURES:
             rates = per_task[col].mean() * 100.0 if len(group) else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_sem"] = float(rates.mean()), sem(rates)
-        for col in ("percentile", "normalised_score", "dev_test_gap"):
+        for col in ("percentile", "normalised_score", "norm_vs_default", "dev_test_gap"):
             means = per_task[col].mean() if len(group) else pd.Series(dtype=float)
             row[f"{col}_mean"], row[f"{col}_sem"] = float(means.mean()), sem(means)
         sandboxes = all_runs["sandbox"].fillna("")
-        row["not_confined"] = int(((sandboxes != "") & (sandboxes != "bwrap")).sum())
+        row["not_confined"] = int(all_runs["unconfined"].fillna(False).astype(bool).sum())
         row["sandboxes"] = " ".join(sorted({s for s in sandboxes if s}))
         row["norm_flagged"] = int((group["norm_flag"].fillna("") != "").sum())
         row["norm_flagged_tasks"] = " ".join(sorted(set(group.loc[group["norm_flag"].fillna("") != "", "task"])))
+        row["default_flagged"] = int((group["default_flag"].fillna("") != "").sum())
+        row["default_flagged_tasks"] = " ".join(sorted(set(group.loc[group["default_flag"].fillna("") != "", "task"])))
         row["steps_mean"] = float(group["steps"].mean())
         row["tokens_mean"] = float((group["prompt_tokens"].fillna(0) + group["completion_tokens"].fillna(0)).mean())
         for col in ("model_calls", "model_s", "env_s", "wall_s"):
@@ -223,13 +248,16 @@ def _notes(summary: pd.DataFrame, by: Sequence[str]) -> list[str]:
         if row.get("seeds_padded"):
             how += f"; padded seed(s) {row['seeds_padded']} with {row['runs_padded']} failed run(s)"
         notes.append(how)
+        if row.get("default_flagged"):
+            notes.append(f"vs default: {name}: {row['default_flagged']} run(s) left out (no default-solution score "
+                         f"for the run's pinned data, or the default reaches gold) on {row.get('default_flagged_tasks', '')}")
         if row.get("norm_flagged"):
             notes.append(f"norm. score: {name}: {row['norm_flagged']} run(s) left out (baseline reaches gold, or no "
                          f"baseline test score) on {row.get('norm_flagged_tasks', '')}")
     unconfined = [(" / ".join(str(r[c]) for c in by), r) for r in summary.to_dict("records") if r.get("not_confined")]
     for name, row in unconfined:
-        notes.append(f"WARNING: {name}: {row['not_confined']} run(s) not confined by bwrap "
-                     f"(sandbox: {row.get('sandboxes', '?')}); their code ran with the host's view")
+        notes.append(f"WARNING: {name}: {row['not_confined']} unconfined run(s) counted (--count-unconfined; "
+                     f"sandbox: {row.get('sandboxes', '?')}): their code could read the private answers")
     return notes
 
 

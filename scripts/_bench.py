@@ -9,7 +9,7 @@ from typing import Callable
 
 import pandas as pd
 
-from scripts._aggregate import is_medal, run_table, summary_table
+from scripts._aggregate import is_medal, run_table, split_unconfined, summary_table
 from scripts._executors import make_executor
 from scripts._runs import FAILED, OK, RunSpec, RunStore
 
@@ -24,12 +24,13 @@ def select_lines(store: RunStore, specs: list[RunSpec] | None = None) -> list[di
     return [latest[s.key] for s in specs if s.key in latest]
 
 
-def write_tables(store: RunStore, specs: list[RunSpec] | None = None,
-                 by: tuple[str, ...] = ("policy", "model")) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """results.csv/.parquet (per run) and summary.csv/.parquet (per policy x model)."""
+def write_tables(store: RunStore, specs: list[RunSpec] | None = None, by: tuple[str, ...] = ("policy", "model"),
+                 count_unconfined: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """results.csv/.parquet (per run, every run, with its ``unconfined`` flag) and summary.csv/.parquet
+    (per policy x model; unconfined runs left out unless ``count_unconfined``: ``split_unconfined``)."""
     lines = select_lines(store, specs)
     runs = run_table(lines, store.steps())
-    summary = summary_table(runs, by)
+    summary = summary_table(split_unconfined(runs, count_unconfined)[0], by)
     for frame, name in ((runs, "results"), (summary, "summary")):
         frame.to_csv(store.out / f"{name}.csv", index=False)
         try:

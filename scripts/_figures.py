@@ -22,7 +22,17 @@ Per run (``RunFigures``):
 - ``dev_minus_test``: the submitted node's dev score minus its test score (metric units), and
   ``dev_test_gap``: the same as a gain in the metric's direction over the baseline-to-gold span
   (> 0: the dev split flattered the submission, the cost of selecting on dev);
-- ``sandbox``: which sandbox ran the episode's programs (``bwrap`` confines them);
+- ``norm_vs_default``: the same scale with 0 = the task's default solution's test score (a competent
+  ten-minute entry, ``envs/<id>/witnesses.json``, recorded in the run line as ``default_test_score``)
+  and 1 = gold, clipped below at -1; -1 without a valid submission; NaN with ``default_flag``
+  ``no_default`` (no witnesses for the run's pins) or ``default_at_gold``. Above 0: the run beat the
+  default; the figure says by how much of the way to gold;
+- ``sandbox``: which sandbox ran the episode's programs, and ``unconfined``: whether they ran where they
+  could read the private answers (the run line's ``confinement`` says not confined; records without
+  one: a sandbox other than bwrap). bwrap confines; so does the subprocess sandbox of a root env that
+  runs them as another user (``run_as``; ``gome_env.isolation.confine``); ``unconfined_why`` says why not;
+- ``pins_sha256``: the task's pinned data the run was graded on (``gome_env.tasks.pins.pins_digest``)
+  and ``data_drift``: how many prepared files differed from the pins (only with ``--allow-drift``);
 - cost: ``model_calls, prompt_tokens, completion_tokens, model_s`` (the record's ``usage``) and
   ``env_s`` (its ``env_seconds``), NaN where the record has none.
 
@@ -37,7 +47,8 @@ from typing import Any
 
 from gome_env.grading.direction import Direction, is_missing
 
-__all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "on_scale", "direction_of", "is_medal", "root_id", "MEDALS"]
+__all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "versus_default", "on_scale", "direction_of",
+           "is_medal", "root_id", "MEDALS"]
 
 MEDALS = ("gold", "silver", "bronze")
 NAN = float("nan")
@@ -70,7 +81,15 @@ class RunFigures:
     dev_minus_test: float = NAN
     dev_test_gap: float = NAN
     submitted_node: float = NAN
+    norm_vs_default: float = FLOOR
+    default_flag: str = ""
+    default_test_score: float = NAN
     sandbox: str = ""
+    unconfined: bool = False
+    unconfined_why: str | None = None
+    run_as: str | None = None
+    pins_sha256: str | None = None
+    data_drift: float = NAN
     steps: int = 0
     model_calls: float = NAN
     prompt_tokens: float = NAN
@@ -146,6 +165,33 @@ def normalised_score(final: dict | None, tree: dict | None = None) -> tuple[floa
     return on_scale(final["test_score"], final["baseline_test_score"], final["thresholds"]["gold"], d), ""
 
 
+def versus_default(final: dict | None, default: float | None, tree: dict | None = None) -> tuple[float, str]:
+    """``(score, flag)``: the run's test score with 0 = the default solution's test score ``default``
+    and 1 = gold (see the module docstring)."""
+    if not final:
+        return FLOOR, ""
+    d = direction_of(final, tree)
+    gold = (final.get("thresholds") or {}).get("gold")
+    flag = "no_default" if is_missing(default) else "no_gold" if is_missing(gold) else ""
+    if not flag and not d.gain(gold, default) > 0:
+        flag = "default_at_gold"
+    if not final.get("valid_submission") or is_missing(final.get("test_score")):
+        return FLOOR, flag
+    if flag:
+        return NAN, flag
+    return on_scale(final["test_score"], default, gold, d), ""
+
+
+def _unconfined(line: dict, sandbox: str) -> dict:
+    """Whether the run's code ran where it could reach the private answers, why, and the user it ran as."""
+    conf = line.get("confinement")
+    if isinstance(conf, dict) and "confined" in conf:
+        return {"unconfined": not conf["confined"], "run_as": conf.get("user"),
+                "unconfined_why": None if conf["confined"] else conf.get("reason")}
+    old = sandbox not in ("", "bwrap")  # a record from before confinement was recorded
+    return {"unconfined": old, "run_as": None, "unconfined_why": f"{sandbox} sandbox (an older record)" if old else None}
+
+
 def root_id(tree: dict | None) -> int:
     """The root node's id in a record's tree (0 when the tree is missing)."""
     for node in (tree or {}).get("nodes", []):
@@ -179,10 +225,12 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
         completion_tokens=_num(usage.get("completion_tokens", fb[1])),
         model_s=_num(usage.get("seconds")), env_s=_num(record.get("env_seconds")),
         wall_s=_num(record.get("wall_s", line.get("worker_wall_s"))),
-        stopped_by=record.get("stopped_by"), error=line.get("error"),
+        stopped_by=record.get("stopped_by"), error=line.get("error"), pins_sha256=line.get("pins_sha256"),
+        data_drift=_num(line.get("data_drift")), default_test_score=_num(line.get("default_test_score")),
         run_key=line.get("run_key"), run_id=line.get("run_id"), config_hash=line.get("config_hash"),
         attempt=line.get("attempt"),
     )
+    base.update(_unconfined(line, base["sandbox"]))
     if not final:
         return RunFigures(**base)
     d = direction_of(final, tree)
@@ -193,6 +241,7 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
     not_root = node is not None and node != root_id(tree)
     medal = final.get("medal") if final.get("medal") in MEDALS else None
     norm, flag = normalised_score(final, tree)
+    vs_default, default_flag = versus_default(final, line.get("default_test_score"), tree)
     span, _ = _span(final, d)
     pct = final.get("percentile")
     gap = d.gain(dev, test) / span if valid and not math.isnan(dev) and not math.isnan(span) else NAN
@@ -209,7 +258,7 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
         silver=bool(valid and (final.get("silver") or medal == "silver")),
         bronze=bool(valid and (final.get("bronze") or medal == "bronze")),
         percentile=(_num(pct) if pct is not None else NAN) if valid else 0.0,
-        normalised_score=norm, norm_flag=flag,
+        normalised_score=norm, norm_flag=flag, norm_vs_default=vs_default, default_flag=default_flag,
         test_score=test, dev_score=dev, baseline_test_score=base_test,
         dev_minus_test=dev - test if valid else NAN, dev_test_gap=gap,
         submitted_node=_num(node),

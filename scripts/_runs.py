@@ -10,6 +10,12 @@ Output folder layout (all JSONL files are append-only; one JSON object per line)
                             never counted)
     results.csv/.parquet, summary.csv/.parquet   the tables (rewritten at the end of every command)
 
+Every run line also says what the run was graded against and how it ran: ``pins_sha256`` (the task's
+pinned data, ``gome_env.tasks.pins.pins_digest``), ``data_drift`` (prepared files that differed from the
+pins: only ever non-zero with ``--allow-drift``), ``default_test_score`` (the task's default solution on
+those pins, ``envs/<id>/witnesses.json``; None without one) and ``confinement`` (whether the sandbox
+kept the run's code from the private answers, ``gome_env.isolation.confine``).
+
 A run is identified by its key ``policy/model/task/seed<s>/<config_hash>``; the hash covers the
 budgets and the policy and environment settings, so a changed budget is a different run.
 
@@ -36,8 +42,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 __all__ = [
-    "RunSpec", "RunStore", "SUITES", "resolve_tasks", "make_specs", "read_jsonl", "dumps",
-    "OK", "FAILED",
+    "RunSpec", "RunStore", "SUITES", "resolve_tasks", "make_specs", "read_jsonl", "dumps", "run_facts",
+    "check_pins", "OK", "FAILED",
 ]
 
 OK, FAILED = "ok", "failed"
@@ -73,6 +79,42 @@ def resolve_tasks(value: str, envs_dir: Path | None = None) -> list[str]:
                 f"suites: {', '.join([*SUITES, *MODALITY_SUITES])}"
             )
     return list(dict.fromkeys(out))
+
+
+def check_pins(tasks: Iterable[str], envs_dir: Path | None = None, allow_drift: bool = False) -> dict[str, str | None]:
+    """Prepare every task and compare its data with its pins before any run: drift raises
+    ``DataDriftError`` (naming the task and the files) unless ``allow_drift``. Returns each task's
+    :func:`~gome_env.tasks.pins.pins_digest`."""
+    from gome_env.tasks.task import ENVS_DIR, load_spec, pins_digest, prepare
+
+    out = {}
+    for task in tasks:
+        spec = load_spec(task, Path(envs_dir) if envs_dir else ENVS_DIR)
+        prepare(spec, allow_drift=allow_drift)
+        out[task] = pins_digest(spec)
+    return out
+
+
+def run_facts(env: Any) -> dict:
+    """What a run line records about an environment (see the module docstring)."""
+    from gome_env.tasks.task import pins_digest
+    from gome_env.tasks.witnesses import current_witnesses
+
+    spec = env.spec_task
+    witnesses = current_witnesses(spec)
+    return {"pins_sha256": pins_digest(spec), "data_drift": len(env.prepared.pin_mismatches()),
+            "default_test_score": witnesses.default_score if witnesses else None,
+            "confinement": env.sandbox.confinement(env.workspace).to_dict()}
+
+
+def _pins_of(spec: "RunSpec") -> str | None:
+    """The task's pins digest, for a run that failed before its environment existed."""
+    from gome_env.tasks.task import ENVS_DIR, load_spec, pins_digest
+
+    try:
+        return pins_digest(load_spec(spec.task, Path(spec.envs_dir) if spec.envs_dir else ENVS_DIR))
+    except (OSError, ValueError):
+        return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -308,6 +350,7 @@ class RunStore:
         self._partials.pop(ident, None)
         record = result.get("record")
         steps = result.get("steps") or []
+        facts = result.get("facts") or {}
         run_line = {
             **spec.labels(),
             "attempt": attempt,
@@ -319,6 +362,10 @@ class RunStore:
             "host": result.get("host") or socket.gethostname(),
             "worker_wall_s": result.get("worker_wall_s"),
             "finished_at": time.time(),
+            "pins_sha256": facts.get("pins_sha256") or _pins_of(spec),
+            "data_drift": facts.get("data_drift"),
+            "default_test_score": facts.get("default_test_score"),
+            "confinement": facts.get("confinement"),
             "record": {k: v for k, v in record.items() if k != "steps"} if record else None,
         }
         self._runs.write([dumps(_finite(run_line))])

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from scripts._runs import FAILED, OK, RunSpec
+from scripts._runs import FAILED, OK, RunSpec, run_facts
 
 __all__ = ["execute_run", "load_cached_model", "init_worker", "set_parent_death_signal"]
 
@@ -84,7 +84,8 @@ def _make_env(spec: RunSpec, workdir: Path) -> Any:
 def execute_run(spec_dict: dict, attempt: str, sink: StepSink | None = None) -> dict:
     """Run one episode. ``sink(step)`` (or the worker's queue) receives every finished step.
 
-    Returns ``{"status", "error", "traceback", "record", "steps", "host", "worker_wall_s"}``.
+    Returns ``{"status", "error", "traceback", "record", "steps", "host", "worker_wall_s", "facts"}``
+    (``facts``: ``scripts._runs.run_facts``, once the environment exists).
     A record whose ``stopped_by`` is ``"error"`` counts as failed too.
     """
     try:
@@ -113,6 +114,7 @@ def execute_run(spec_dict: dict, attempt: str, sink: StepSink | None = None) -> 
     try:
         policy = _make_policy(spec.policy, spec.model, dict(spec.policy_config))
         env = _make_env(spec, workdir)
+        result["facts"] = run_facts(env)  # pins, drift, the default solution's score, confinement
         record = run_episode(
             env, policy, max_steps=spec.steps, time_budget_s=spec.time_budget_s,
             token_budget=spec.token_budget, seed=spec.seed, on_step=on_step,

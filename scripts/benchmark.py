@@ -9,6 +9,13 @@ model (smollm2) on the two quickest tasks, a few steps each::
 
 Rerunning a command resumes it: finished runs are skipped, failed runs are retried and an
 interrupted run restarts from step 0 (see scripts/_runs.py for the store's layout).
+
+Before any run every task is prepared and checked against its pinned data (``envs/<id>/data.sha256``):
+drift stops the benchmark (``--allow-drift`` runs it anyway and records the drift). Runs whose code
+could read the private answers (the subprocess sandbox, where it cannot run solutions as another
+user) are left out of the printed and saved figures unless ``--count-unconfined``; the printout says
+how many. Every run line records the pins' hash, the drift, the default solution's test score (for the
+"vs default" score: 0 = default solution, 1 = gold) and the confinement.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-from scripts._aggregate import format_pairs, format_summary, paired_table
+from gome_env.tasks.task import DataDriftError
+from scripts._aggregate import format_left_out, format_pairs, format_summary, paired_table, split_unconfined
 from scripts._bench import run_benchmark, write_tables
-from scripts._runs import SUITES, make_specs, resolve_tasks
+from scripts._runs import SUITES, check_pins, make_specs, resolve_tasks
 
 DEFAULT_POLICIES = "gome,greedy"
 DEFAULT_MODELS = "smollm2"
@@ -64,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gome-benchmark",
         description=__doc__.split("\n\n")[0],
         epilog="Outputs in --out: runs.jsonl, steps.jsonl (append-only), results.csv/.parquet (per run), "
-               "summary.csv/.parquet (per policy x model, complete seeds only), pairs.csv (paired comparisons "
-               "between policies). Rerun the same command to resume.",
+               "summary.csv/.parquet (per policy x model, complete seeds only, confined runs only unless "
+               "--count-unconfined), pairs.csv (paired comparisons between policies, the same runs). Rerun the "
+               "same command to resume.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--models", default=DEFAULT_MODELS,
@@ -109,6 +118,12 @@ def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "sm
     p.add_argument("--no-retry-failed", action="store_true", help="keep failed runs as they are instead of retrying them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="list the runs (and which are done) and exit")
+    p.add_argument("--allow-drift", action="store_true",
+                   help="run tasks whose prepared data differ from their pins (envs/<id>/data.sha256) against the "
+                        "stale board, instead of stopping; the drift is recorded per run (part of the run key)")
+    p.add_argument("--count-unconfined", action="store_true",
+                   help="count runs whose code could read the private answers (subprocess sandbox not running it "
+                        "as another user) in the figures; by default they are left out, and the printout says how many")
     p.add_argument("--envs-dir", default=os.environ.get(ENVS_DIR_VAR), help=argparse.SUPPRESS)
 
 
@@ -149,6 +164,8 @@ def specs_from_args(args: argparse.Namespace, models: list[str] | None = None) -
         env_config["sandbox"] = args.sandbox
     if args.step_timeout:
         env_config["step_timeout_s"] = args.step_timeout
+    if getattr(args, "allow_drift", False):
+        env_config["allow_drift"] = True
     try:
         tasks = resolve_tasks(args.tasks, Path(envs_dir) if envs_dir else None)
     except ValueError as exc:
@@ -178,11 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     specs = specs_from_args(args)
     if args.dry_run:
         return dry_run(specs, args.out)
+    try:
+        check_pins(sorted({s.task for s in specs}), args.envs_dir, allow_drift=args.allow_drift)
+    except DataDriftError as exc:
+        raise SystemExit(f"gome-benchmark: {exc}") from None
     start = time.perf_counter()
     store = run_from_args(specs, args)
-    runs, summary = write_tables(store, specs)
+    runs, summary = write_tables(store, specs, count_unconfined=args.count_unconfined)
+    counted, left_out = split_unconfined(runs, args.count_unconfined)
     print(format_summary(summary))
-    pairs = paired_table(runs)
+    if len(left_out):
+        print(format_left_out(left_out))
+    pairs = paired_table(counted)
     pairs.to_csv(store.out / "pairs.csv", index=False)
     print("\n" + format_pairs(pairs))
     failed = runs[runs["status"] != "ok"]

@@ -4,7 +4,8 @@
     python -m scripts.report runs/benchmark --tree gome-smollm2-spam-s0   # one episode's tree
 
 Writes into ``<out>/report`` (or ``--dest``):
-  summary.csv           the figures per policy x model (mean ± SE over tasks, complete seeds)
+  summary.csv           the figures per policy x model (mean ± SE over tasks, complete seeds; confined runs
+                        only unless --count-unconfined)
   results.csv           one row per run
   pairs.csv             paired comparisons between policies (task-clustered intervals)
   statuses.csv          step statuses by policy (plus failed runs)
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts._aggregate import format_pairs, format_summary, paired_table, run_table, steps_table, summary_table
+from scripts._aggregate import (format_left_out, format_pairs, format_summary, paired_table, run_table,
+                                split_unconfined, steps_table, summary_table)
 from scripts._runs import RunStore
 
 __all__ = ["make_report", "main"]
@@ -52,9 +54,10 @@ def _tree_panel(line: dict) -> tuple[str, dict, int | None] | None:
 
 
 def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "compare", max_compare: int = 6,
-                incomplete: str = "drop") -> dict:
-    """Write the report of an output folder; return ``{"summary", "runs", "pairs": DataFrame,
-    "files": [paths]}``. ``incomplete``: what to do with seeds lacking a task ("drop" or "pad")."""
+                incomplete: str = "drop", count_unconfined: bool = False) -> dict:
+    """Write the report of an output folder; return ``{"summary", "runs", "pairs", "left_out": DataFrame,
+    "files": [paths]}``. ``incomplete``: what to do with seeds lacking a task ("drop" or "pad");
+    unconfined runs are left out of the summary and the pairs unless ``count_unconfined``."""
     from scripts import _plots
 
     store = RunStore(out)
@@ -63,8 +66,9 @@ def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "c
     lines = list(store.latest_runs().values())
     step_lines = store.steps()
     runs = run_table(lines, step_lines)
-    summary = summary_table(runs, incomplete=incomplete)
-    pairs = paired_table(runs, incomplete=incomplete)
+    counted, left_out = split_unconfined(runs, count_unconfined)
+    summary = summary_table(counted, incomplete=incomplete)
+    pairs = paired_table(counted, incomplete=incomplete)
     steps = steps_table(step_lines, lines)
     files: list[Path] = []
     runs.to_csv(dest / "results.csv", index=False)
@@ -95,7 +99,7 @@ def make_report(out: str | Path, dest: str | Path | None = None, trees: str = "c
             panel = _tree_panel(line)
             if panel:
                 files.append(_plots.plot_tree(panel[1], tree_dir / f"{line['run_id']}.png", panel[2], panel[0]))
-    return {"summary": summary, "runs": runs, "pairs": pairs, "files": files}
+    return {"summary": summary, "runs": runs, "pairs": pairs, "left_out": left_out, "files": files}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-compare", type=int, default=6, help="at most this many side-by-side tree figures")
     p.add_argument("--incomplete", choices=("drop", "pad"), default="drop",
                    help="seeds without a run on every task: leave them out, or count each missing run as failed")
+    p.add_argument("--count-unconfined", action="store_true",
+                   help="count runs whose code could read the private answers in the summary and the pairs "
+                        "(by default they are left out, and the printout says how many)")
     return p
 
 
@@ -118,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (Path(args.out) / "runs.jsonl").exists():
         print(f"{args.out}: no runs.jsonl here; run the benchmark first", file=sys.stderr)
         return 2
-    result = make_report(args.out, args.dest, args.tree, args.max_compare, args.incomplete)
+    result = make_report(args.out, args.dest, args.tree, args.max_compare, args.incomplete, args.count_unconfined)
     print(format_summary(result["summary"]))
+    if len(result["left_out"]):
+        print(format_left_out(result["left_out"]))
     print("\n" + format_pairs(result["pairs"]))
     print("\nwrote:")
     for path in result["files"]:

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return dry_run(specs, args.out)
     store = run_from_args(specs, args)
-    runs, summary = write_tables(store, specs)
+    runs, summary = write_tables(store, specs, count_unconfined=args.count_unconfined)
     lines = select_lines(store, specs)
     keys = {line["run_key"] for line in lines}
     steps = steps_table([s for s in store.steps() if s.get("run_key") in keys], lines)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts._aggregate import format_pairs, format_summary, paired_table, run_table, summary_table
+from scripts._aggregate import (format_left_out, format_pairs, format_summary, paired_table, run_table,
+                                split_unconfined, summary_table)
 from scripts._runs import RunSpec, RunStore
 from scripts._stats import bootstrap_ci, cluster_mean, sem, sign_test
 
@@ -133,7 +134,7 @@ def test_summary_complete_seeds_dropped(runs):
     assert text.index("improved %") < text.index("any medal %") < text.index("valid %")
     assert "33.3 ± 16.7" in text and "50.0 ± 28.9" in text and "standard error over tasks" in text
     assert "dropped seed(s) 2 (2 run(s) not counted)" in text and "s2:2/3" in text
-    assert "WARNING: greedy / m: 1 run(s) not confined by bwrap" in text
+    assert "WARNING: greedy / m: 1 unconfined run(s) counted" in text
     assert "2 run(s) left out" in text and "t3" in text
 
 
@@ -213,3 +214,54 @@ def test_empty_and_csv_round_trip(runs, tmp_path):
     for col in ("improved", "made_valid", "percentile", "norm_flag", "sandbox", "model_calls", "prompt_tokens",
                 "completion_tokens", "model_s", "env_s", "dev_test_gap"):
         assert col in back.columns
+
+
+def test_unconfined_runs_are_left_out_unless_counted(runs):
+    """A run whose code could read the private answers (here: an old record under the subprocess
+    sandbox) is not in the figures by default; the left-out line says how many, per policy."""
+    assert _row(runs, "greedy", 0, "t1").unconfined and not _row(runs, "gome", 0, "t1").unconfined
+    assert not _row(runs, "greedy", 1, "t2").unconfined  # failed before any code ran
+    counted, left = split_unconfined(runs)
+    assert len(counted) == 16 and list(left.itertuples(index=False, name=None))[0][:4] == ("greedy", "m", "t1", 0)
+    assert split_unconfined(runs, count_unconfined=True)[0] is runs
+    g = summary_table(counted).set_index("policy").loc["greedy"]
+    assert g.not_confined == 0 and g.seeds_dropped == "0" and g.runs == 6  # seed 0 now lacks t1: dropped
+    assert format_left_out(left).startswith("1 unconfined run(s) left out of these figures (greedy / m: 1)")
+    assert "(subprocess sandbox (an older record))" in format_left_out(left)
+    assert "--count-unconfined" in format_left_out(left) and format_left_out(counted.iloc[0:0]) == ""
+
+
+def _line(tmp_path, confinement, default, test=0.8, valid=True):
+    store = RunStore(tmp_path)
+    spec = RunSpec("p", "m", "digits", 0, steps=1)
+    final = {"task": "digits", "node_id": 1, "dev_score": test, "test_score": test if valid else None,
+             "valid_submission": valid, "submission_exists": True, "medal": "none", "above_median": False,
+             "percentile": 0.5, "thresholds": {"gold": 0.9, "silver": 0.88, "bronze": 0.85, "median": 0.7},
+             "baseline_dev_score": 0.5, "baseline_test_score": 0.5, "higher_is_better": True}
+    record = {"final": final, "tree": {"higher_is_better": True, "nodes": [
+        {"id": 0, "parent_id": None, "diagnostics": {"sandbox": "subprocess"}},
+        {"id": 1, "parent_id": 0, "diagnostics": {"sandbox": "subprocess"}}]}}
+    facts = {"pins_sha256": "abc", "data_drift": 0, "default_test_score": default, "confinement": confinement}
+    store.commit(spec, store.new_attempt(), {"status": "ok", "record": record, "steps": [], "facts": facts})
+    line = store.run_lines()[-1]
+    assert line["pins_sha256"] == "abc" and line["default_test_score"] == default and line["confinement"] == confinement
+    return run_table([line]).iloc[0]
+
+
+def test_vs_default_score_pins_and_confinement_from_the_run_line(tmp_path):
+    """0 = the default solution's test score, 1 = gold; the pins and the confinement come from the line."""
+    user = {"confined": True, "how": "user", "user": "nobody", "uid": 65534, "gid": 65534, "reason": ""}
+    r = _line(tmp_path / "a", user, default=0.7)
+    assert r.norm_vs_default == pytest.approx((0.8 - 0.7) / (0.9 - 0.7)) and r.default_flag == ""
+    assert r.normalised_score == pytest.approx(0.3 / 0.4)  # the baseline-to-gold form is unchanged
+    assert not r.unconfined and r.run_as == "nobody" and r.pins_sha256 == "abc" and r.data_drift == 0
+    r = _line(tmp_path / "b", {**user, "confined": False, "how": "none", "user": None, "reason": "blocked at /root"},
+              default=None)
+    assert math.isnan(r.norm_vs_default) and r.default_flag == "no_default" and r.unconfined
+    assert r.unconfined_why == "blocked at /root" and "(blocked at /root)" in format_left_out(pd.DataFrame([r]))
+    assert _line(tmp_path / "c", user, default=0.95).default_flag == "default_at_gold"
+    r = _line(tmp_path / "d", user, default=0.7, valid=False)
+    assert r.norm_vs_default == -1.0  # no valid submission: the floor, as for the other form
+    assert _line(tmp_path / "e", user, default=0.85, test=0.2).norm_vs_default == -1.0  # clipped
+    s = summary_table(run_table(RunStore(tmp_path / "a").run_lines()))
+    assert s.iloc[0].norm_vs_default_mean == pytest.approx(0.5) and "vs default" in format_summary(s)

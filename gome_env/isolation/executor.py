@@ -37,6 +37,7 @@ from pathlib import Path
 
 from gome_env.isolation import warm_worker
 from gome_env.isolation.cgroups import StepCgroup
+from gome_env.isolation.confine import worker_preexec
 from gome_env.constants import SOLUTION
 from gome_env.isolation.preload import (
     DEFAULT_PRELOAD,
@@ -132,6 +133,9 @@ class _Worker:
                     "1" if private else "0"]
             command, cwd = sandbox.wrap(argv, workspace, data_dir, read_only_files=(WORKER_PROGRAM,))
             env = clean_environment(limits, self.token, home=str(workspace) if sandbox.name == "subprocess" else "/tmp")
+            # Under a root env the subprocess sandbox runs the worker (and so every step it forks) as
+            # an unprivileged user where it can (gome_env.isolation.confine).
+            self.confinement, user = sandbox.run_user(workspace)
             # The worker and every step it forks live in one cgroup where cgroups are usable: the
             # process cap then holds even for root (a fork bomb in a warm step is bounded), and the
             # memory cap covers all of a step's processes plus the preloaded libraries.
@@ -139,7 +143,7 @@ class _Worker:
             self.proc = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                 pass_fds=(inside.fileno(),), start_new_session=True, close_fds=True,
-                preexec_fn=self.cgroup.join if self.cgroup else None,
+                preexec_fn=worker_preexec(self.cgroup.join if self.cgroup else None, user),
             )
         except BaseException:  # nothing started: release what was set up for it
             if self.cgroup:
@@ -424,5 +428,6 @@ class Executor:
         return build_result(
             returncode=returncode, runtime_s=runtime, peak_memory_mb=(reply or {}).get("maxrss_kb", 0) / 1024,
             output=output, timed_out=timed_out, signal_name=signame, sandbox=self.sandbox.name,
-            leftovers=max(host_swept, swept), limits=limits,
+            leftovers=max(host_swept, swept), limits=limits, confined=w.confinement.confined,
+            run_as=w.confinement.user,
         )

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Callable
 
+from gome_env.isolation.confine import drop_privileges
+
 __all__ = [
     "Limits", "RunResult", "OutputCapture", "build_result", "clean_environment", "rlimit_settings", "limit_preexec",
     "kill_token_processes", "new_token", "TOKEN_BYTES", "KEEP_BYTES", "OUTPUT_GRACE_S",
@@ -74,6 +76,8 @@ class RunResult:
     process_limit_hit: bool = False  # a fork failed at the cgroup's process limit
     cgroup_peak_memory_mb: float | None = None  # all processes of the run together (page cache included)
     output_abandoned: bool = False  # a process outside the step still held its output: the rest was dropped
+    confined: bool = False  # the run could not reach the private answers (bwrap, or another user: confine.py)
+    run_as: str | None = None  # the user it ran as, where not the environment's own
 
     @property
     def memory_exceeded(self) -> bool:
@@ -146,9 +150,11 @@ def rlimit_settings(limits: Limits) -> list[tuple[int, int]]:
     return [(int(which), int(value)) for which, value in settings]
 
 
-def limit_preexec(limits: Limits, join: Callable[[], None] | None = None) -> Callable[[], None]:
+def limit_preexec(limits: Limits, join: Callable[[], None] | None = None,
+                  user: tuple[int, int] | None = None) -> Callable[[], None]:
     """A ``preexec_fn``: a new session, ``join`` (a cgroup's, before any limit, so that every later
-    process of the run is inside), then the rlimits."""
+    process of the run is inside), the rlimits, then ``user`` = (uid, gid) to run as
+    (``gome_env.isolation.confine``; last, since joining a cgroup needs root)."""
     settings = rlimit_settings(limits)
 
     def preexec() -> None:
@@ -160,6 +166,8 @@ def limit_preexec(limits: Limits, join: Callable[[], None] | None = None) -> Cal
                 resource.setrlimit(which, (value, value))
             except (ValueError, OSError):
                 pass
+        if user is not None:
+            drop_privileges(*user)
 
     return preexec
 
@@ -272,7 +280,8 @@ class OutputCapture:
 
 def build_result(*, returncode: int | None, runtime_s: float, peak_memory_mb: float, output: OutputCapture,
                  timed_out: bool, signal_name: str | None, sandbox: str, leftovers: int, limits: Limits,
-                 cgroup_version: int | None = None, cgroup_stats: dict | None = None) -> RunResult:
+                 cgroup_version: int | None = None, cgroup_stats: dict | None = None, confined: bool = False,
+                 run_as: str | None = None) -> RunResult:
     """The ``RunResult`` of a finished run (call ``output.finish()`` first), cold or warm alike."""
     stats = cgroup_stats or {}
     return RunResult(
@@ -293,4 +302,6 @@ def build_result(*, returncode: int | None, runtime_s: float, peak_memory_mb: fl
         process_limit_hit=bool(stats.get("process_limit_hit")),
         cgroup_peak_memory_mb=stats.get("peak_memory_mb"),
         output_abandoned=output.abandoned,
+        confined=confined,
+        run_as=run_as,
     )

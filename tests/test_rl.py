@@ -82,8 +82,10 @@ def test_options_rows_pick_their_fixed_diffs(tiny_spec):
         reward.close()
 
 
-def test_grpo_dataset_holds_the_policies_improve_prompt_for_node_0():
-    from policies.prompts import SYSTEM
+def test_grpo_dataset_holds_the_improve_prompt_for_node_0_built_from_the_views():
+    from gome_env.env import MLEEnv
+    from gome_env.rl.dataset import improve_messages
+    from gome_env.views import SYSTEM, feedback, task_brief
 
     data = make_grpo_dataset(["digits", "gome/digits-v0"], seeds=(0, 1), repeats=2, edit_form="diff")
     assert data.column_names == ["prompt", "task", "seed", "node_id"] and len(data) == 8
@@ -93,6 +95,16 @@ def test_grpo_dataset_holds_the_policies_improve_prompt_for_node_0():
     user = messages[1]["content"]
     assert "# Current solution" in user and "GaussianNB" in user and "unified diff" in user and "## Data preview" in user
     assert data[0]["prompt"] == data[4]["prompt"]  # both names of the task give the same prompt
+    env = MLEEnv("digits", executor="cold")
+    try:
+        env.reset(seed=0)
+        # The same views as the policies' prompts: the brief and the node's feedback, byte for byte.
+        short = improve_messages(env, 0, "whole", diagnostics="minimal", max_task_chars=100_000)[1]["content"]
+        assert task_brief(env) in short and feedback(env.tree[0].diagnostics, "minimal", 1200) in short
+        with pytest.raises(ValueError, match="unknown prompt setting"):
+            improve_messages(env, 0, temperature=0.5)
+    finally:
+        env.close()
 
 
 def _tools(instance) -> dict:

@@ -245,7 +245,16 @@ class Executor:
     # ---------------------------------------------------------------- public
 
     def run(self, files: dict[str, str], limits: Limits) -> RunResult:
-        """Lay out exactly ``files`` and run the solution within ``limits``."""
+        """Lay out exactly ``files`` and run the solution within ``limits``. The result says
+        whether it ran warm (``warm``) and whether the warm worker was lost on the way
+        (``worker_lost``: why; the step was then re-run cold, or it timed out)."""
+        lost_before = self.stats["lost"]
+        result = self._run(files, limits)
+        lost = self.stats["lost"] > lost_before
+        result.warm, result.worker_lost = self.last_run_warm and not lost, (self.last_error or "lost") if lost else None
+        return result
+
+    def _run(self, files: dict[str, str], limits: Limits) -> RunResult:
         layout_workspace(self.workspace, files, self.sandbox, self.data_dir)
         if self.mode == "warm" and self.preload is None:
             wanted = preload_for(files)

@@ -74,6 +74,8 @@ class RunResult:
     process_limit_hit: bool = False  # a fork failed at the cgroup's process limit
     cgroup_peak_memory_mb: float | None = None  # all processes of the run together (page cache included)
     output_abandoned: bool = False  # a process outside the step still held its output: the rest was dropped
+    warm: bool = False  # it ran to the end on the warm worker (a fork of it), and that worker lives on
+    worker_lost: str | None = None  # why the warm worker was lost during this run (it is replaced), else None
 
     @property
     def memory_exceeded(self) -> bool:

@@ -66,10 +66,19 @@ class Tree:
         self._children: dict[int, list[int]] = {}
         self._best: Node | None = None  # kept as nodes are added: best() is O(1) at any tree size
 
+    @property
+    def next_id(self) -> int:
+        """The id the next added node gets."""
+        return len(self.nodes)
+
     def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: Mapping[str, Any]) -> Node:
+        """A new node under ``parent_id`` (None: the root), with id ``next_id``; ``diagnostics`` are
+        kept as given (``gome_env.commit`` finishes them first)."""
+        if parent_id is None and self.nodes:
+            raise ValueError("the tree has a root already: a new node needs a parent")
         parent = self.nodes[parent_id] if parent_id is not None else None
         depth = parent.debug_depth + 1 if parent is not None and parent.is_buggy and not parent.is_root else 0
-        node = Node(len(self.nodes), parent_id, step, diff, self.store.put(files), diagnostics, depth)
+        node = Node(self.next_id, parent_id, step, diff, self.store.put(files), diagnostics, depth)
         self.nodes[node.id] = node
         self._children[node.id] = []
         if parent_id is not None:

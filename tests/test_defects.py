@@ -61,6 +61,7 @@ def test_a_forgotten_env_removes_its_temporary_workdir(tiny_spec):
 
 def test_an_env_whose_init_fails_midway_removes_its_temporary_workdir(tiny_spec, monkeypatch):
     from gome_env import env as env_module
+    from gome_env import runner as runner_module
 
     made: list[str] = []
     real_mkdtemp = tempfile.mkdtemp
@@ -72,7 +73,7 @@ def test_an_env_whose_init_fails_midway_removes_its_temporary_workdir(tiny_spec,
     def broken(*args, **kwargs):
         raise RuntimeError("leaderboard unreadable")
 
-    monkeypatch.setattr(env_module.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(runner_module.tempfile, "mkdtemp", mkdtemp)
     monkeypatch.setattr(env_module.Leaderboard, "from_csv", broken)
     with pytest.raises(RuntimeError, match="leaderboard unreadable"):
         env_module.MLEEnv(tiny_spec, sandbox="subprocess")

@@ -60,6 +60,16 @@ class Diagnostics(MappingRecord):
     sandbox_note: str | None = None  # the root's only: which sandbox was chosen and why
 
     _optional = ("sandbox_note",)
+    _PARTS = ("patch", "execution", "submission", "error_analysis", "resources")
+
+    def __getitem__(self, key: str) -> Any:
+        """The old dict view, for one release: a typed part read by key comes back as its plain
+        dict (``dict(d)`` stays JSON-ready); read it by attribute for the typed part."""
+        value = super().__getitem__(key)
+        return value.to_dict() if key in self._PARTS and isinstance(value, MappingRecord) else value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
 
 def head_tail(text: str, n: int = SHOWN_CHARS) -> str:

@@ -205,6 +205,7 @@ class MLEEnv(gym.Env):
         return self.observe(node.id)
 
     def step(self, action: str) -> tuple[dict, float, bool, bool, dict]:
+        """``submit`` / ``submit <id>`` ends the episode; any other action is a diff (``step_diff``)."""
         submitted = self._parse_submit(action)
         if submitted is None:
             return self.step_diff(action)

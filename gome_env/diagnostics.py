@@ -18,7 +18,7 @@ import pandas as pd
 
 from gome_env.grading.grader import answer_ids, row_ids
 from gome_env.records import MappingRecord
-from gome_env.step_records import SHOWN_CHARS, ErrorAnalysis, Execution, PatchInfo, Resources, Submission
+from gome_env.step_records import SHOWN_CHARS, ErrorAnalysis, Execution, PatchInfo, QuickCopy, Resources, Submission
 from gome_env.tasks.task import TaskSpec
 
 __all__ = ["Diagnostics", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
@@ -31,7 +31,7 @@ _WARNING_RE = re.compile(r"^(?:(?P<file>[^:\n]+):(?P<line>\d+): )?(?P<cat>\w*War
 
 
 @dataclass(eq=False)
-class Diagnostics(MappingRecord):
+class Diagnostics(QuickCopy, MappingRecord):
     """What one step did (``info["diagnostics"]``, ``node.diagnostics``): a typed record whose parts
     are typed too (``gome_env.step_records``: ``d.execution.runtime_s``). For one release it also
     reads like the dict it replaces (``d["status"]``, ``d.get("reason")``, ``d["execution"]["runtime_s"]``).
@@ -69,7 +69,10 @@ class Diagnostics(MappingRecord):
         return value.to_dict() if key in self._PARTS and isinstance(value, MappingRecord) else value
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 def head_tail(text: str, n: int = SHOWN_CHARS) -> str:
@@ -233,9 +236,22 @@ def _classification_analysis(t: np.ndarray, p: np.ndarray, max_classes: int) -> 
     }
 
 
+def _read_view(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Typed diagnostics as a read-only dict of their fields, each part its own field dict (no
+    copy, none of the mapping protocol's cost); a plain dict as it is."""
+    if not isinstance(d, Diagnostics):
+        return d
+    view = dict(vars(d))
+    for key in Diagnostics._PARTS:
+        if view[key] is not None and not isinstance(view[key], dict):
+            view[key] = vars(view[key])
+    return view
+
+
 def render_feedback(d: Mapping[str, Any], detail: str = "full") -> str:
     """Markdown for a prompt. ``detail``: ``full``, ``standard`` (no error analysis or warnings)
     or ``minimal`` (status and scores only): the diagnostics-richness ablation."""
+    d = _read_view(d)
     score = d.get("dev_score")
     best = d.get("best_dev_score")
     lines = [f"## Step result: `{d['status']}`"]

@@ -386,6 +386,6 @@ class MLEEnv(gym.Env):
             task=self.task_text, code=code_text(self.tree.files(node.id)), feedback=self._feedback(node),
             status=dx.STATUSES.index(node.status),
             node_id=node.id, dev_score=node.dev_score, best_dev_score=self._best_score(),
-            runtime_s=((node.diagnostics.get("execution") or {}).get("runtime_s")) or 0.0, steps_left=self.steps_left,
+            runtime_s=node.runtime_s, steps_left=self.steps_left,
             time_left_s=self.time_left_s(), worst=self._worst,
         )

@@ -133,12 +133,13 @@ class EnvPool:
             best = self.tree.best()
             context = self.env.reward_context(best.dev_score if best is not None else None)  # the tree before the batch
             jobs = [self._prepare(node_id, diff) for node_id, diff in actions]
-            futures = [self._threads.submit(self._evaluate, *job[1:]) if job[0] is not None else None for job in jobs]
+            futures = [self._threads.submit(self._evaluate, files, patch) if refused is None else None
+                       for _, files, patch, _, refused in jobs]
             results = []
-            for (parent_id, files, patch, diff), future in zip(jobs, futures):
+            for (parent_id, files, patch, diff, refused), future in zip(jobs, futures):
                 if future is None:  # an unknown node: a status, and no node is made
                     outcome = Outcome(self.env.runner.evaluator.blank(), files)
-                    outcome.diagnostics.update(status="patch_failed", reason=patch)
+                    outcome.diagnostics.update(status="patch_failed", reason=refused)
                     step = commit(self.tree, outcome, context, self.env.reward_fn, parent_id=None, keep=False)
                 else:
                     self.steps += 1
@@ -179,16 +180,16 @@ class EnvPool:
             raise RuntimeError("the pool is closed")
 
     def _prepare(self, node_id: Any, diff: Any) -> tuple:
-        """``(parent_id, files, patch, diff)``: the diff applied on the host (cheap; the evaluator
-        reports one that did not apply as ``patch_failed`` without running anything). An unknown
-        node gives ``(None, {}, why, diff)``: nothing to run."""
+        """``(parent_id, files, patch, diff, refused)``: the diff applied on the host (cheap; the
+        evaluator reports one that did not apply as ``patch_failed`` without running anything).
+        ``refused`` says why nothing can run (an unknown node), else None."""
         text = diff if isinstance(diff, str) else ""
         if not isinstance(node_id, int) or isinstance(node_id, bool) or node_id not in self.tree.nodes:
-            return None, {}, f"no node {node_id!r} in the tree (ids 0..{len(self.tree) - 1})", text
+            return None, {}, None, text, f"no node {node_id!r} in the tree (ids 0..{len(self.tree) - 1})"
         files, patch = apply_diff(self.tree.files(node_id), diff)
-        return node_id, files, patch, text
+        return node_id, files, patch, text, None
 
-    def _evaluate(self, files: dict[str, str], patch: Any, diff: str) -> Outcome:
+    def _evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
         runner = self._free.get()
         try:
             return runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
@@ -203,7 +204,6 @@ class EnvPool:
         """The observation, reward and info of a committed step (the observation of node 0 when
         no node was made)."""
         obs, info = self.env.observe(step.node_id if step.node is not None else 0)
-        info["diagnostics"] = step.diagnostics if step.node is None else info["diagnostics"]
         if step.node is None:
-            info["node_id"] = info["parent_id"] = None
+            info.update(diagnostics=step.diagnostics, node_id=None, parent_id=None)
         return obs, step.reward, info

@@ -8,6 +8,7 @@ they also read like the dicts they replace (``d["execution"]["runtime_s"]`` as w
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,13 +16,37 @@ from typing import Any
 from gome_env.isolation.procio import Limits, RunResult
 from gome_env.records import MappingRecord
 
-__all__ = ["PatchInfo", "Execution", "Submission", "Resources", "ErrorAnalysis", "SHOWN_CHARS"]
+__all__ = ["PatchInfo", "Execution", "Submission", "Resources", "ErrorAnalysis", "QuickCopy", "SHOWN_CHARS"]
 
 SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-like data and ``QuickCopy`` records (anything else: ``copy.deepcopy``)."""
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, QuickCopy):
+        new = object.__new__(type(value))
+        new.__dict__.update({k: _copied(v) for k, v in vars(value).items()})
+        return new
+    return copy.deepcopy(value)
+
+
+class QuickCopy:
+    """``copy.deepcopy`` of a record of JSON-like fields without the generic machinery (the env
+    hands every caller its own copy of a node's diagnostics, once per step)."""
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return _copied(self)
 
 
 @dataclass(eq=False)
-class PatchInfo(MappingRecord):
+class PatchInfo(QuickCopy, MappingRecord):
     """What applying the action's diff did (``gome_env.patching.diffs.PatchResult``, as a record)."""
 
     applied: bool
@@ -41,7 +66,7 @@ class PatchInfo(MappingRecord):
 
 
 @dataclass(eq=False)
-class Execution(MappingRecord):
+class Execution(QuickCopy, MappingRecord):
     """What the run did: exit, time, memory, the head and tail of its output, the exception it
     raised, and whether it ran on the warm worker. A syntax error fills only ``exception``."""
 
@@ -73,7 +98,7 @@ class Execution(MappingRecord):
 
 
 @dataclass(eq=False)
-class Submission(MappingRecord):
+class Submission(QuickCopy, MappingRecord):
     """Whether ``submission/dev.csv`` and ``submission/test.csv`` are valid, and what is wrong."""
 
     valid: bool
@@ -81,7 +106,7 @@ class Submission(MappingRecord):
 
 
 @dataclass(eq=False)
-class Resources(MappingRecord):
+class Resources(QuickCopy, MappingRecord):
     """What the run used against its limits."""
 
     runtime_s: float
@@ -98,7 +123,7 @@ class Resources(MappingRecord):
 
 
 @dataclass(eq=False)
-class ErrorAnalysis(MappingRecord):
+class ErrorAnalysis(QuickCopy, MappingRecord):
     """Where the dev predictions go wrong (detail ``full``), aggregates only. ``kind`` says which
     fields are set: ``classification`` (per class, most confused pairs), ``regression``
     (residuals, worst segments), ``multi-target`` (``note``) or ``unavailable`` (``error``)."""

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from gome_env.diagnostics import Diagnostics
 from gome_env.grading.direction import Direction
 from gome_env.records import plain
 from gome_env.store import BlobStore, Snapshot
@@ -28,11 +29,21 @@ class Node:
 
     @property
     def status(self) -> str:
-        return self.diagnostics["status"]
+        d = self.diagnostics
+        return d.status if isinstance(d, Diagnostics) else d["status"]
 
     @property
     def dev_score(self) -> float | None:
-        return self.diagnostics.get("dev_score")
+        d = self.diagnostics
+        return d.dev_score if isinstance(d, Diagnostics) else d.get("dev_score")
+
+    @property
+    def runtime_s(self) -> float:
+        """How long the node's run took (0.0 when nothing ran)."""
+        d = self.diagnostics
+        execution = d.execution if isinstance(d, Diagnostics) else d.get("execution")
+        runtime = getattr(execution, "runtime_s", None) if not isinstance(execution, dict) else execution.get("runtime_s")
+        return runtime or 0.0
 
     @property
     def is_buggy(self) -> bool:

@@ -90,7 +90,10 @@ def test_a_node_in_the_tree_is_never_changed_by_later_steps_or_views(make_tiny_e
     assert info["diagnostics"] == node.diagnostics and info["diagnostics"] is not node.diagnostics
     assert node.diagnostics.is_best and node.diagnostics.node_id == node.id and node.diagnostics.parent_id == 0
     before = node.diagnostics.to_dict()
-    info["diagnostics"]["status"] = "changed by a caller"  # a caller's copy
+    info["diagnostics"]["status"] = "changed by a caller"  # a caller's copy, deep: parts and lists too
+    info["diagnostics"].execution.returncode = 99
+    info["diagnostics"].warnings.append({"category": "Mine", "message": "", "count": 1})
+    info["diagnostics"].error_analysis.per_class.clear()
     env.step("not a diff")
     env.checkout(0)
     env.observe(node.id)

@@ -99,7 +99,7 @@ class GomeEnvironment:
         spec = resolve_task(task)
         if spec.id not in self._envs:
             kwargs = {k: v for k, v in self.env_kwargs.items() if v is not None}
-            self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs)
+            self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs, grade_test=False)  # dev only
         self._env = self._envs[spec.id]
         obs, _ = self._env.reset(seed=int(seed))
         if int(node_id) not in self._env.tree.nodes:

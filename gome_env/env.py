@@ -91,9 +91,10 @@ class MLEEnv(gym.Env):
     ## Starting State
     ``reset`` lays out a fresh workspace, runs the task's baseline once (cached per task and
     settings, so ``reset(seed=s)`` is reproducible) and returns its observation: node 0, the root.
-    ``reset(options={"node_id": n})`` starts a new episode from node ``n`` of the tree the env
-    holds (``options={"tree": tree, "node_id": n}``: of that ``Tree``, which the env adopts); a
-    node that is not there is a ``ValueError`` and changes nothing.
+    ``reset(options={"node_id": n})`` with ``n != 0`` starts a new episode from node ``n`` of the
+    tree the env holds, keeping the tree (``options={"tree": tree, "node_id": n}``: from node ``n``,
+    default 0, of that ``Tree``, which the env adopts); a node that is not there is a
+    ``ValueError`` and changes nothing.
 
     ## Episode End
     ``terminated`` when the action is ``submit``; ``truncated`` when ``max_steps`` steps or

@@ -18,12 +18,12 @@ import pandas as pd
 
 from gome_env.grading.grader import answer_ids, row_ids
 from gome_env.records import MappingRecord
+from gome_env.step_records import SHOWN_CHARS, ErrorAnalysis, Execution, PatchInfo, QuickCopy, Resources, Submission
 from gome_env.tasks.task import TaskSpec
 
 __all__ = ["Diagnostics", "STATUSES", "parse_exception", "extract_warnings", "error_analysis", "render_feedback", "check_syntax", "head_tail"]
 
 STATUSES = ("ok", "patch_failed", "syntax_error", "runtime_error", "timeout", "memory_exceeded", "invalid_submission")
-SHOWN_CHARS = 2500  # of output shown at each end, as AIDE does
 
 _FRAME_RE = re.compile(r'^  File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _EXC_RE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Fault)?)(?::\s?(?P<msg>.*))?$")
@@ -31,9 +31,12 @@ _WARNING_RE = re.compile(r"^(?:(?P<file>[^:\n]+):(?P<line>\d+): )?(?P<cat>\w*War
 
 
 @dataclass(eq=False)
-class Diagnostics(MappingRecord):
-    """What one step did (``info["diagnostics"]``, ``node.diagnostics``): a typed record that also
-    reads like the dict it replaces (``d["status"]``, ``d.get("reason")``, ``"patch" in d``).
+class Diagnostics(QuickCopy, MappingRecord):
+    """What one step did (``info["diagnostics"]``, ``node.diagnostics``): a typed record whose parts
+    are typed too (``gome_env.step_records``: ``d.execution.runtime_s``). For one release it also
+    reads like the dict it replaces (``d["status"]``, ``d.get("reason")``, ``d["execution"]["runtime_s"]``).
+    Made by ``Evaluator.evaluate`` and finished (ids, ``is_best``, ``best_dev_score``) by
+    ``gome_env.commit.commit`` before the node holding it enters the tree; not changed after.
 
     A vector env keeps it whole per env (``infos["diagnostics"][i]``; see ``gome_env.records``).
     ``json.dumps(d)`` raises TypeError: use ``json.dumps(d.to_dict())``."""
@@ -42,12 +45,12 @@ class Diagnostics(MappingRecord):
     dev_score: float | None = None
     metric: str = ""
     higher_is_better: bool = True
-    patch: dict | None = None  # PatchResult.as_dict(): applied, strategy, files, rejected_hunks, error, notes
-    execution: dict | None = None  # return code, signal, time, memory, output head/tail, exception, executor
-    submission: dict | None = None  # valid, problems
-    error_analysis: dict | None = None  # per-class or residual summaries (detail "full")
+    patch: PatchInfo | None = None  # applied, strategy, files, rejected_hunks, error, notes
+    execution: Execution | None = None  # return code, signal, time, memory, output head/tail, exception, executor
+    submission: Submission | None = None  # valid, problems
+    error_analysis: ErrorAnalysis | None = None  # per-class or residual summaries (detail "full")
     warnings: list[dict] = field(default_factory=list)  # category, message, count
-    resources: dict | None = None  # runtime, timeout, peak memory and output against their limits
+    resources: Resources | None = None  # runtime, timeout, peak memory and output against their limits
     sandbox: str = ""
     reason: str | None = None  # why the status is not ok, in one line
     node_id: int | None = None
@@ -57,6 +60,19 @@ class Diagnostics(MappingRecord):
     sandbox_note: str | None = None  # the root's only: which sandbox was chosen and why
 
     _optional = ("sandbox_note",)
+    _PARTS = ("patch", "execution", "submission", "error_analysis", "resources")
+
+    def __getitem__(self, key: str) -> Any:
+        """The old dict view, for one release: a typed part read by key comes back as its plain
+        dict (``dict(d)`` stays JSON-ready); read it by attribute for the typed part."""
+        value = super().__getitem__(key)
+        return value.to_dict() if key in self._PARTS and isinstance(value, MappingRecord) else value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
 
 def head_tail(text: str, n: int = SHOWN_CHARS) -> str:
@@ -220,9 +236,22 @@ def _classification_analysis(t: np.ndarray, p: np.ndarray, max_classes: int) -> 
     }
 
 
+def _read_view(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Typed diagnostics as a read-only dict of their fields, each part its own field dict (no
+    copy, none of the mapping protocol's cost); a plain dict as it is."""
+    if not isinstance(d, Diagnostics):
+        return d
+    view = dict(vars(d))
+    for key in Diagnostics._PARTS:
+        if view[key] is not None and not isinstance(view[key], dict):
+            view[key] = vars(view[key])
+    return view
+
+
 def render_feedback(d: Mapping[str, Any], detail: str = "full") -> str:
     """Markdown for a prompt. ``detail``: ``full``, ``standard`` (no error analysis or warnings)
     or ``minimal`` (status and scores only): the diagnostics-richness ablation."""
+    d = _read_view(d)
     score = d.get("dev_score")
     best = d.get("best_dev_score")
     lines = [f"## Step result: `{d['status']}`"]

@@ -1,26 +1,25 @@
 """``MLEEnv``: an MLE task as a Gymnasium environment whose action is a code diff.
 
-One step, top to bottom (``MLEEnv.step``):
+One step, top to bottom (``MLEEnv.step``; ``docs/ARCHITECTURE.md`` has the picture):
 
 1. ``submit``?  -> the episode ends with the chosen node graded on the private test split;
-2. ``apply_diff`` the action to the current node's files (all-or-nothing) -> ``patch_failed``;
-3. ``check_syntax`` -> ``syntax_error`` (nothing is run);
-4. lay the files out in the workspace and run ``python solution.py`` in the sandbox ->
-   ``timeout``, ``memory_exceeded``, ``runtime_error``;
-5. ``grade`` the dev predictions (the private test predictions are graded too, and kept
-   out of every observation) -> ``invalid_submission`` or ``ok`` with a dev score;
-6. add a node to the tree, compute the reward, render the feedback.
+2. ``apply_diff`` the action to the current node's files (all-or-nothing);
+3. ``Evaluator.evaluate(files, patch) -> Outcome`` (``gome_env.evaluation``): ``patch_failed``,
+   ``syntax_error`` (nothing is run), else the files are laid out and ``python solution.py`` runs
+   in the sandbox -> ``timeout``, ``memory_exceeded``, ``runtime_error``; else the dev predictions
+   are graded (the test predictions too, kept out of every observation, unless ``grade_test`` is
+   off) -> ``invalid_submission`` or ``ok`` with a dev score;
+4. ``commit(tree, outcome, context, reward_fn)`` (``gome_env.commit``): the diagnostics get their
+   ids, ``is_best`` and best score, the node enters the tree, the reward is computed once;
+5. render the observation and info.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
-import shutil
-import tempfile
+import numbers
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -28,42 +27,27 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from gome_env import diagnostics as dx
+from gome_env.commit import Committed, commit
 from gome_env.constants import DETAIL_LEVELS, SOLUTION, SUBMIT
 from gome_env.patching.diffs import apply_diff
-from gome_env.evaluation import Evaluator
+from gome_env.evaluation import Outcome
+from gome_env.runner import StepRunner
 from gome_env.isolation.executor import Executor, ExecutorStats
 from gome_env.final import FinalReport, final_report
 from gome_env.grading.grader import GradeResult
 from gome_env.grading.medals import Leaderboard
-from gome_env.observation import CHARSET, make_observation, observation_space
+from gome_env.observation import CHARSET, code_text, make_observation, observation_space
 from gome_env.isolation.procio import Limits
-from gome_env.rewards import REWARDS, RewardFn
+from gome_env.rewards import REWARDS, RewardContext, RewardFn
 from gome_env.isolation.sandbox import SANDBOXES, make_sandbox
 from gome_env.tasks.task import SOLUTION_CONTRACT, TaskSpec, load_spec, prepare
 from gome_env.tree import Node, Tree
 
-__all__ = ["MLEEnv", "RewardFn", "REWARDS", "SUBMIT"]
+__all__ = ["MLEEnv", "RewardContext", "RewardFn", "REWARDS", "SUBMIT"]
 
-# Baseline diagnostics are cached per task and settings so that reset(seed) is reproducible
+# Baseline outcomes are cached per task and settings so that reset(seed) is reproducible
 # (check_env compares observations) and each task's baseline runs once per process.
-_BASELINE_CACHE: dict[tuple, tuple[dx.Diagnostics, GradeResult | None]] = {}
-
-
-class _Resources:
-    """What an env must release: its executor (the warm worker) and the workdir it created.
-    Held apart from the env so that a ``weakref.finalize`` on the env can release them."""
-
-    def __init__(self, workdir: Path | None) -> None:
-        self.workdir = workdir
-        self.executor: Executor | None = None
-
-    def release(self) -> None:
-        if self.executor is not None:
-            self.executor.close()
-            self.executor = None
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
+_BASELINE_CACHE: dict[tuple, Outcome] = {}
 
 
 class MLEEnv(gym.Env):
@@ -81,7 +65,8 @@ class MLEEnv(gym.Env):
     none; several files; new files; deletions), or ``submit`` / ``submit <node_id>`` to end the
     episode with the best node (default) or the named one. Prose around the diff, markdown fences,
     CRLF and a missing final newline are cleaned up; a diff that does not apply changes nothing
-    and comes back as ``patch_failed``.
+    and comes back as ``patch_failed``. ``step_diff(diff)`` takes a step whose text is always a
+    diff (``submit`` then is a diff that does not apply): for callers that relay a model's text.
 
     ## Observation Space
     ``Dict`` with ``task`` (description and solution contract), ``code`` (the current editable
@@ -106,6 +91,10 @@ class MLEEnv(gym.Env):
     ## Starting State
     ``reset`` lays out a fresh workspace, runs the task's baseline once (cached per task and
     settings, so ``reset(seed=s)`` is reproducible) and returns its observation: node 0, the root.
+    ``reset(options={"node_id": n})`` with ``n != 0`` starts a new episode from node ``n`` of the
+    tree the env holds, keeping the tree (``options={"tree": tree, "node_id": n}``: from node ``n``,
+    default 0, of that ``Tree``, which the env adopts); a node that is not there is a
+    ``ValueError`` and changes nothing.
 
     ## Episode End
     ``terminated`` when the action is ``submit``; ``truncated`` when ``max_steps`` steps or
@@ -123,6 +112,8 @@ class MLEEnv(gym.Env):
     starts, or if it cannot start or dies) or ``"cold"`` (a fresh ``python solution.py`` per step),
     ``allow_drift=False`` (prepared data that differ from the task's pinned ``data.sha256`` raise
     ``DataDriftError`` when the env is made; True grades against the stale board with a warning).
+    ``grade_test=True`` (off: the test predictions are checked for validity but never scored, and
+    ``final()`` has no test score: what training paths such as ``EnvPool`` and ``GomeEnvironment`` use).
 
     ## Version History
     * v0: initial version.
@@ -145,6 +136,7 @@ class MLEEnv(gym.Env):
         render_mode: str | None = None,
         executor: str = "warm",
         allow_drift: bool = False,
+        grade_test: bool = True,
     ) -> None:
         self.allow_drift = allow_drift
         self.spec_task = load_spec(task) if isinstance(task, str) else task
@@ -162,29 +154,25 @@ class MLEEnv(gym.Env):
             raise ValueError(f"unknown sandbox {sandbox!r}; valid sandboxes: {', '.join(SANDBOXES)}")
         self.max_steps = max_steps
         self.time_budget_s = time_budget_s
+        self.grade_test = bool(grade_test)
         limits = Limits(timeout_s=step_timeout_s or self.spec_task.step_timeout_s, memory_mb=memory_limit_mb, threads=threads)
         self.reward_fn: RewardFn = REWARDS[reward] if isinstance(reward, str) else reward
         self.detail = diagnostics
         self.render_mode = render_mode
         self.sandbox, self.sandbox_note = make_sandbox(sandbox)
-        self._own_workdir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"gome-{self.spec_task.id}-")).resolve()
-        # What the env holds outside Python (the warm worker, a temporary workdir) is released by
-        # close(), or when the env is garbage-collected, or when this __init__ fails below.
-        self._resources = _Resources(self.workdir if self._own_workdir else None)
-        self._release = weakref.finalize(self, self._resources.release)
+        self.prepared = prepare(self.spec_task, allow_drift=self.allow_drift)
+        # The workdir, the warm worker and the evaluator; released by close(), or when the env is
+        # garbage-collected, or when this __init__ fails below.
+        self.runner = StepRunner(self.spec_task, self.prepared, self.sandbox, limits, mode=executor, detail=self.detail,
+                                 grade_test=self.grade_test, workdir=workdir)
+        self.workdir, self.workspace = self.runner.workdir, self.runner.workspace
         try:
-            self._init_task(executor, max_steps, limits)
+            self._init_task(max_steps)
         except BaseException:
-            self._release()
+            self.runner.close()
             raise
 
-    def _init_task(self, executor: str, max_steps: int, limits: Limits) -> None:
-        self.workspace = self.workdir / "workspace"
-        self.prepared = prepare(self.spec_task, allow_drift=self.allow_drift)
-        self._executor = Executor(self.sandbox, self.workspace, self.prepared.public, limits, mode=executor)
-        self._resources.executor = self._executor
-        self._evaluator = Evaluator(self.spec_task, self.prepared, self.sandbox, self._executor, self.workspace, self.detail)
+    def _init_task(self, max_steps: int) -> None:
         self.leaderboard = Leaderboard.from_csv(self.spec_task.leaderboard_path, self.spec_task.higher_is_better)
         listing = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in self.prepared.public.iterdir())[:40])
         description = self.spec_task.description.strip()
@@ -207,85 +195,78 @@ class MLEEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
-        self.tree = Tree(self.spec_task.higher_is_better)
-        self._test_scores = {}
-        self._steps = 0
-        self._started_at = None
-        self._done = False
-        files = {SOLUTION: self.spec_task.baseline_source}
-        key = (self.spec_task.id, self.spec_task.source_checksum(), self.sandbox.name, self.limits, self.detail, files[SOLUTION])
-        if key in _BASELINE_CACHE:
-            diagnostics, test = _BASELINE_CACHE[key]
+        options = options or {}
+        tree, node_id = options.get("tree"), options.get("node_id", 0)
+        if tree is not None or node_id != 0:  # a new episode from a node of a tree already built
+            node = self._restore(tree if tree is not None else self.tree, node_id)
         else:
-            diagnostics, test = self._evaluator.evaluate(files, patch=None, timeout_s=self.spec_task.baseline_timeout_s)
-            if diagnostics["status"] == "ok":  # a failure (a timeout on a busy machine, say) is retried next reset
-                _BASELINE_CACHE[key] = (diagnostics, test)
-        score = diagnostics["dev_score"]
-        diagnostics = dataclasses.replace(diagnostics, sandbox_note=self.sandbox_note, node_id=0, parent_id=None,
-                                          is_best=score is not None, best_dev_score=score)
-        root = self.tree.add(None, 0, "", files, diagnostics)
-        self._test_scores[root.id] = test
+            self.tree, self._test_scores, self._steps = Tree(self.spec_task.higher_is_better), {}, 0
+            node = self._commit(self._baseline(), parent_id=None, sandbox_note=self.sandbox_note).node
+        self._steps, self._started_at, self._done = 0, None, False
         # Reward normalisation needs a baseline: a failed baseline counts as the leaderboard's worst score.
         worst_on_board = self.spec_task.metric.direction.sorted(self.leaderboard.scores)[-1]
-        self._baseline_score = root.dev_score if root.dev_score is not None else worst_on_board
-        self.current_id = root.id
-        return self._observation(root), self._info(root)
+        self._baseline_score = self.tree.root.dev_score if self.tree.root.dev_score is not None else worst_on_board
+        self.current_id = node.id
+        return self.observe(node.id)
 
     def step(self, action: str) -> tuple[dict, float, bool, bool, dict]:
-        if self._done:
-            raise RuntimeError("the episode has ended: call reset() before step()")
-        if self._started_at is None:
-            self._started_at = time.monotonic()
+        """``submit`` / ``submit <id>`` ends the episode; any other action is a diff (``step_diff``)."""
         submitted = self._parse_submit(action)
-        if submitted is not None:
-            node = self.tree[self.current_id]
-            self._done = True
-            info = self._info(node)
-            info["final"] = self.final(submitted)
-            return self._observation(node), 0.0, True, False, info
+        if submitted is None:
+            return self.step_diff(action)
+        node = self.tree[self._live().current_id]
+        self._done = True
+        obs, info = self.observe(node.id)
+        info["final"] = self.final(submitted)
+        return obs, 0.0, True, False, info
 
+    def step_diff(self, diff: str) -> tuple[dict, float, bool, bool, dict]:
+        """One step whose action is a diff, never a submit (``"submit"`` is a diff that does not
+        apply): for callers that relay a model's text, such as ``GomeEnvironment.apply_patch``."""
+        parent = self.tree[self._live().current_id]
         self._steps += 1
-        parent = self.tree[self.current_id]
-        previous_best = self._best_score()
-        files, patch = apply_diff(self.tree.files(parent.id), action)
-        diagnostics, test = self._evaluator.evaluate(files, patch=patch.as_dict(), timeout_s=self.limits.timeout_s)
-        node = self.tree.add(parent.id, self._steps, action if isinstance(action, str) else "", files, diagnostics)
-        self._test_scores[node.id] = test
-        self.current_id = node.id
-        self._finish_diagnostics(node, previous_best)
-
-        reward = float(self.reward_fn(node.diagnostics, self.reward_context(previous_best)))
+        files, patch = apply_diff(self.tree.files(parent.id), diff)
+        outcome = self.runner.evaluator.evaluate(files, patch)
+        step = self._commit(outcome, parent_id=parent.id, diff=diff if isinstance(diff, str) else "")
+        self.current_id = step.node_id
         truncated = self._steps >= self.max_steps or self.time_left_s() <= 0
-        info = self._info(node)
+        obs, info = self.observe(step.node_id)
         if truncated:
             self._done = True
             info["final"] = self.final()
-        return self._observation(node), reward, False, truncated, info
+        return obs, step.reward, False, truncated, info
 
     @property
     def limits(self) -> Limits:
         """The per-step resource limits. The executor owns them: setting ``env.limits`` (e.g. to
         ``dataclasses.replace(env.limits, max_processes=32)``) sets what every later run gets."""
-        return self._executor.limits
+        return self.runner.executor.limits
 
     @limits.setter
     def limits(self, value: Limits) -> None:
-        self._executor.limits = value
+        self.runner.executor.limits = value
 
     @property
     def executor(self) -> Executor:
         """The step runner (``wait_ready(timeout)`` waits for the warm worker)."""
-        return self._executor
+        return self.runner.executor
 
     def executor_status(self) -> ExecutorStats:
         """Warm and cold run counts, worker starts and losses, the worker's state and the limits."""
-        return self._executor.status()
+        return self.runner.executor.status()
 
     def checkout(self, node_id: int) -> tuple[dict, dict]:
         """Make ``node_id`` the current node (nothing is re-run) and return its observation and info."""
+        self.current_id = self.tree[node_id].id
+        return self.observe(node_id)
+
+    def observe(self, node_id: int) -> tuple[dict, dict]:
+        """A node's observation and info, as a step to it returned them (the current node stays)."""
         node = self.tree[node_id]
-        self.current_id = node.id
-        return self._observation(node), self._info(node)
+        info = {"diagnostics": copy.deepcopy(node.diagnostics),  # callers keep and may modify what they get
+                "node_id": node.id, "parent_id": node.parent_id, "steps_left": self.steps_left}
+        return self._observation(node), info
+
 
     def files(self, node_id: int | None = None) -> dict[str, str]:
         """The editable files of a node (default: the current one)."""
@@ -329,10 +310,8 @@ class MLEEnv(gym.Env):
 
     def close(self) -> None:
         """Stop the warm worker and remove the temporary workdir (if the env made it)."""
-        if getattr(self, "_release", None) is not None:
-            self._release()
-
-    # ------------------------------------------------------------------ one evaluation
+        if getattr(self, "runner", None) is not None:
+            self.runner.close()
 
     # ------------------------------------------------------------------ helpers
 
@@ -340,23 +319,54 @@ class MLEEnv(gym.Env):
         best = self.tree.best()
         return best.dev_score if best else None
 
-    def reward_context(self, previous_best: float | None = None) -> dict:
-        """What a reward function gets besides the diagnostics (``gome_env.rewards``): the best dev
-        score before the step, the baseline's dev score (the leaderboard's worst when the baseline
-        failed), the gold threshold and the metric's direction. Dev figures only."""
-        return {
-            "previous_best": previous_best,
-            "baseline": self._baseline_score,
-            "gold": self.leaderboard.thresholds.gold,
-            "higher_is_better": self.spec_task.higher_is_better,
-        }
+    def reward_context(self, previous_best: float | None = None) -> RewardContext:
+        """What a reward function gets besides the diagnostics (``gome_env.rewards.RewardContext``):
+        ``previous_best`` (the best dev score before the step), the baseline's dev score (the
+        leaderboard's worst when the baseline failed), the gold threshold and the metric's
+        direction. Dev figures only."""
+        return RewardContext(previous_best=previous_best, baseline=self._baseline_score, gold=self.leaderboard.thresholds.gold,
+                             higher_is_better=self.spec_task.higher_is_better)
 
-    def _finish_diagnostics(self, node: Node, previous_best: float | None) -> None:
-        d = node.diagnostics
-        metric = self.spec_task.metric
-        d["node_id"], d["parent_id"] = node.id, node.parent_id
-        d["is_best"] = d["status"] == "ok" and metric.direction.better(d["dev_score"], previous_best)
-        d["best_dev_score"] = self._best_score()
+    def _commit(self, outcome: Outcome, *, parent_id: int | None, diff: str = "", **extra: object) -> Committed:
+        """Commit an outcome as the newest node (``gome_env.commit``) and keep its private test grade."""
+        reward_fn = self.reward_fn if parent_id is not None else None  # a reset earns no reward
+        step = commit(self.tree, outcome, self.reward_context(self._best_score()), reward_fn, parent_id=parent_id,
+                      step=self._steps, diff=diff, **extra)
+        self._test_scores[step.node_id] = outcome.test
+        return step
+
+    def _baseline(self) -> Outcome:
+        """The baseline's outcome, run once per task and settings (a failed one is retried)."""
+        source = self.spec_task.baseline_source
+        key = (self.spec_task.id, self.spec_task.source_checksum(), self.sandbox.name, self.limits, self.detail,
+               self.grade_test, source)
+        if key not in _BASELINE_CACHE:
+            outcome = self.runner.evaluator.evaluate({SOLUTION: source}, None, timeout_s=self.spec_task.baseline_timeout_s)
+            if outcome.status != "ok":  # a failure (a timeout on a busy machine, say) is retried next reset
+                return outcome
+            _BASELINE_CACHE[key] = outcome
+        return _BASELINE_CACHE[key]
+
+    def _restore(self, tree: Tree, node_id: object) -> Node:
+        """Adopt ``tree`` (the env's own, or one a dataset row carries) at ``node_id``, or raise ValueError."""
+        if not isinstance(tree, Tree):
+            raise ValueError(f"options['tree'] must be a gome_env.tree.Tree, got {type(tree).__name__}")
+        if tree.higher_is_better != self.spec_task.higher_is_better:
+            raise ValueError("options['tree'] ranks scores the other way from this task's metric")
+        if not isinstance(node_id, numbers.Integral) or isinstance(node_id, bool) or int(node_id) not in tree.nodes:
+            known = f"ids 0..{len(tree) - 1}" if len(tree) else "the tree is empty: reset() without a node first"
+            raise ValueError(f"cannot start from node {node_id!r}: it is not in the tree ({known})")
+        if tree is not self.tree:
+            self.tree, self._test_scores = tree, {}  # another tree's nodes have no test grades here
+        return tree[int(node_id)]
+
+    def _live(self) -> "MLEEnv":
+        """This env, once it is ready for a step (the clock starts at the first one)."""
+        if self._done or not self.tree.nodes:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        if self._started_at is None:
+            self._started_at = time.monotonic()
+        return self
 
     def _parse_submit(self, action: Any) -> int | None | bool:
         """``None`` for a diff; else the node id to submit (-1 meaning the best)."""
@@ -376,21 +386,11 @@ class MLEEnv(gym.Env):
     def _feedback(self, node: Node) -> str:
         return dx.render_feedback(node.diagnostics, self.detail)
 
-    def _code(self, node: Node) -> str:
-        files = self.tree.files(node.id)
-        if list(files) == [SOLUTION]:
-            return files[SOLUTION]
-        return "\n".join(f"### {path}\n{text}" for path, text in sorted(files.items()))
-
     def _observation(self, node: Node) -> dict:
         return make_observation(
-            task=self.task_text, code=self._code(node), feedback=self._feedback(node), status=dx.STATUSES.index(node.status),
+            task=self.task_text, code=code_text(self.tree.files(node.id)), feedback=self._feedback(node),
+            status=dx.STATUSES.index(node.status),
             node_id=node.id, dev_score=node.dev_score, best_dev_score=self._best_score(),
-            runtime_s=((node.diagnostics.get("execution") or {}).get("runtime_s")) or 0.0, steps_left=self.steps_left,
+            runtime_s=node.runtime_s, steps_left=self.steps_left,
             time_left_s=self.time_left_s(), worst=self._worst,
         )
-
-    def _info(self, node: Node) -> dict:
-        d = copy.deepcopy(node.diagnostics)  # callers keep and may modify what they get
-        d.best_dev_score = self._best_score()
-        return {"diagnostics": d, "node_id": node.id, "steps_left": self.steps_left}

@@ -1,9 +1,10 @@
 """``FinalReport``: an episode's result (``info["final"]``, ``MLEEnv.final()``).
 
 The submitted node, its dev and test scores, whether its submission exists and is valid, where
-the test score lands on the leaderboard (MLE-bench's medal rule, ``gome_env.grading.medals``), and the
-baseline's scores to compare with. A typed record that reads like the dict it replaces
-(``final["medal"]``, ``final.get("percentile")``, ``dict(final)``; ``to_dict()`` for JSON).
+the test score lands on the leaderboard (``rank``: a ``gome_env.grading.medals.Rank``, MLE-bench's
+medal rule), and the baseline's scores to compare with. A typed record that reads like the dict it
+replaces, the rank's fields as its own (``final["medal"]``, ``final.gold``,
+``final.get("percentile")``, ``dict(final)``; ``to_dict()`` for JSON, flat).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gome_env.grading.grader import GradeResult
-from gome_env.grading.medals import Leaderboard
+from gome_env.grading.medals import Leaderboard, Rank
 from gome_env.records import MappingRecord
 
 __all__ = ["FinalReport", "final_report"]
@@ -28,12 +29,7 @@ class FinalReport(MappingRecord):
     test_score: float | None  # None unless the test predictions were valid
     valid_submission: bool
     submission_exists: bool
-    medal: str  # "gold", "silver", "bronze" or "none"
-    above_median: bool
-    gold: bool
-    silver: bool
-    bronze: bool
-    percentile: float | None  # 0..1 on the leaderboard (gome_env.grading.medals.Rank)
+    rank: Rank = field(default_factory=Rank)  # medal, above_median, gold/silver/bronze, percentile (read flat)
     thresholds: dict[str, float] = field(default_factory=dict)  # gold, silver, bronze, median
     baseline_dev_score: float | None = None
     baseline_test_score: float | None = None
@@ -43,6 +39,7 @@ class FinalReport(MappingRecord):
     refit: dict[str, Any] | None = None
 
     _optional = ("refit",)
+    _embedded = ("rank",)
 
 
 def final_report(*, task: str, node_id: int, dev_score: float | None, test: GradeResult | None,
@@ -51,13 +48,10 @@ def final_report(*, task: str, node_id: int, dev_score: float | None, test: Grad
     """The report for node ``node_id``, from its private test grade (None: it was never graded)."""
     valid = bool(test and test.valid)
     score = test.score if valid and test is not None else None
-    rank = leaderboard.rank(score)
     t = leaderboard.thresholds
     return FinalReport(
         task=task, node_id=node_id, dev_score=dev_score, test_score=score, valid_submission=valid,
-        submission_exists=test is not None and test.exists,
-        medal=rank["medal"], above_median=rank["above_median"], gold=rank["gold"], silver=rank["silver"],
-        bronze=rank["bronze"], percentile=rank.get("percentile"),
+        submission_exists=test is not None and test.exists, rank=leaderboard.rank(score),
         thresholds={"gold": t.gold, "silver": t.silver, "bronze": t.bronze, "median": t.median},
         baseline_dev_score=baseline_dev_score, baseline_test_score=baseline_test.score if baseline_test else None,
         steps=steps, nodes=nodes, higher_is_better=higher_is_better,

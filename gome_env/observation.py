@@ -16,7 +16,9 @@ from gymnasium import spaces
 from gymnasium.error import CustomSpaceError
 from gymnasium.vector.utils import create_shared_memory
 
-__all__ = ["CHARSET", "TEXT_LIMITS", "ObservationText", "fit_text", "observation_space", "make_observation"]
+from gome_env.constants import SOLUTION
+
+__all__ = ["CHARSET", "TEXT_LIMITS", "ObservationText", "code_text", "fit_text", "observation_space", "make_observation"]
 
 CHARSET = frozenset(string.printable)
 TEXT_LIMITS = {"task": 20_000, "code": 100_000, "feedback": 20_000}
@@ -47,6 +49,13 @@ def fit_text(value: str, field: str) -> str:
     limit = TEXT_LIMITS[field]
     clean = _OUTSIDE_CHARSET.sub("?", value)
     return clean if len(clean) <= limit else clean[: limit - 40] + "\n[... cut to fit the observation ...]\n"
+
+
+def code_text(files: dict[str, str]) -> str:
+    """The observation's ``code``: ``solution.py`` alone, else every file under a ``### path`` header."""
+    if list(files) == [SOLUTION]:
+        return files[SOLUTION]
+    return "\n".join(f"### {path}\n{text}" for path, text in sorted(files.items()))
 
 
 def observation_space(max_steps: int, n_statuses: int) -> spaces.Dict:

@@ -29,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
-from gome_env.diagnostics import Diagnostics
-from gome_env.patching.diffs import apply_diff
+from gome_env.commit import Committed, commit
 from gome_env.env import MLEEnv
-from gome_env.evaluation import Evaluator
+from gome_env.evaluation import Outcome
+from gome_env.patching.diffs import apply_diff
+from gome_env.runner import StepRunner
 from gome_env.tasks.task import TaskSpec, load_spec
 
 __all__ = ["EnvPool", "StepResult", "resolve_task"]
@@ -52,52 +53,43 @@ def resolve_task(task: str | TaskSpec) -> TaskSpec:
     return load_spec(name)
 
 
-class _Worker:
-    """One evaluation slot: an env's workspace and executor, and an evaluator over them that
-    checks the test predictions' validity without scoring them."""
-
-    def __init__(self, env: MLEEnv) -> None:
-        self.env = env
-        self.evaluator = Evaluator(env.spec_task, env.prepared, env.sandbox, env.executor, env.workspace, env.detail)
-        self.evaluator.grade_test = False
-
-
 class EnvPool:
     """Batched branching steps on one task (see the module docstring).
 
     ``task``: a task name, a Gymnasium id or a ``TaskSpec``; ``size``: evaluation workers (each a
-    warm executor with its own workspace: steps run ``size`` at a time); ``env_kwargs``: as for
-    ``MLEEnv`` (``reward``, ``step_timeout_s``, ``memory_limit_mb``, ``sandbox``, ``threads``,
-    ``diagnostics``, ``executor``); ``max_steps`` and ``time_budget_s`` do not limit the pool.
-    Under the ``subprocess`` sandbox the private-answers tripwire cannot tell concurrent runs
-    apart, so runs go one at a time there (``parallel`` says which)."""
+    ``StepRunner``: a warm executor with its own workspace; steps run ``size`` at a time);
+    ``env_kwargs``: as for ``MLEEnv`` (``reward``, ``step_timeout_s``, ``memory_limit_mb``,
+    ``sandbox``, ``threads``, ``diagnostics``, ``executor``); ``max_steps`` and ``time_budget_s``
+    do not limit the pool, and ``grade_test`` is always off. The pool's ``env`` holds the tree,
+    the baseline and the observations, and its runner is the first worker. Under the
+    ``subprocess`` sandbox the private-answers tripwire cannot tell concurrent runs apart, so runs
+    go one at a time there (``parallel`` says which)."""
 
     def __init__(self, task: str | TaskSpec, size: int = 2, **env_kwargs: Any) -> None:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, got {size!r}")
         self.spec = resolve_task(task)
         self.size = size
-        self.env_kwargs = dict(env_kwargs)
+        self.env_kwargs = {**env_kwargs, "grade_test": False}  # a training path: the test split is never scored
         self.env_kwargs.setdefault("max_steps", 1_000_000)
         self.env = MLEEnv(self.spec, **self.env_kwargs)
-        self._workers: list[_Worker] = []
+        self._runners: list[StepRunner] = [self.env.runner]
         self._closed = False
         try:
-            self._workers.append(_Worker(self.env))
             for i in range(1, size):
-                kwargs = dict(self.env_kwargs)
-                if kwargs.get("workdir") is not None:  # one workspace per worker
-                    kwargs["workdir"] = Path(kwargs["workdir"]) / f"worker{i}"
-                self._workers.append(_Worker(MLEEnv(self.spec, **kwargs)))
-            for w in self._workers:  # warm workers start side by side, not at the first batch
-                w.env.executor.start()
+                workdir = self.env_kwargs.get("workdir")
+                self._runners.append(StepRunner(
+                    self.spec, self.env.prepared, self.env.sandbox, self.env.limits, mode=self.env_kwargs.get("executor", "warm"),
+                    detail=self.env.detail, grade_test=False, workdir=Path(workdir) / f"worker{i}" if workdir is not None else None))
+            for r in self._runners:  # warm workers start side by side, not at the first batch
+                r.executor.start()
         except BaseException:
             self.close()
             raise
         self.parallel = self.env.sandbox.name != "subprocess"
-        self._free: queue.Queue[_Worker] = queue.Queue()
-        for w in self._workers:
-            self._free.put(w)
+        self._free: queue.Queue[StepRunner] = queue.Queue()
+        for r in self._runners:
+            self._free.put(r)
         self._threads = ThreadPoolExecutor(max_workers=size if self.parallel else 1, thread_name_prefix="gome-pool")
         self._lock = threading.Lock()  # one batch at a time
         self.steps = 0  # steps taken through the pool
@@ -120,7 +112,7 @@ class EnvPool:
 
     def wait_ready(self, timeout: float = 180.0) -> bool:
         """Wait until every warm worker can take a step (False if one did not within ``timeout``)."""
-        return all(w.env.executor.wait_ready(timeout) for w in self._workers)
+        return all(r.executor.wait_ready(timeout) for r in self._runners)
 
     def files(self, node_id: int) -> dict[str, str]:
         """A node's editable files."""
@@ -128,7 +120,7 @@ class EnvPool:
 
     def observe(self, node_id: int) -> tuple[dict, dict]:
         """A node's observation and info (nothing is run)."""
-        return self.env.checkout(node_id)
+        return self.env.observe(node_id)
 
     def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
         """Apply each ``diff`` to its ``node_id`` and run them in parallel; one ``(obs, reward,
@@ -138,22 +130,31 @@ class EnvPool:
         with self._lock:
             if not self._reset_done:
                 self.reset()
-            previous_best = self._best_score()
+            best = self.tree.best()
+            context = self.env.reward_context(best.dev_score if best is not None else None)  # the tree before the batch
             jobs = [self._prepare(node_id, diff) for node_id, diff in actions]
-            futures = [self._threads.submit(self._evaluate, job) if job["run"] else None for job in jobs]
+            futures = [self._threads.submit(self._evaluate, files, patch) if refused is None else None
+                       for _, files, patch, _, refused in jobs]
             results = []
-            for job, future in zip(jobs, futures):
-                diagnostics = future.result() if future is not None else job["diagnostics"]
-                results.append(self._record(job, diagnostics, previous_best))
+            for (parent_id, files, patch, diff, refused), future in zip(jobs, futures):
+                if future is None:  # an unknown node: a status, and no node is made
+                    outcome = Outcome(self.env.runner.evaluator.blank(), files)
+                    outcome.diagnostics.update(status="patch_failed", reason=refused)
+                    step = commit(self.tree, outcome, context, self.env.reward_fn, parent_id=None, keep=False)
+                else:
+                    self.steps += 1
+                    step = commit(self.tree, future.result(), context, self.env.reward_fn, parent_id=parent_id,
+                                  step=self.steps, diff=diff)
+                results.append(self._result(step))
             return results
 
     def executor_status(self) -> list:
         """Each worker's ``ExecutorStats``."""
-        return [w.env.executor_status() for w in self._workers]
+        return [r.executor.status() for r in self._runners]
 
     def workdirs(self) -> list[Path]:
         """Each worker's workdir (removed by ``close`` when the pool made it)."""
-        return [w.env.workdir for w in self._workers]
+        return [r.workdir for r in self._runners]
 
     def close(self) -> None:
         """Stop every worker and remove the pool's workdirs (idempotent)."""
@@ -161,9 +162,9 @@ class EnvPool:
         threads = getattr(self, "_threads", None)
         if threads is not None:
             threads.shutdown(wait=True)
-        for w in getattr(self, "_workers", []):
-            w.env.close()
-        if not getattr(self, "_workers", None) and getattr(self, "env", None) is not None:
+        for r in getattr(self, "_runners", [])[1:]:
+            r.close()
+        if getattr(self, "env", None) is not None:
             self.env.close()
 
     def __enter__(self) -> "EnvPool":
@@ -178,53 +179,31 @@ class EnvPool:
         if self._closed:
             raise RuntimeError("the pool is closed")
 
-    def _best_score(self) -> float | None:
-        best = self.tree.best()
-        return best.dev_score if best is not None else None
-
-    def _prepare(self, node_id: Any, diff: Any) -> dict:
-        """Apply the diff on the host (cheap); the evaluator reports a diff that did not apply as
-        ``patch_failed`` without running anything. An unknown node makes no job to run."""
+    def _prepare(self, node_id: Any, diff: Any) -> tuple:
+        """``(parent_id, files, patch, diff, refused)``: the diff applied on the host (cheap; the
+        evaluator reports one that did not apply as ``patch_failed`` without running anything).
+        ``refused`` says why nothing can run (an unknown node), else None."""
+        text = diff if isinstance(diff, str) else ""
         if not isinstance(node_id, int) or isinstance(node_id, bool) or node_id not in self.tree.nodes:
-            d = self._blank()
-            d.update(status="patch_failed", reason=f"no node {node_id!r} in the tree (ids 0..{len(self.tree) - 1})")
-            return {"node_id": None, "diff": diff if isinstance(diff, str) else "", "run": False, "diagnostics": d}
+            return None, {}, None, text, f"no node {node_id!r} in the tree (ids 0..{len(self.tree) - 1})"
         files, patch = apply_diff(self.tree.files(node_id), diff)
-        return {"node_id": node_id, "diff": diff if isinstance(diff, str) else "", "files": files,
-                "patch": patch.as_dict(), "run": True}
+        return node_id, files, patch, text, None
 
-    def _blank(self, patch: dict | None = None) -> Diagnostics:
-        spec = self.spec
-        return Diagnostics(metric=spec.metric_name, higher_is_better=spec.higher_is_better, patch=patch,
-                           sandbox=self.env.sandbox.name)
-
-    def _evaluate(self, job: dict) -> Diagnostics:
-        worker = self._free.get()
+    def _evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
+        runner = self._free.get()
         try:
-            limits = worker.env.limits
-            diagnostics, _test = worker.evaluator.evaluate(job["files"], patch=job["patch"], timeout_s=limits.timeout_s)
-            return diagnostics  # the test grade (None, or validity only) is dropped here
+            return runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
         except Exception as exc:  # noqa: BLE001 - a host-side failure is the step's status, not the batch's crash
-            d = self._blank(patch=job["patch"])
+            d = runner.evaluator.blank(patch)
             d.update(status="runtime_error", reason=f"the environment failed to run the step: {type(exc).__name__}: {exc}")
-            return d
+            return Outcome(d, files)
         finally:
-            self._free.put(worker)
+            self._free.put(runner)
 
-    def _record(self, job: dict, d: Diagnostics, previous_best: float | None) -> StepResult:
-        env = self.env
-        direction = self.spec.metric.direction
-        ok = d["status"] == "ok"
-        d["is_best"] = ok and direction.better(d["dev_score"], previous_best)
-        d["best_dev_score"] = d["dev_score"] if d["is_best"] else previous_best
-        reward = float(env.reward_fn(d, env.reward_context(previous_best)))
-        if job["node_id"] is None:
-            obs, _ = env.checkout(0)
-            return obs, reward, {"diagnostics": d, "node_id": None, "parent_id": None, "steps_left": env.steps_left}
-        self.steps += 1
-        node = self.tree.add(job["node_id"], self.steps, job["diff"], job["files"], d)
-        d["node_id"], d["parent_id"] = node.id, node.parent_id
-        obs, info = env.checkout(node.id)
-        info["parent_id"] = node.parent_id
-        info["diagnostics"]["best_dev_score"] = d["best_dev_score"]  # the pre-batch view, not the running best
-        return obs, reward, info
+    def _result(self, step: Committed) -> StepResult:
+        """The observation, reward and info of a committed step (the observation of node 0 when
+        no node was made)."""
+        obs, info = self.env.observe(step.node_id if step.node is not None else 0)
+        if step.node is None:
+            info.update(diagnostics=step.diagnostics, node_id=None, parent_id=None)
+        return obs, step.reward, info

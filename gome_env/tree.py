@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from gome_env.diagnostics import Diagnostics
 from gome_env.grading.direction import Direction
 from gome_env.records import plain
 from gome_env.store import BlobStore, Snapshot
@@ -28,11 +29,21 @@ class Node:
 
     @property
     def status(self) -> str:
-        return self.diagnostics["status"]
+        d = self.diagnostics
+        return d.status if isinstance(d, Diagnostics) else d["status"]
 
     @property
     def dev_score(self) -> float | None:
-        return self.diagnostics.get("dev_score")
+        d = self.diagnostics
+        return d.dev_score if isinstance(d, Diagnostics) else d.get("dev_score")
+
+    @property
+    def runtime_s(self) -> float:
+        """How long the node's run took (0.0 when nothing ran)."""
+        d = self.diagnostics
+        execution = d.execution if isinstance(d, Diagnostics) else d.get("execution")
+        runtime = getattr(execution, "runtime_s", None) if not isinstance(execution, dict) else execution.get("runtime_s")
+        return runtime or 0.0
 
     @property
     def is_buggy(self) -> bool:
@@ -66,10 +77,19 @@ class Tree:
         self._children: dict[int, list[int]] = {}
         self._best: Node | None = None  # kept as nodes are added: best() is O(1) at any tree size
 
+    @property
+    def next_id(self) -> int:
+        """The id the next added node gets."""
+        return len(self.nodes)
+
     def add(self, parent_id: int | None, step: int, diff: str, files: dict[str, str], diagnostics: Mapping[str, Any]) -> Node:
+        """A new node under ``parent_id`` (None: the root), with id ``next_id``; ``diagnostics`` are
+        kept as given (``gome_env.commit`` finishes them first)."""
+        if parent_id is None and self.nodes:
+            raise ValueError("the tree has a root already: a new node needs a parent")
         parent = self.nodes[parent_id] if parent_id is not None else None
         depth = parent.debug_depth + 1 if parent is not None and parent.is_buggy and not parent.is_root else 0
-        node = Node(len(self.nodes), parent_id, step, diff, self.store.put(files), diagnostics, depth)
+        node = Node(self.next_id, parent_id, step, diff, self.store.put(files), diagnostics, depth)
         self.nodes[node.id] = node
         self._children[node.id] = []
         if parent_id is not None:

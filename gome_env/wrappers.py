@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Mapping
 
 import gymnasium as gym
 
+from gome_env.records import plain
+
 __all__ = ["RecordTrajectory"]
-
-
-def _plain(record: Mapping | None) -> dict | None:
-    """An info record (``Diagnostics``, ``FinalReport``) as the plain dict JSON needs."""
-    if record is None:
-        return None
-    return record.to_dict() if hasattr(record, "to_dict") else dict(record)
 
 
 class RecordTrajectory(gym.Wrapper):
@@ -31,12 +25,12 @@ class RecordTrajectory(gym.Wrapper):
 
     def _write(self, record: dict) -> None:
         with open(self.path, "a") as handle:
-            handle.write(json.dumps(record, default=str) + "\n")
+            handle.write(json.dumps(plain(record, unknown=str)) + "\n")
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self._episode += 1
-        self._write({"event": "reset", "episode": self._episode, "time": time.time(), "diagnostics": _plain(info.get("diagnostics"))})
+        self._write({"event": "reset", "episode": self._episode, "time": time.time(), "diagnostics": plain(info.get("diagnostics"))})
         return obs, info
 
     def step(self, action):
@@ -52,8 +46,8 @@ class RecordTrajectory(gym.Wrapper):
                 "reward": reward,
                 "terminated": terminated,
                 "truncated": truncated,
-                "diagnostics": _plain(info.get("diagnostics")),
-                "final": _plain(info.get("final")),
+                "diagnostics": plain(info.get("diagnostics")),
+                "final": plain(info.get("final")),
             }
         )
         return obs, reward, terminated, truncated, info

@@ -14,11 +14,12 @@ returns the record described in docs/CONTRACTS.md.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
+
+from gome_env.records import plain
 
 from policies.episode import STOP_REASONS, Budget, Episode, Exchange, Stop, shrink
 from policies.models import DEFAULT_SPEC, EDIT_MAX_TOKENS, SAMPLING, ModelBackend, load_model
@@ -127,17 +128,8 @@ def make_config(cls: type, options: dict, policy: str):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return repr(value)
+    """``value`` as strict JSON (NaN as a string, unknown objects by ``repr``): the one normaliser."""
+    return plain(value, nonfinite=str, unknown=repr)
 
 
 def run_episode(
@@ -186,7 +178,7 @@ def run_episode(
         "env_seconds": round(episode.env_seconds, 4),
         "parse_failures": episode.parse_failures,
         "unusable_edits": [u.to_dict() for u in episode.unusable],
-        "unstepped_calls": [c.as_dict() for c in episode.unstepped_calls],
+        "unstepped_calls": [c.to_dict() for c in episode.unstepped_calls],
         "model_errors": episode.model_errors,
         "final": episode.final or {},
         "tree": env.unwrapped.tree.to_dict(),

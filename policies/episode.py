@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from gome_env.grading.direction import Direction
+from gome_env.records import deprecated_as_dict
 
 from policies.models import SAMPLING, ModelBackend
 from policies.models.base import Conversation
@@ -79,10 +80,10 @@ class Exchange:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
 
-    to_dict = as_dict
+    as_dict = deprecated_as_dict
 
 
 @dataclass
@@ -322,7 +323,7 @@ class Episode:
             "wall_s": round(wall, 4),
             "diagnostics": dict(info["diagnostics"]),
             "parse_ok": parse_ok,
-            "calls": [c.as_dict() for c in calls],
+            "calls": [c.to_dict() for c in calls],
             "note": note or {},
         }
         self.steps.append(record)

@@ -11,13 +11,17 @@ The protocol (docs/POLICIES.md) every policy follows through these builders:
   feedback (``baseline_section``); under ``"scratch"`` it shows the task text only.
 
 Sections are clipped at line boundaries with a marker (``clip``): nothing is cut mid-line.
+``SYSTEM``, ``clip``, ``code_block``, ``score_line``, ``feedback``, ``node_feedback`` and
+``execution_output`` are the environment's text views (``gome_env.views``, shared with the RL
+prompts and tools), re-exported here.
 The ``*_request`` helpers build the whole :class:`~policies.edits.EditRequest` for a node of an
 episode; policies call those.
 """
 
 from __future__ import annotations
 
-from gome_env.diagnostics import head_tail, render_feedback
+from gome_env.views.feedback import execution_output, feedback, node_feedback
+from gome_env.views.text import SYSTEM, clip, code_block, score_line
 
 from policies.edits import FORMAT_INSTRUCTIONS, EditRequest
 
@@ -27,76 +31,7 @@ __all__ = [
     "merge_prompt", "draft_request", "improve_request", "debug_request", "crossover_request", "score_line",
 ]
 
-SYSTEM = (
-    "You are an expert machine-learning engineer. You improve a Python program, solution.py, that "
-    "trains a model and writes predictions. Be concise and write correct, runnable code."
-)
 START_MODES = ("baseline", "scratch")
-
-
-def _marker(lines: int) -> str:
-    return f"[... {lines} line{'s' if lines != 1 else ''} cut ...]"
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` in at most about ``limit`` characters, keeping whole lines from its start and its
-    end and putting ``[... N lines cut ...]`` where lines were left out. A single line longer than
-    the whole limit is the only thing ever shortened inside a line (marked ``[... line cut ...]``)."""
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    lines = text.split("\n")
-    budget = max(0, limit - 40)
-    used, i, j = 0, 0, len(lines) - 1
-    head: list[str] = []
-    tail: list[str] = []
-    while i <= j and used + len(lines[i]) + 1 <= budget * 2 // 3:  # two thirds for the start
-        head.append(lines[i])
-        used, i = used + len(lines[i]) + 1, i + 1
-    while j >= i and used + len(lines[j]) + 1 <= budget:  # the rest for the end
-        tail.insert(0, lines[j])
-        used, j = used + len(lines[j]) + 1, j - 1
-    while i <= j and used + len(lines[i]) + 1 <= budget:  # what the end left over
-        head.append(lines[i])
-        used, i = used + len(lines[i]) + 1, i + 1
-    if not head and not tail:  # not one whole line fits: shorten the first line, marked
-        head, i = [lines[0][: max(0, budget - 20)] + " [... line cut ...]"], 1
-    cut = j - i + 1
-    return "\n".join(head + ([_marker(cut)] if cut > 0 else []) + tail)
-
-
-def code_block(files: dict[str, str], limit: int) -> str:
-    """The editable files in fenced blocks (solution.py first), each clipped at line boundaries."""
-    order = sorted(files, key=lambda p: (p != "solution.py", p))
-    share = max(200, limit // max(1, len(order)))
-    return "\n".join(f"{path}:\n```python\n{clip(files[path], limit if len(order) == 1 else share)}\n```" for path in order)
-
-
-def feedback(diagnostics: dict, detail: str, limit: int) -> str:
-    """The environment's diagnostics as markdown at the chosen richness (full/standard/minimal)."""
-    return clip(render_feedback(diagnostics, detail), limit)
-
-
-def node_feedback(diagnostics: dict, cfg) -> str:
-    """THE feedback on a node in every policy's prompts: its diagnostics at ``cfg.diagnostics``,
-    clipped to ``cfg.max_feedback_chars``. Same node, same level -> byte-identical text."""
-    return feedback(diagnostics, cfg.diagnostics, cfg.max_feedback_chars)
-
-
-def execution_output(diagnostics: dict, each_end: int) -> str:
-    """The run's output, cut to the first and last ``each_end`` characters (AIDE shows 2,500)."""
-    ex = diagnostics.get("execution") or {}
-    out = (ex.get("stdout_head") or "") + (ex.get("stdout_tail") or "")
-    err = (ex.get("stderr_head") or "") + (ex.get("stderr_tail") or "")
-    text = "\n".join(t for t in (out.strip(), err.strip()) if t)
-    if not text:
-        text = diagnostics.get("reason") or "(no output)"
-    return head_tail(text, each_end)
-
-
-def score_line(metric: str, score: float | None) -> str:
-    return f"{metric} {score if score is not None else 'n/a'}"
 
 
 def task_section(task_text: str, cfg) -> str:

@@ -4,7 +4,8 @@ the bounded scores and the run's cost.
 Per run (``RunFigures``):
 
 - MLE-bench's ``submission_exists``, ``valid_submission``, ``above_median``, ``gold``/``silver``/
-  ``bronze`` and ``any_medal``. The root baseline is always valid, so ``valid_submission`` says
+  ``bronze`` and ``any_medal`` (the medal fields are one embedded ``gome_env.grading.medals.Rank``,
+  ``RunFigures.rank``, written as flat columns; ``medal`` is None without a medal). The root baseline is always valid, so ``valid_submission`` says
   little on its own; hence:
 - ``made_valid``: the submitted node is not the root and is valid (the policy produced a working
   solution of its own);
@@ -42,10 +43,12 @@ A failed run (status "failed") has no submission: every flag False, percentile 0
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from gome_env.grading.direction import Direction, is_missing
+from gome_env.grading.medals import Rank
+from gome_env.records import Embedding, flat_dict, flat_fields
 
 __all__ = ["RunFigures", "RUN_COLUMNS", "run_figures", "normalised_score", "versus_default", "on_scale", "direction_of",
            "is_medal", "root_id", "MEDALS"]
@@ -56,7 +59,7 @@ FLOOR = -1.0
 
 
 @dataclass(frozen=True)
-class RunFigures:
+class RunFigures(Embedding):
     policy: str | None
     model: str | None
     task: str | None
@@ -67,12 +70,7 @@ class RunFigures:
     made_valid: bool = False
     valid_submission: bool = False
     submission_exists: bool = False
-    above_median: bool = False
-    medal: str | None = None
-    gold: bool = False
-    silver: bool = False
-    bronze: bool = False
-    percentile: float = 0.0
+    rank: Rank = field(default_factory=lambda: Rank(medal=None))  # above_median, medal, gold..bronze, percentile
     normalised_score: float = FLOOR
     norm_flag: str = ""
     test_score: float = NAN
@@ -105,11 +103,14 @@ class RunFigures:
     config_hash: str | None = None
     attempt: str | None = None
 
+    _embedded = ("rank",)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """One flat row (the rank's fields as columns: :data:`RUN_COLUMNS`)."""
+        return flat_dict(self)
 
 
-RUN_COLUMNS = [f.name for f in fields(RunFigures)]
+RUN_COLUMNS = flat_fields(RunFigures)
 
 
 def _num(value: Any) -> float:
@@ -252,12 +253,14 @@ def run_figures(line: dict, fallback: tuple[float, float, int] | None = None) ->
         made_valid=bool(valid and not_root),
         valid_submission=valid,
         submission_exists=bool(final.get("submission_exists")),
-        above_median=bool(valid and final.get("above_median")),
-        medal=medal if valid else None,
-        gold=bool(valid and (final.get("gold") or medal == "gold")),
-        silver=bool(valid and (final.get("silver") or medal == "silver")),
-        bronze=bool(valid and (final.get("bronze") or medal == "bronze")),
-        percentile=(_num(pct) if pct is not None else NAN) if valid else 0.0,
+        rank=Rank(
+            above_median=bool(valid and final.get("above_median")),
+            medal=medal if valid else None,
+            gold=bool(valid and (final.get("gold") or medal == "gold")),
+            silver=bool(valid and (final.get("silver") or medal == "silver")),
+            bronze=bool(valid and (final.get("bronze") or medal == "bronze")),
+            percentile=(_num(pct) if pct is not None else NAN) if valid else 0.0,
+        ),
         normalised_score=norm, norm_flag=flag, norm_vs_default=vs_default, default_flag=default_flag,
         test_score=test, dev_score=dev, baseline_test_score=base_test,
         dev_minus_test=dev - test if valid else NAN, dev_test_gap=gap,

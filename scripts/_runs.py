@@ -31,15 +31,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from gome_env.records import jsonable, plain
 
 __all__ = [
     "RunSpec", "RunStore", "SUITES", "resolve_tasks", "make_specs", "read_jsonl", "dumps", "run_facts",
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 OK, FAILED = "ok", "failed"
+_JSONABLE = partial(jsonable, unknown=repr)  # numpy values, paths, sets and records; anything else by repr
 
 # Named task suites for --tasks. "smoke" is the embedded default: the two quickest tasks.
 SUITES: dict[str, tuple[str, ...] | None] = {
@@ -117,28 +120,9 @@ def _pins_of(spec: "RunSpec") -> str | None:
         return None
 
 
-def _jsonable(value: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "as_dict"):
-        return value.as_dict()
-    return repr(value)
-
-
 def dumps(obj: Any) -> str:
     """One JSONL line (no newline); numpy values, paths and sets are converted."""
-    return json.dumps(obj, default=_jsonable, separators=(",", ":"))
+    return json.dumps(obj, default=_JSONABLE, separators=(",", ":"))
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -377,11 +361,5 @@ class RunStore:
 
 
 def _finite(obj: Any) -> Any:
-    """Replace NaN and +-inf floats (not valid JSON) with None, recursively."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+    """``obj`` as plain JSON with NaN and +-inf floats (not valid JSON) as None."""
+    return plain(obj, nonfinite=lambda _: None)

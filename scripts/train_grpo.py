@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     from trl import GRPOTrainer
 
     from gome_env.rl import GomeReward, make_grpo_dataset
-    from gome_env.rl.trl_utils import answer_logprob, bundled_model_dir, cpu_grpo_config, reward_history
+    from gome_env.rl.trl_utils import answer_logprob, cpu_grpo_config, reward_history
+    from policies.models import bundled_model_dir
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     options = args.mode == "options"

@@ -1,4 +1,4 @@
-"""Defects a code review found (issue 18), each pinned by a test that failed before its fix."""
+"""Defects a code review found (issues 18 and 24), each pinned by a test that failed before its fix."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 
 from gome_env.isolation.executor import Executor
 from gome_env.isolation.sandbox import Limits, RunResult, cgroup_support, make_sandbox
-from helpers import append, edit, processes_with, wait_until
+from gome_env.patching.diffs import make_diff
+from helpers import append, edit, improve, processes_with, wait_until
 
 
 def _result(**kwargs) -> RunResult:
@@ -61,6 +62,7 @@ def test_a_forgotten_env_removes_its_temporary_workdir(tiny_spec):
 
 def test_an_env_whose_init_fails_midway_removes_its_temporary_workdir(tiny_spec, monkeypatch):
     from gome_env import env as env_module
+    from gome_env import runner as runner_module
 
     made: list[str] = []
     real_mkdtemp = tempfile.mkdtemp
@@ -72,7 +74,7 @@ def test_an_env_whose_init_fails_midway_removes_its_temporary_workdir(tiny_spec,
     def broken(*args, **kwargs):
         raise RuntimeError("leaderboard unreadable")
 
-    monkeypatch.setattr(env_module.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(runner_module.tempfile, "mkdtemp", mkdtemp)
     monkeypatch.setattr(env_module.Leaderboard, "from_csv", broken)
     with pytest.raises(RuntimeError, match="leaderboard unreadable"):
         env_module.MLEEnv(tiny_spec, sandbox="subprocess")
@@ -197,3 +199,94 @@ def test_submission_exists_is_recorded_not_read_from_the_problem_text(make_tiny_
     *_, info = env.step(edit(env, append("import os\nos.remove('submission/test.csv')")))
     *_, info = env.step(f"submit {info['node_id']}")
     assert not info["final"]["submission_exists"]
+
+
+# --------------------------------------------------------------------------- training paths (issue 24)
+
+
+@pytest.fixture
+def test_split_grades(tiny_spec, monkeypatch):
+    """Counts the grader's calls on the test split and on the dev split (a spy on ``grade``)."""
+    import gome_env.grading.grader as grader
+    from gome_env.tasks.task import prepare
+
+    answers = prepare(tiny_spec)
+    ids = {split: set(answers.answers(split)[tiny_spec.id_column].astype(str)) for split in ("dev", "test")}
+    counts = {"dev": 0, "test": 0}
+    real = grader.grade
+
+    def spy(spec, submission, answers):
+        graded = set(answers[spec.id_column].astype(str))
+        for split, split_ids in ids.items():
+            counts[split] += graded == split_ids
+        return real(spec, submission, answers)
+
+    monkeypatch.setattr(grader, "grade", spy)
+    return counts
+
+
+def test_training_paths_never_grade_the_test_split(tiny_spec, tmp_path, test_split_grades):
+    from gome_env.env import MLEEnv
+    from gome_env.pool import EnvPool
+    from gome_env.rl import GomeEnvironment, GomeReward
+
+    improved = improve(tiny_spec.baseline_source)
+    diff = make_diff({"solution.py": tiny_spec.baseline_source}, {"solution.py": improved})
+    env = MLEEnv(tiny_spec, workdir=tmp_path / "env", executor="cold")  # the control: an evaluation env grades it
+    try:
+        env.reset()
+        assert env.step(diff)[4]["diagnostics"]["status"] == "ok"
+    finally:
+        env.close()
+    assert test_split_grades["test"] >= 1
+    test_split_grades.update(dev=0, test=0)
+
+    tools = GomeEnvironment()
+    try:
+        tools.reset(task=tiny_spec)
+        assert tools.apply_patch(diff).startswith("node 1: ok")
+    finally:
+        tools._close()
+    with EnvPool(tiny_spec, size=1, workdir=tmp_path / "pool", executor="cold") as pool:
+        pool.reset()
+        assert [i["diagnostics"]["status"] for _, _, i in pool.step_many([(0, diff)])] == ["ok"]
+    reward = GomeReward(tiny_spec, pool_size=1, executor="cold")
+    try:
+        reward(completions=[f"```python\n{improved}```"], task=[tiny_spec.id], node_id=[0])
+        assert reward.last[0]["status"] == "ok"
+    finally:
+        reward.close()
+    assert test_split_grades["dev"] >= 3 and test_split_grades["test"] == 0
+
+
+def test_submit_text_relayed_as_a_diff_is_a_failed_patch_not_a_submit(make_tiny_env):
+    env = make_tiny_env()
+    env.reset()
+    for text in ("submit", "submit 0", "SUBMIT"):
+        _, _, terminated, truncated, info = env.step_diff(text)
+        assert info["diagnostics"]["status"] == "patch_failed" and not (terminated or truncated) and "final" not in info
+    _, _, terminated, _, info = env.step("submit 0")  # the documented action form still submits
+    assert terminated and info["final"]["node_id"] == 0
+
+
+def test_reset_restores_a_node_of_the_tree_the_env_holds_or_is_given(make_tiny_env):
+    env = make_tiny_env()
+    env.reset()
+    env.step(edit(env, improve))
+    env.step("not a diff")
+    tree = env.tree
+    obs, info = env.reset(options={"node_id": 1})
+    assert env.tree is tree and env.current_id == 1 and obs["node_id"][0] == 1 and info["node_id"] == 1
+    assert env.steps_left == env.max_steps and obs["code"] == env.files(1)["solution.py"]
+    _, _, _, _, info = env.step("not a diff")
+    assert info["parent_id"] == 1 and len(env.tree) == 4
+    with pytest.raises(ValueError, match=r"node 9: .*\(ids 0\.\.3\)"):
+        env.reset(options={"node_id": 9})
+    assert env.tree is tree and env.current_id == 3  # a refused reset changes nothing
+    *_, info = env.step("submit 1")
+    assert info["final"]["node_id"] == 1 and info["final"]["test_score"] is not None  # its test grade was kept
+    other = make_tiny_env()
+    with pytest.raises(ValueError, match="empty"):
+        other.reset(options={"node_id": 1})
+    obs, _ = other.reset(options={"tree": tree, "node_id": 2})  # a row's tree
+    assert other.tree is tree and other.current_id == 2 and obs["status"] == 1  # node 2 is patch_failed

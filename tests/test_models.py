@@ -61,7 +61,7 @@ def test_missing_local_model_says_how_to_point_at_one() -> None:
 
 def test_usage_adds_and_subtracts() -> None:
     a, b = Usage(1, 10, 5, 2.0), Usage(2, 3, 15, 2.0)
-    assert (a + b).as_dict() == {
+    assert (a + b).to_dict() == {
         "calls": 3, "prompt_tokens": 13, "completion_tokens": 20, "seconds": 4.0,
         "total_tokens": 33, "tokens_per_s": 5.0,
     }

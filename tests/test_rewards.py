@@ -20,3 +20,13 @@ def test_halfway_to_gold_is_one_half_in_either_direction(higher, baseline, gold,
 def test_a_board_whose_gold_is_the_baseline_gives_no_reward():
     context = {"baseline": 0.5, "gold": 0.5, "higher_is_better": True, "previous_best": 0.5}
     assert normalised(0.9, context) == 0.0
+
+
+def test_rewards_take_a_typed_context_and_the_old_dict_alike():
+    from gome_env.rewards import REWARDS, RewardContext
+
+    typed = RewardContext(previous_best=0.5, baseline=0.5, gold=0.9, higher_is_better=True)
+    step = {"status": "ok", "dev_score": 0.7, "best_dev_score": 0.7}
+    for reward in REWARDS.values():
+        assert reward(step, typed) == pytest.approx(reward(step, typed.to_dict())) == pytest.approx(0.5)
+    assert RewardContext.of(typed.to_dict()) == typed and RewardContext.of(typed) is typed

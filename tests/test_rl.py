@@ -3,13 +3,16 @@ driven as TRL drives it (real sandbox; TRL itself in tests/test_rl_trl.py)."""
 
 from __future__ import annotations
 
+import gc
 import inspect
 import math
+import os
 import pickle
+from pathlib import Path
 
 import pytest
 
-from helpers import improve
+from helpers import improve, wait_until
 from gome_env.patching.diffs import make_diff
 from gome_env.rewards import LADDER, REWARDS, ladder_reward
 
@@ -82,8 +85,10 @@ def test_options_rows_pick_their_fixed_diffs(tiny_spec):
         reward.close()
 
 
-def test_grpo_dataset_holds_the_policies_improve_prompt_for_node_0():
-    from policies.prompts import SYSTEM
+def test_grpo_dataset_holds_the_improve_prompt_for_node_0_built_from_the_views():
+    from gome_env.env import MLEEnv
+    from gome_env.rl.dataset import improve_messages
+    from gome_env.views import SYSTEM, feedback, task_brief
 
     data = make_grpo_dataset(["digits", "gome/digits-v0"], seeds=(0, 1), repeats=2, edit_form="diff")
     assert data.column_names == ["prompt", "task", "seed", "node_id"] and len(data) == 8
@@ -93,6 +98,16 @@ def test_grpo_dataset_holds_the_policies_improve_prompt_for_node_0():
     user = messages[1]["content"]
     assert "# Current solution" in user and "GaussianNB" in user and "unified diff" in user and "## Data preview" in user
     assert data[0]["prompt"] == data[4]["prompt"]  # both names of the task give the same prompt
+    env = MLEEnv("digits", executor="cold")
+    try:
+        env.reset(seed=0)
+        # The same views as the policies' prompts: the brief and the node's feedback, byte for byte.
+        short = improve_messages(env, 0, "whole", diagnostics="minimal", max_task_chars=100_000)[1]["content"]
+        assert task_brief(env) in short and feedback(env.tree[0].diagnostics, "minimal", 1200) in short
+        with pytest.raises(ValueError, match="unknown prompt setting"):
+            improve_messages(env, 0, temperature=0.5)
+    finally:
+        env.close()
 
 
 def _tools(instance) -> dict:
@@ -135,5 +150,74 @@ def test_gome_environment_driven_as_trl_drives_it():
             tools["apply_patch"](diff="x")
         with pytest.raises(ValueError, match="ended"):
             tools["read_file"](path="solution.py")
+    finally:
+        env._close()
+
+
+def _live_workers() -> set[int]:
+    """Pids of this test process's live warm workers: the processes that run the worker program
+    (not its sandbox wrappers, not the children it forks per run) and descend from this process."""
+    from gome_env.isolation.executor import WORKER_PROGRAM
+
+    def stat(pid: int) -> tuple[str, int]:
+        state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+        return state, int(ppid)
+
+    def runs_worker(pid: int) -> bool:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3] == [b"-s", WORKER_PROGRAM.encode()]
+
+    me, found = os.getpid(), set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            pid = int(entry)
+            state, parent = stat(pid)
+            if state == "Z" or not runs_worker(pid) or runs_worker(parent):
+                continue
+            while parent > 1 and parent != me:
+                parent = stat(parent)[1]
+            if parent == me:
+                found.add(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_gome_environment_workers_are_closed_when_training_ends_and_when_an_instance_goes(tiny_spec):
+    class Tiny(GomeEnvironment):
+        env_kwargs = {"step_timeout_s": 60, "diagnostics": "standard"}
+
+    before = _live_workers()
+    pool = [Tiny(), Tiny()]  # as TRL's environment pool holds them
+    for env in pool:
+        env.reset(task=tiny_spec)
+        code = env.read_file("solution.py")
+        assert env.apply_patch(make_diff({"solution.py": code}, {"solution.py": improve(code)})).startswith("node 1: ok")
+    mine = _live_workers() - before
+    assert len(mine) == 2  # one warm worker per instance
+    pool[0].closing_callback().on_train_end(None, None, None)  # what GRPOTrainer calls when training ends
+    wait_until(lambda: not (_live_workers() & mine), 10, "the workers' end")
+    pool[1].reset(task=tiny_spec)  # an instance can start again after it was closed
+    code = pool[1].read_file("solution.py")
+    pool[1].apply_patch(make_diff({"solution.py": code}, {"solution.py": improve(code)}))
+    again = _live_workers() - before
+    assert len(again) == 1
+    del pool[1], env  # an instance nothing holds any more stops its own worker
+    gc.collect()
+    wait_until(lambda: not (_live_workers() & again), 10, "the dropped instance's worker's end")
+
+
+def test_gome_environment_reset_adds_only_what_the_row_lacks_after_a_blank_line():
+    env = GomeEnvironment()
+    try:
+        row = make_grpo_dataset("digits", edit_form="diff").to_list()[0]
+        text = env.reset(**row)
+        user = row["prompt"][-1]["content"]
+        assert text.startswith("\n\nImprove solution.py") and "apply_patch(diff)" in text
+        first = next(line for line in user.split("# Task\n", 1)[1].splitlines() if line.strip())
+        assert first not in text and "GaussianNB" not in text  # the row already shows the task and the code
+        assert (user + text).count(first) == 1
+        bare = env.reset(task="digits", prompt=[{"role": "user", "content": "Solve it."}])
+        assert bare.startswith("\n\nImprove") and first in bare and "GaussianNB" in bare
+        assert not env.reset(task="digits").startswith("\n")  # nothing to separate from
     finally:
         env._close()

@@ -18,7 +18,8 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 from gome_env.rl import GomeReward, improve_messages, make_grpo_dataset  # noqa: E402
 from gome_env.rl.options import ladder_options, make_options_dataset  # noqa: E402
-from gome_env.rl.trl_utils import answer_logprob, bundled_model_dir, cpu_grpo_config, reward_history  # noqa: E402
+from gome_env.rl.trl_utils import answer_logprob, cpu_grpo_config, reward_history  # noqa: E402
+from policies.models import bundled_model_dir  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SHORT = {"max_task_chars": 500, "max_code_chars": 1200, "max_feedback_chars": 300}  # prompt sections (characters)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gome_env.records import deprecated_as_dict
 from gome_env.tasks.task import TaskSpec
 
 __all__ = ["GradeResult", "answer_ids", "grade", "grade_file", "row_ids", "validate"]
@@ -27,8 +28,10 @@ class GradeResult:
     submission: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # as read, when readable
     exists: bool = True
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"valid": self.valid, "score": self.score, "problems": list(self.problems), "exists": self.exists}
+
+    as_dict = deprecated_as_dict
 
 
 _ANSWER_IDS: dict[int, tuple[weakref.ref, str, pd.Index]] = {}

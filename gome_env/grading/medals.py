@@ -6,15 +6,15 @@ Every score comparison goes through :class:`gome_env.grading.direction.Direction
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from gome_env.grading.direction import Direction, is_missing
+from gome_env.records import MappingRecord
 
 __all__ = ["Leaderboard", "MedalThresholds", "Rank", "medal_thresholds", "rank_medal", "percentile"]
 
@@ -29,9 +29,10 @@ class MedalThresholds:
     median: float
 
 
-@dataclass(frozen=True)
-class Rank:
-    """Where one score lands on a leaderboard.
+@dataclass(frozen=True, eq=False)
+class Rank(MappingRecord):
+    """Where one score lands on a leaderboard: THE medal fields, which every report embeds
+    (``FinalReport``, ``RefitResult``, the benchmark's ``RunFigures``) rather than copying them.
 
     ``medal`` is "gold", "silver", "bronze" or "none" (with one flag per medal), ``above_median``
     means strictly better than the board's median, and ``percentile`` (0..1) is the share of the
@@ -40,38 +41,12 @@ class Rank:
     ``"gold" in rank``, ``dict(rank)``; ``to_dict()`` gives a plain dict.
     """
 
-    medal: str = "none"
+    above_median: bool = False
+    medal: str | None = "none"  # None only in a benchmark run's figures without a valid submission
     gold: bool = False
     silver: bool = False
     bronze: bool = False
-    above_median: bool = False
-    percentile: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def keys(self) -> list[str]:
-        return [f.name for f in fields(self)]
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self.keys():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in self.keys() else default
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.keys()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    def items(self) -> list[tuple[str, Any]]:
-        return [(k, getattr(self, k)) for k in self.keys()]
+    percentile: float | None = 0.0
 
 
 def _positions(n: int) -> tuple[int, int, int]:

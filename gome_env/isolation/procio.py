@@ -78,6 +78,8 @@ class RunResult:
     output_abandoned: bool = False  # a process outside the step still held its output: the rest was dropped
     confined: bool = False  # the run could not reach the private answers (bwrap, or another user: confine.py)
     run_as: str | None = None  # the user it ran as, where not the environment's own
+    warm: bool = False  # it ran to the end on the warm worker (a fork of it), and that worker lives on
+    worker_lost: str | None = None  # why the warm worker was lost during this run (it is replaced), else None
 
     @property
     def memory_exceeded(self) -> bool:

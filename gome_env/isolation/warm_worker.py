@@ -24,6 +24,7 @@ cleared its token).
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import ctypes
 import gc
@@ -31,32 +32,38 @@ import importlib
 import importlib.machinery
 import json
 import os
+import random
 import resource
 import select
 import shutil
 import signal
 import socket
 import sys
+import threading
 import time
+import traceback
 import types
 
-__all__ = ["exit_code", "clear", "proc_state", "vm_kb", "kill_listed", "own_cgroup_procs", "sweep_cgroup", "sweep_namespace", "main"]
+__all__ = ["quietly", "exit_code", "clear", "proc_state", "vm_kb", "kill_listed", "own_cgroup_procs", "sweep_cgroup", "sweep_namespace", "main"]
 
 TOKEN_NAME = b"GOME_STEP_TOKEN="
 PR_SET_DUMPABLE = 4
 
 
+def quietly(action, *args, errors: type[BaseException] | tuple = BaseException) -> None:
+    """``action(*args)``, best effort: ``errors`` (default: anything) are ignored."""
+    try:
+        action(*args)
+    except errors:  # noqa: BLE001 - best effort by design
+        pass
+
+
 def exit_code(exc: SystemExit) -> int:
     """The exit status python gives a ``SystemExit`` (a non-int code is printed, status 1)."""
     code = exc.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    try:
-        print(code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001
-        pass
+    if code is None or isinstance(code, int):
+        return (code or 0) & 0xFF
+    quietly(lambda: print(code, file=sys.stderr))
     return 1
 
 
@@ -94,12 +101,9 @@ def vm_kb() -> int:
     """This process's address-space size in kB."""
     try:
         with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1])
+            return next((int(line.split()[1]) for line in handle if line.startswith("VmSize:")), 0)
     except OSError:
-        pass
-    return 0
+        return 0
 
 
 def kill_listed(list_pids, pgid: int) -> int:
@@ -115,11 +119,11 @@ def kill_listed(list_pids, pgid: int) -> int:
                 continue
             try:
                 os.kill(pid, signal.SIGKILL)
-                found += 1
-                if group != pgid:
-                    counted.add(pid)
             except OSError:
-                pass
+                continue
+            found += 1
+            if group != pgid:
+                counted.add(pid)
         if not found:
             break
     return len(counted)
@@ -210,8 +214,6 @@ class Worker:
                 os._exit(0)
             main_module, code_obj = self._prepare(json.loads(data), fds)
         except BaseException:  # noqa: BLE001 - setup failed: say so on stderr
-            import traceback
-
             traceback.print_exc()
             os._exit(1)
         code = 1
@@ -221,11 +223,11 @@ class Worker:
         except SystemExit as exc:
             code = exit_code(exc)
         except BaseException as exc:  # noqa: BLE001 - what python prints for an uncaught exception
-            try:
+            def report() -> None:
                 exc.__traceback__ = exc.__traceback__.tb_next  # leave the worker's frame out
                 sys.excepthook(type(exc), exc, exc.__traceback__)
-            except BaseException:  # noqa: BLE001
-                pass
+
+            quietly(report)
             if isinstance(exc, KeyboardInterrupt):
                 code = -signal.SIGINT
         self._exit(ctl, code)
@@ -241,22 +243,15 @@ class Worker:
             ctypes.memmove(self.slot, token, len(token))  # in place: /proc/<pid>/environ shows it
         os.environ["GOME_STEP_TOKEN"] = msg["token"]
         for which, value in msg["rlimits"]:
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
+            quietly(resource.setrlimit, which, (value, value), errors=(ValueError, OSError))
         os.chdir(msg["cwd"])
         path = os.path.join(msg["cwd"], msg["argv"][0])
         sys.argv = list(msg["argv"])
         sys.path.insert(0, os.path.dirname(path))
         importlib.invalidate_caches()
-        import random
-
         random.seed()
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()
-        import atexit
-
         atexit._clear()  # the worker's own handlers are not the solution's
         main_module = types.ModuleType("__main__")
         main_module.__dict__.update(__file__=path, __builtins__=builtins, __cached__=None,
@@ -267,23 +262,10 @@ class Worker:
 
     def _exit(self, ctl: socket.socket, code: int) -> None:
         """Finish as the interpreter would, report the exit code and peak RSS, and exit."""
-        try:
-            import threading
-
-            threading._shutdown()
-        except BaseException:  # noqa: BLE001
-            pass
-        try:
-            import atexit
-
-            atexit._run_exitfuncs()
-        except BaseException:  # noqa: BLE001
-            pass
+        quietly(threading._shutdown)
+        quietly(atexit._run_exitfuncs)
         for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001
-                pass
+            quietly(stream.flush)
         if code < 0:
             signal.signal(-code, signal.SIG_DFL)
             os.kill(os.getpid(), -code)
@@ -293,14 +275,8 @@ class Worker:
         if self.slot:  # this process is done: the host's leftover sweep must not count it while it exits
             ctypes.memmove(self.slot, b"0" * self.slot_len, self.slot_len)
         for fd in (1, 2):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        try:
-            ctl.send(json.dumps({"code": code, "maxrss_kb": rss}).encode())
-        except BaseException:  # noqa: BLE001
-            pass
+            quietly(os.close, fd, errors=OSError)
+        quietly(ctl.send, json.dumps({"code": code, "maxrss_kb": rss}).encode())
         os._exit(code)
 
     # ------------------------------------------------------------------ the worker's loop
@@ -341,10 +317,7 @@ class Worker:
         """Hand the request to the spare child, wait for it (or a kill), clean up, and reply."""
         pid, ctl = spare
         start = time.monotonic()
-        try:
-            socket.send_fds(ctl, [data], fds)
-        except OSError:
-            pass  # the spare died: its death is reported below
+        quietly(socket.send_fds, ctl, [data], fds, errors=OSError)  # a spare that died is reported below
         for fd in fds:
             os.close(fd)
         try:
@@ -365,10 +338,7 @@ class Worker:
                         os.killpg(pid, signal.SIGKILL)
                         os._exit(0)
                     if json.loads(got).get("token") == msg["token"]:  # a late kill for an old step is ignored
-                        try:
-                            os.killpg(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
+                        quietly(os.killpg, pid, signal.SIGKILL, errors=OSError)
                 elif fd == ctl.fileno():
                     try:
                         got = json.loads(ctl.recv(1 << 16) or b"null")
@@ -382,10 +352,7 @@ class Worker:
                 if done:
                     status, usage = st, ru
         runtime = time.monotonic() - start
-        try:
-            os.killpg(pid, signal.SIGKILL)  # the step's process group goes, finished or not
-        except OSError:
-            pass
+        quietly(os.killpg, pid, signal.SIGKILL, errors=OSError)  # the step's process group goes, finished or not
         if self.private_ns:
             swept = sweep_namespace(pid)
         else:  # the subprocess backend: what escaped the group and the token, where a cgroup shows it
@@ -411,10 +378,7 @@ def main(sock_fd: int, preload: list[str], private_ns: bool) -> None:  # pragma:
     here = {os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.realpath(__file__))}
     # Nothing of the workspace, nor gome_env's own folder (this script's), is importable.
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd(), *here)]
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
+    quietly(resource.setrlimit, resource.RLIMIT_CORE, (0, 0), errors=(ValueError, OSError))
     worker = Worker(sock_fd, private_ns)
     loaded, failed = [], []
     for name in preload:

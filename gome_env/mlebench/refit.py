@@ -10,37 +10,35 @@ the private test answers. The result is ``info["final"]["refit"]``; the episode'
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gome_env.env import MLEEnv
 from gome_env.isolation.executor import Executor
 from gome_env.grading.grader import grade_file
+from gome_env.grading.medals import Rank
 from gome_env.mlebench.adapter import refit_data
+from gome_env.records import MappingRecord
 
 __all__ = ["RefitResult", "MLEBenchEnv", "run_refit"]
 
 
-@dataclass(frozen=True)
-class RefitResult:
+@dataclass(frozen=True, eq=False)
+class RefitResult(MappingRecord):
     """The refit run of one node: ``status`` is ``ok``, ``runtime_error``, ``timeout``,
-    ``memory_exceeded`` or ``invalid_submission``; scores are None unless the test file is valid."""
+    ``memory_exceeded`` or ``invalid_submission``; scores are None unless the test file is valid.
+    ``rank`` (a ``Rank``: medal, flags, percentile) reads flat, as the record's own fields."""
 
     node_id: int
     status: str
     test_score: float | None = None
     valid_submission: bool = False
-    medal: str = "none"
-    above_median: bool = False
-    gold: bool = False
-    silver: bool = False
-    bronze: bool = False
+    rank: Rank = field(default_factory=Rank)
     runtime_s: float | None = None
     reason: str | None = None
     data: str = ""  # the folder the refit run read as data/
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    _embedded = ("rank",)
 
 
 def run_refit(env: MLEEnv, node_id: int) -> RefitResult:
@@ -58,16 +56,14 @@ def run_refit(env: MLEEnv, node_id: int) -> RefitResult:
     base = {"node_id": node_id, "runtime_s": run.runtime_s, "data": str(data)}
     if run.timed_out:
         return RefitResult(status="timeout", reason=f"stopped after {env.limits.timeout_s:g} s", **base)
-    if getattr(run, "memory_exceeded", False):
+    if run.memory_exceeded:
         return RefitResult(status="memory_exceeded", reason=f"over {env.limits.memory_mb} MB", **base)
     if run.returncode != 0:
         return RefitResult(status="runtime_error", reason=f"exit code {run.returncode}: {run.stderr[-300:]}", **base)
     test = grade_file(env.spec_task, workspace / "submission" / "test.csv", env.prepared.answers("test"))
     if not test.valid:
         return RefitResult(status="invalid_submission", reason="; ".join(test.problems)[:300], **base)
-    rank = env.leaderboard.rank(test.score)
-    return RefitResult(status="ok", test_score=test.score, valid_submission=True, medal=rank["medal"],
-                       above_median=rank["above_median"], gold=rank["gold"], silver=rank["silver"], bronze=rank["bronze"], **base)
+    return RefitResult(status="ok", test_score=test.score, valid_submission=True, rank=env.leaderboard.rank(test.score), **base)
 
 
 class MLEBenchEnv(MLEEnv):

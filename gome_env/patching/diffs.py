@@ -31,7 +31,7 @@ from gome_env.patching.diffparse import (
     clean_diff,
     parse_diff,
 )
-from gome_env.records import MappingRecord
+from gome_env.records import MappingRecord, deprecated_as_dict
 
 __all__ = ["DiffError", "FilePatch", "Hunk", "PatchResult", "RejectedHunk", "apply_diff", "check_path", "clean_diff", "parse_diff",
            "make_diff", "MAX_DIFF_BYTES"]
@@ -53,7 +53,7 @@ class RejectedHunk(MappingRecord):
 
 @dataclass
 class PatchResult:
-    """What applying a diff did; ``as_dict()`` is the ``patch`` entry of the diagnostics."""
+    """What applying a diff did; ``to_dict()`` is the ``patch`` entry of the diagnostics."""
 
     applied: bool
     strategy: str | None = None
@@ -62,8 +62,10 @@ class PatchResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return asdict(self)
+
+    as_dict = deprecated_as_dict
 
 
 # --------------------------------------------------------------------------- applying

@@ -2,15 +2,17 @@
 ``datasets``).
 
 - ``GomeReward(task, **env_kwargs)``: a reward function for ``GRPOTrainer(reward_funcs=...)``;
-  parses each completion with the policies' parser and steps the batch through an ``EnvPool``
+  parses each completion with the edit parser (``gome_env.patching.edits``) and steps the batch through an ``EnvPool``
   branching from the row's ``node_id`` (reward ``"ladder"`` by default: dev split only).
 - ``make_grpo_dataset(tasks, seeds=(0,), repeats=1, edit_form="whole")``: a ``datasets.Dataset``
-  of the policies' improve prompts with ``prompt``, ``task``, ``seed``, ``node_id`` columns.
+  of improve prompts (built from ``gome_env.views``, as the policies' are) with ``prompt``,
+  ``task``, ``seed``, ``node_id`` columns.
 - ``GomeEnvironment``: a class for ``GRPOTrainer(environment_factory=GomeEnvironment)``: tools
   ``apply_patch``, ``read_file``, ``checkout``, ``submit``; ``get_reward``.
 - ``gome_env.rl.options``: multiple-choice prompts whose lettered options are fixed diffs.
 
-Nothing here imports ``trl``; ``datasets`` is imported only by the dataset builders.
+Nothing here imports ``trl`` or ``policies``; ``datasets`` is imported only by the dataset
+builders. The bundled model's folder for training is ``policies.models.bundled_model_dir``.
 """
 
 from __future__ import annotations

@@ -1,37 +1,66 @@
-"""``make_grpo_dataset``: GRPO prompts built by the policies' own prompt builders.
+"""``make_grpo_dataset``: GRPO prompts built from the environment's own text views.
 
-Each row is AIDE's improve prompt (``policies.prompts.improve_prompt``: the task brief with its
-data preview, the node's code and its feedback at the chosen diagnostics level, and the edit-form
-instructions) for a node of a task, with the columns ``GomeReward`` reads: ``prompt`` (chat
-messages), ``task``, ``seed`` and ``node_id``. The environment itself does not import
-``policies``; this module does, lazily, because the prompts must be the policies' prompts.
+Each row is an improve prompt in AIDE's shape for a node of a task (the task brief with its data
+preview, the node's code and its feedback at the chosen diagnostics level, and the edit-form
+instructions), each section built by ``gome_env.views`` (the same views the policies' prompts
+use, so a node's brief and feedback read byte for byte as in a policy's prompt), with the columns
+``GomeReward`` reads: ``prompt`` (chat messages), ``task``, ``seed`` and ``node_id``. Nothing here
+imports ``policies``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 from gome_env.env import MLEEnv
+from gome_env.patching.edits import FORMAT_INSTRUCTIONS
 from gome_env.pool import resolve_task
+from gome_env.views import SYSTEM, clip, code_block, feedback, score_line, task_brief
 
-__all__ = ["make_grpo_dataset", "improve_messages", "PROMPT_DEFAULTS"]
+__all__ = ["make_grpo_dataset", "improve_messages", "PromptSettings", "PROMPT_DEFAULTS", "SYSTEM"]
 
-PROMPT_DEFAULTS = {"max_task_chars": 3000, "max_code_chars": 4000, "max_feedback_chars": 1200}
-"""Section budgets (characters) for RL prompts: shorter than the policies' defaults, since every
-prompt token is generated against on each update."""
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """Section budgets (characters) and the feedback level of an RL prompt. The budgets are
+    shorter than the policies' defaults, since every prompt token is generated against on each
+    update."""
+
+    max_task_chars: int = 3000
+    max_code_chars: int = 4000
+    max_feedback_chars: int = 1200
+    diagnostics: str = "full"  # full, standard or minimal (gome_env.constants.DETAIL_LEVELS)
+
+
+PROMPT_DEFAULTS = {name: getattr(PromptSettings(), name) for name in ("max_task_chars", "max_code_chars", "max_feedback_chars")}
+"""The default section budgets of :class:`PromptSettings` as a dict (kept for older callers)."""
+
+
+def _settings(settings: dict[str, Any]) -> PromptSettings:
+    known = {f.name for f in fields(PromptSettings)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"unknown prompt setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    return PromptSettings(**settings)
 
 
 def improve_messages(env: MLEEnv, node_id: int = 0, edit_form: str = "whole", **settings: Any) -> list[dict]:
-    """The policies' improve prompt for ``node_id`` of a reset ``env`` (``settings``: any
-    ``policies.PolicyConfig`` field, e.g. ``diagnostics="standard"``, ``max_code_chars=2000``)."""
-    from policies.base import PolicyConfig
-    from policies.prompts import improve_prompt, score_line
-    from policies.taskinfo import task_brief
-
-    cfg = PolicyConfig(edit_form=edit_form, **{**PROMPT_DEFAULTS, **settings})
+    """The improve prompt (system and user messages) for ``node_id`` of a reset ``env``
+    (``settings``: any :class:`PromptSettings` field, e.g. ``diagnostics="standard"``,
+    ``max_code_chars=2000``)."""
+    cfg = _settings(settings)
+    if edit_form not in FORMAT_INSTRUCTIONS:
+        raise ValueError(f"unknown edit form {edit_form!r}; valid: {', '.join(FORMAT_INSTRUCTIONS)}")
     node = env.tree[node_id]
-    return improve_prompt(task_brief(env), env.files(node_id), "", cfg, score_line(env.spec_task.metric_name, node.dev_score),
-                          diagnostics=node.diagnostics)
+    user = (
+        f"# Task\n{clip(task_brief(env), cfg.max_task_chars)}\n\n"
+        f"# Current solution ({score_line(env.spec_task.metric_name, node.dev_score)})\n{code_block(env.files(node_id), cfg.max_code_chars)}"
+        f"\n\n# Feedback on this solution\n{feedback(node.diagnostics, cfg.diagnostics, cfg.max_feedback_chars)}\n\n"
+        f"# Instructions\nPropose one specific improvement that should raise the dev score, and implement it.\n"
+        f"{FORMAT_INSTRUCTIONS[edit_form]}"
+    )
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
 def make_grpo_dataset(tasks: str | Iterable[str], seeds: Iterable[int] = (0,), repeats: int = 1, edit_form: str = "whole",

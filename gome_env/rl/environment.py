@@ -1,11 +1,14 @@
 """``GomeEnvironment``: the environment as tools, for ``GRPOTrainer(environment_factory=...)``.
 
 TRL makes one instance per rollout (reused across batches), calls ``reset(**row)`` and appends
-the string it returns to the row's prompt, exposes the public methods as tools the model calls,
-and scores the rollout with ``get_reward()``. Here:
+the string it returns to the last message of the row's prompt (as it is: no separator), exposes
+the public methods as tools the model calls, and scores the rollout with ``get_reward()``. Here:
 
-- ``reset(task, seed=0, node_id=0, **row) -> str``: a fresh episode on the task's cached
-  baseline (node 0) and a compact prompt: task, code, feedback within ``prompt_chars``;
+- ``reset(task, seed=0, node_id=0, prompt=None, **row) -> str``: a fresh episode on the task's
+  cached baseline (node 0) and the text to append: a blank line (when the row's prompt has text),
+  the tools and the patch budget, then the task, code and feedback within ``prompt_chars``,
+  unless the row's prompt already holds them (a ``make_grpo_dataset`` row: its text names the
+  task's first line and ``solution.py``);
 - ``apply_patch(diff)``: one step from the current node (``max_patches`` per episode);
 - ``read_file(path)``, ``checkout(node_id)``: read a file of the current node, move to a node;
 - ``submit(node_id=None)``: choose the node the rollout is scored on (default: the best) and end
@@ -15,17 +18,46 @@ and scores the rollout with ``get_reward()``. Here:
 After the episode ends every tool raises ``ValueError`` (as TRL expects of a finished
 environment). Test scores are never computed here: ``submit`` records the choice and does not
 grade the private test split.
+
+Each instance keeps one ``MLEEnv`` per task, and with it a warm worker process. TRL never closes
+the instances it makes, so they are closed here: ``GomeEnvironment.close_all()`` stops the
+workers of every live instance (``GRPOTrainer(callbacks=[GomeEnvironment.closing_callback()])``
+calls it when training ends), an instance that is garbage-collected stops its own, and whatever
+is left stops at interpreter exit.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from gome_env.env import MLEEnv
 from gome_env.pool import resolve_task
 from gome_env.rewards import ladder_reward
 
 __all__ = ["GomeEnvironment"]
+
+
+def _close_envs(envs: dict[str, MLEEnv]) -> None:
+    """Close every env of one instance (a module function: a finalizer must not hold the instance)."""
+    for env in list(envs.values()):
+        env.close()
+    envs.clear()
+
+
+def _prompt_text(prompt: Any) -> str:
+    """The text of a row's prompt: a string, or the content of its last chat message (a string or
+    a list of text parts)."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[-1], Mapping):
+        content = prompt[-1].get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, (list, tuple)):
+            return "".join(str(part.get("text", "")) for part in content if isinstance(part, Mapping))
+    return ""
 
 
 def _clip(text: str, limit: int) -> str:
@@ -47,6 +79,7 @@ class GomeEnvironment:
     prompt_chars = 6000
     reply_chars = 2000
     env_kwargs: dict = {"step_timeout_s": None, "diagnostics": "standard"}
+    _instances: ClassVar[weakref.WeakSet] = weakref.WeakSet()
 
     def __init__(self) -> None:
         self._envs: dict[str, MLEEnv] = {}
@@ -54,24 +87,39 @@ class GomeEnvironment:
         self._done = True
         self._patches = 0
         self._submitted: int | None = None
+        # Stops this instance's workers when it is garbage-collected, else at interpreter exit.
+        self._finalizer = weakref.finalize(self, _close_envs, self._envs)
+        GomeEnvironment._instances.add(self)
 
     # ------------------------------------------------------------------ TRL's interface
 
-    def reset(self, task: str = "digits", seed: int = 0, node_id: int = 0, **row: Any) -> str:
-        """Start an episode on ``task`` from node ``node_id`` (0: the baseline) and return the prompt."""
+    def reset(self, task: str = "digits", seed: int = 0, node_id: int = 0, prompt: Any = None, **row: Any) -> str:
+        """Start an episode on ``task`` from node ``node_id`` (0: the baseline) and return the text
+        TRL appends to the row's ``prompt`` (see the module docstring)."""
         spec = resolve_task(task)
         if spec.id not in self._envs:
             kwargs = {k: v for k, v in self.env_kwargs.items() if v is not None}
-            self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs)
+            self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs, grade_test=False)  # dev only
         self._env = self._envs[spec.id]
         obs, _ = self._env.reset(seed=int(seed))
         if int(node_id) not in self._env.tree.nodes:
             raise ValueError(f"node {node_id} does not exist: an episode starts from node 0 (the baseline)")
         self._done, self._patches, self._submitted = False, 0, None
-        head = (f"Improve solution.py for this task. Tools: apply_patch(diff) runs a unified diff of solution.py, "
-                f"read_file(path), checkout(node_id), submit(node_id). You may apply {self.max_patches} patches.\n\n")
+        before = _prompt_text(prompt)
+        head = ("\n\n" if before.strip() else "") + (
+            f"Improve solution.py for this task. Tools: apply_patch(diff) runs a unified diff of solution.py, "
+            f"read_file(path), checkout(node_id), submit(node_id). You may apply {self.max_patches} patches.")
+        if self._holds_episode(before, obs["task"]):
+            return head
         body = f"# Task\n{obs['task']}\n\n# solution.py (node 0)\n{obs['code']}\n\n# Feedback\n{obs['feedback']}"
-        return head + _clip(body, self.prompt_chars - len(head))
+        return head + "\n\n" + _clip(body, self.prompt_chars - len(head) - 2)
+
+    @staticmethod
+    def _holds_episode(prompt_text: str, task_text: str) -> bool:
+        """Whether a row's prompt already shows the task and its code (it names the task text's
+        first line and ``solution.py``)."""
+        first = next((line.strip() for line in task_text.splitlines() if line.strip()), "")
+        return bool(first) and first in prompt_text and "solution.py" in prompt_text
 
     def apply_patch(self, diff: str) -> str:
         """Apply a unified diff to the current solution, run it and report the result.
@@ -158,8 +206,27 @@ class GomeEnvironment:
         return self._env
 
     def _close(self) -> None:
-        """Stop the warm workers (TRL does not close environments; they also stop at exit)."""
-        for env in self._envs.values():
-            env.close()
-        self._envs.clear()
+        """Stop this instance's warm workers (it can be reset again: a new env starts then)."""
+        _close_envs(self._envs)
         self._env, self._done = None, True
+
+    @classmethod
+    def close_all(cls) -> int:
+        """Stop the warm workers of every live instance of ``cls`` (TRL makes the instances and
+        never closes them); returns how many instances held an env."""
+        holding = [env for env in list(GomeEnvironment._instances) if isinstance(env, cls) and env._envs]
+        for env in holding:
+            env._close()
+        return len(holding)
+
+    @classmethod
+    def closing_callback(cls):
+        """A ``transformers.TrainerCallback`` that calls :meth:`close_all` when training ends:
+        ``GRPOTrainer(environment_factory=GomeEnvironment, callbacks=[GomeEnvironment.closing_callback()])``."""
+        from transformers import TrainerCallback
+
+        class CloseEnvironments(TrainerCallback):
+            def on_train_end(self, args, state, control, **kwargs):
+                cls.close_all()
+
+        return CloseEnvironments()

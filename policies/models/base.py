@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gome_env.records import deprecated_as_dict
+
 Message = dict[str, str]
 Conversation = list[Message]
 
@@ -83,8 +85,10 @@ class Usage:
         """A copy, so that `backend.usage - before` gives what was spent since."""
         return Usage(**asdict(self))
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "total_tokens": self.total_tokens, "tokens_per_s": self.tokens_per_s}
+
+    as_dict = deprecated_as_dict
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,52 @@
+"""``StepRunner``: one place where a task's steps run and are graded.
+
+A workdir (a temporary folder made here, or one given), its ``workspace``, an ``Executor`` over
+it (the warm worker) and an ``Evaluator`` over both. ``MLEEnv`` holds one; ``EnvPool`` holds one
+per worker. ``close()`` (or garbage collection) stops the worker and removes a workdir made here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+from gome_env.evaluation import Evaluator
+from gome_env.isolation.executor import Executor
+from gome_env.isolation.procio import Limits
+from gome_env.isolation.sandbox import Sandbox
+from gome_env.tasks.task import PreparedTask, TaskSpec
+
+__all__ = ["StepRunner"]
+
+
+def _release(executor: Executor, workdir: Path | None) -> None:
+    executor.close()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class StepRunner:
+    """A workdir, its workspace, an executor and an evaluator (see the module docstring).
+
+    ``mode``: the executor's (``"warm"`` or ``"cold"``); ``detail``: the diagnostics level;
+    ``grade_test``: whether the evaluator scores the test predictions (``Evaluator``)."""
+
+    def __init__(self, spec: TaskSpec, prepared: PreparedTask, sandbox: Sandbox, limits: Limits, *, mode: str = "warm",
+                 detail: str = "full", grade_test: bool = True, workdir: str | Path | None = None) -> None:
+        self.own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"gome-{spec.id}-")).resolve()
+        self.workspace = self.workdir / "workspace"
+        try:
+            self.executor = Executor(sandbox, self.workspace, prepared.public, limits, mode=mode)
+        except BaseException:
+            if self.own_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+        self._finalizer = weakref.finalize(self, _release, self.executor, self.workdir if self.own_workdir else None)
+        self.evaluator = Evaluator(spec, prepared, sandbox, self.executor, self.workspace, detail, grade_test=grade_test)
+
+    def close(self) -> None:
+        """Stop the warm worker and remove the workdir if it was made here (idempotent)."""
+        self._finalizer()

@@ -258,7 +258,7 @@ def test_symlinks_left_by_a_run_never_reach_a_snapshot_or_the_next_step(make_tin
 
 def test_network_connections_are_blocked(make_tiny_env, sandbox):
     if sandbox == "subprocess":
-        pytest.skip("the subprocess backend has no network isolation (documented in the README's threat table)")
+        pytest.skip("the subprocess backend has no network isolation (documented in the threat table, docs/SANDBOXES.md)")
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)

@@ -186,7 +186,7 @@ SUPERVISOR = ("/bin/sh", "-c", '"$@"; exit $?', "gome-step")
 
 
 class SubprocessSandbox(Sandbox):
-    """No namespaces: the program sees the host as its uid does (see the README's threat table);
+    """No namespaces: the program sees the host as its uid does (see the threat table in docs/SANDBOXES.md);
     under a root env, that uid is an unprivileged user's where it can be (``confine.plan``)."""
 
     name = "subprocess"

@@ -16,10 +16,11 @@ baseline under ``start="baseline"`` (``baseline_section``) and the answer's form
 from __future__ import annotations
 
 from policies import prompts
+from policies.aira_prompts import Memory, fit_memory
 from policies.edits import FORMAT_INSTRUCTIONS, EditRequest
 
 __all__ = ["DRAFT_INTRO", "IMPROVE_INTRO", "DEBUG_INTRO", "DRAFT_GUIDELINE", "IMPROVE_GUIDELINE", "DEBUG_GUIDELINE",
-           "implementation_guideline", "response_format", "journal_summary", "draft_request", "improve_request",
+           "implementation_guideline", "response_format", "journal_entries", "journal_summary", "draft_request", "improve_request",
            "debug_request", "SEPARATOR", "K_FOLD"]
 
 K_FOLD = 5  # aideml aide/utils/config.yaml: agent.k_fold_validation
@@ -106,13 +107,18 @@ def _messages(intro: str, sections: list[str]) -> list[dict]:
     return [{"role": "system", "content": intro}, {"role": "user", "content": "\n\n".join(s for s in sections if s)}]
 
 
-def journal_summary(entries: list[tuple[str, str, str]]) -> str:
-    """AIDE's ``Journal.generate_summary``: for every good node, oldest first, its design (plan),
-    its results (the analysis) and its validation metric, whole, separated by a rule."""
-    return SEPARATOR.join(f"Design: {plan}\nResults: {analysis}\nValidation Metric: {metric}" for plan, analysis, metric in entries)
+def journal_entries(rows: list[tuple[str, str, object]]) -> list[str]:
+    """AIDE's ``Journal.generate_summary`` entries: for every good node ``(plan, analysis, metric)``,
+    oldest first, its design, results and validation metric, whole."""
+    return [f"Design: {plan}\nResults: {analysis}\nValidation Metric: {metric}" for plan, analysis, metric in rows]
 
 
-def draft_request(episode, cfg, memory: str) -> EditRequest:
+def journal_summary(rows: list[tuple[str, str, object]]) -> str:
+    """The journal summary's text: the entries separated by AIDE's rule."""
+    return SEPARATOR.join(journal_entries(rows))
+
+
+def draft_request(episode, cfg, memory: Memory) -> EditRequest:
     """AIDE's draft: introduction, task, memory, instructions (response format, solution sketch
     guideline, implementation guideline); the baseline's code and feedback under ``start="baseline"``."""
     root = episode.tree.root
@@ -120,22 +126,30 @@ def draft_request(episode, cfg, memory: str) -> EditRequest:
     base = ""
     if getattr(cfg, "start", "baseline") == "baseline":
         base = prompts.baseline_section(files, root.diagnostics, cfg, prompts.score_line(episode.metric_name, root.dev_score))
-    sections = [prompts.task_section(episode.task_text, cfg), base, _memory(memory),
-                _instructions("whole", "Solution sketch guideline", DRAFT_GUIDELINE)]
-    return EditRequest(_messages(DRAFT_INTRO, sections), files, "whole", "draft")
+
+    def build(text: str) -> EditRequest:
+        sections = [prompts.task_section(episode.task_text, cfg), base, _memory(text),
+                    _instructions("whole", "Solution sketch guideline", DRAFT_GUIDELINE)]
+        return EditRequest(_messages(DRAFT_INTRO, sections), files, "whole", "draft")
+
+    return fit_memory(episode, build, memory, cfg.max_tokens, "good nodes")
 
 
-def improve_request(episode, node_id: int, cfg, memory: str) -> EditRequest:
+def improve_request(episode, node_id: int, cfg, memory: Memory) -> EditRequest:
     """AIDE's improve: introduction, task, memory, instructions (response format, improvement sketch
     guideline, implementation guideline), the earlier solution's code (and its feedback)."""
     node = episode.tree[node_id]
     files = episode.files(node_id)
     score = prompts.score_line(episode.metric_name, node.dev_score)
-    sections = [prompts.task_section(episode.task_text, cfg), _memory(memory),
-                _instructions(cfg.edit_form, "Solution improvement sketch guideline", IMPROVE_GUIDELINE),
-                f"# Previous solution ({score})\n## Code\n{prompts.code_block(files, cfg.max_code_chars)}",
-                f"## Feedback on this solution\n{prompts.node_feedback(node.diagnostics, cfg)}"]
-    return EditRequest(_messages(IMPROVE_INTRO, sections), files, cfg.edit_form, "improve")
+
+    def build(text: str) -> EditRequest:
+        sections = [prompts.task_section(episode.task_text, cfg), _memory(text),
+                    _instructions(cfg.edit_form, "Solution improvement sketch guideline", IMPROVE_GUIDELINE),
+                    f"# Previous solution ({score})\n## Code\n{prompts.code_block(files, cfg.max_code_chars)}",
+                    f"## Feedback on this solution\n{prompts.node_feedback(node.diagnostics, cfg)}"]
+        return EditRequest(_messages(IMPROVE_INTRO, sections), files, cfg.edit_form, "improve")
+
+    return fit_memory(episode, build, memory, cfg.max_tokens, "good nodes")
 
 
 def debug_request(episode, node_id: int, cfg) -> EditRequest:

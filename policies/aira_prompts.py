@@ -15,11 +15,16 @@ the code (``code_block``), each node's feedback (``node_feedback``), the output
 
 from __future__ import annotations
 
+from typing import Callable
+
 from policies import prompts
+from policies.context import fit_prompt
 from policies.edits import FORMAT_INSTRUCTIONS, EditRequest
 
+Memory = str | list[str]  # a rendered memory, or its entries (oldest first) to fit to the context window
+
 __all__ = ["INTRO", "DRAFT_GOAL", "IMPROVE_GOAL", "DEBUG_INTRO", "CROSSOVER_INTRO", "CONSTRAINTS", "NO_MEMORY", "SEPARATOR",
-           "node_summary", "join_summaries", "simple_memory", "ancestral_memory", "sibling_plans", "draft_request", "improve_request", "debug_request", "crossover_request"]
+           "node_summary", "join_summaries", "fit_memory", "simple_memory", "ancestral_memory", "sibling_plans", "draft_request", "improve_request", "debug_request", "crossover_request"]
 
 NO_MEMORY = "(No memory available.)"  # memory.py: what an empty memory renders as
 SEPARATOR = "\n-------------------------------\n"
@@ -109,21 +114,38 @@ def join_summaries(summaries: list[str]) -> str:
     return SEPARATOR.join(summaries)
 
 
+def fit_memory(episode, build: Callable[[str], EditRequest], memory: Memory, max_tokens: int, noun: str) -> EditRequest:
+    """``build(memory_text)``; when ``memory`` is a list of entries they are kept whole, the
+    oldest left out (marked) only as far as the prompt must shrink to fit the model's context
+    window with ``max_tokens`` of answer (``policies.context.fit_prompt``)."""
+    if isinstance(memory, str):
+        return build(memory)
+    made: list[EditRequest] = []
+
+    def conversation(text: str) -> list[dict]:
+        made.append(build(text))
+        return made[-1].messages
+
+    fit_prompt(episode.model, conversation, list(memory), max_tokens=max_tokens, noun=noun, sep=SEPARATOR)
+    return made[-1]  # fit_prompt builds its answer last
+
+
 def _plan(plans: dict[int, str], node_id: int) -> str:
     return " ".join(plans.get(node_id, "").split()) or "(no plan given)"
 
 
-def simple_memory(tree, plans: dict[int, str], reflector, debug_ids: set[int] = frozenset()) -> str:
-    """AIRA's ``simple_memory`` (``include_buggy_nodes: false``): every good node the model made
-    (one with a plan), oldest first, whole: design, results (the analysis) and validation metric."""
+def simple_memory(tree, plans: dict[int, str], reflector, debug_ids: set[int] = frozenset()) -> list[str]:
+    """AIRA's ``simple_memory`` (``include_buggy_nodes: false``): an entry for every good node the
+    model made (one with a plan), oldest first, whole: design, results (the analysis) and
+    validation metric."""
     good = [n for n in tree if n.id in plans and not reflector.is_buggy(n) and n.dev_score is not None]
-    return join_summaries([node_summary(_plan(plans, n.id), reflector.analysis_of(n), n.dev_score,
-                                        debug=n.id in debug_ids, buggy=False) for n in good])
+    return [node_summary(_plan(plans, n.id), reflector.analysis_of(n), n.dev_score, debug=n.id in debug_ids, buggy=False)
+            for n in good]
 
 
-def ancestral_memory(tree, node_id: int, plans: dict[int, str], reflector, debug_ids: set[int] = frozenset()) -> str:
-    """AIRA's ``debug_memory`` (``ancestral_memory``, until the last good ancestor): the buggy chain
-    that ends at ``node_id``, oldest first, each attempt's plan and analysis ("" when none)."""
+def ancestral_memory(tree, node_id: int, plans: dict[int, str], reflector, debug_ids: set[int] = frozenset()) -> list[str]:
+    """AIRA's ``debug_memory`` (``ancestral_memory``, until the last good ancestor): an entry for
+    each attempt of the buggy chain that ends at ``node_id``, oldest first: its plan and analysis."""
     chain = []
     node = tree[node_id]
     while node is not None and not node.is_root and reflector.is_buggy(node):
@@ -131,7 +153,7 @@ def ancestral_memory(tree, node_id: int, plans: dict[int, str], reflector, debug
             chain.insert(0, node_summary(_plan(plans, node.id), reflector.analysis_of(node), None,
                                          debug=node.id in debug_ids, buggy=True))
         node = tree[node.parent_id] if node.parent_id is not None else None
-    return join_summaries(chain)
+    return chain
 
 
 def sibling_plans(tree, plans: dict[int, str], siblings: list[int]) -> str:
@@ -143,7 +165,7 @@ def sibling_plans(tree, plans: dict[int, str], siblings: list[int]) -> str:
         f"- sibling {i} ({tree[i].status}): {_plan(plans, i)}" for i in siblings)
 
 
-def draft_request(episode, cfg, memory: str) -> EditRequest:
+def draft_request(episode, cfg, memory: Memory) -> EditRequest:
     """AIRA's draft: goal, TASK DESCRIPTION, PREVIOUSLY EXPLORED IDEAS, (the baseline), CONSTRAINTS,
     DATA, COMPUTE, the request to differ, RESPONSE FORMAT, the plan guide and the answer's layout."""
     root = episode.tree.root
@@ -155,13 +177,17 @@ def draft_request(episode, cfg, memory: str) -> EditRequest:
               "but keep the EVALUATION CONSISTENT. Brainstorm possible approaches and WHY THEY ARE LIKELY TO BE "
               "EFFECTIVE AND RAISE THE PERFORMANCE on this task, data and compute. Remember: the first idea should be "
               "simple and easy to implement, the last ones more complex and sophisticated.")
-    sections = [DRAFT_GOAL, prompts.task_section(episode.task_text, cfg), base,
-                _block("PREVIOUSLY EXPLORED IDEAS", memory), "**CONSTRAINTS**:\n" + _bullets(CONSTRAINTS), DATA, COMPUTE,
-                differ, _script_requirements("whole"), PLAN_GUIDE, _answer_format("Idea to implement", "whole")]
-    return EditRequest(_messages(INTRO, sections), files, "whole", "draft")
+
+    def build(text: str) -> EditRequest:
+        sections = [DRAFT_GOAL, prompts.task_section(episode.task_text, cfg), base,
+                    _block("PREVIOUSLY EXPLORED IDEAS", text), "**CONSTRAINTS**:\n" + _bullets(CONSTRAINTS), DATA, COMPUTE,
+                    differ, _script_requirements("whole"), PLAN_GUIDE, _answer_format("Idea to implement", "whole")]
+        return EditRequest(_messages(INTRO, sections), files, "whole", "draft")
+
+    return fit_memory(episode, build, memory, cfg.max_tokens, "ideas")
 
 
-def improve_request(episode, node_id: int, cfg, memory: str, kind: str = "improve") -> EditRequest:
+def improve_request(episode, node_id: int, cfg, memory: Memory, kind: str = "improve") -> EditRequest:
     """AIRA's improve: goal, TASK DESCRIPTION, PREVIOUS SOLUTION (code, terminal output and the
     node's feedback), PREVIOUSLY EXPLORED IMPROVEMENT IDEAS, CONSTRAINTS, DATA, COMPUTE, the request
     to differ, RESPONSE FORMAT, the plan guide and the answer's layout."""
@@ -174,14 +200,18 @@ def improve_request(episode, node_id: int, cfg, memory: str, kind: str = "improv
     differ = ("Consider the ideas explored before and make sure your improvement is a DIFFERENT IMPROVEMENT OF THE "
               "SOLUTION, but keep the EVALUATION CONSISTENT. Brainstorm possible improvements and WHY THEY ARE LIKELY "
               "TO BE EFFECTIVE AND RAISE THE PERFORMANCE on this task, data and compute.")
-    sections = [IMPROVE_GOAL, prompts.task_section(episode.task_text, cfg), previous,
-                _block("PREVIOUSLY EXPLORED IMPROVEMENT IDEAS", memory), "**CONSTRAINTS**:\n" + _bullets(CONSTRAINTS),
-                DATA, COMPUTE, differ, _script_requirements(cfg.edit_form), PLAN_GUIDE,
-                _answer_format("Improvement Idea to implement", cfg.edit_form)]
-    return EditRequest(_messages(INTRO, sections), files, cfg.edit_form, kind)
+
+    def build(text: str) -> EditRequest:
+        sections = [IMPROVE_GOAL, prompts.task_section(episode.task_text, cfg), previous,
+                    _block("PREVIOUSLY EXPLORED IMPROVEMENT IDEAS", text), "**CONSTRAINTS**:\n" + _bullets(CONSTRAINTS),
+                    DATA, COMPUTE, differ, _script_requirements(cfg.edit_form), PLAN_GUIDE,
+                    _answer_format("Improvement Idea to implement", cfg.edit_form)]
+        return EditRequest(_messages(INTRO, sections), files, cfg.edit_form, kind)
+
+    return fit_memory(episode, build, memory, cfg.max_tokens, "ideas")
 
 
-def debug_request(episode, node_id: int, cfg, memory: str) -> EditRequest:
+def debug_request(episode, node_id: int, cfg, memory: Memory) -> EditRequest:
     """AIRA's debug: introduction, Task Description, Previous debugging attempts (the ancestral
     memory), Buggy Implementation, Execution Output (Error) and the node's feedback, Instructions,
     Other remarks, the brainstorm and the answer's layout."""
@@ -205,12 +235,15 @@ def debug_request(episode, node_id: int, cfg, memory: str) -> EditRequest:
     closing = ("Brainstorm ways to fix the bug and WHY THEY ARE LIKELY TO FIX IT in this implementation. If you see "
                "other bugs further on, fix them too. Write a bug-fix plan that guides your reasoning step by step, and "
                "reflect on it so that every requirement is met.\n" + _answer_format("Bug Fix Plan", cfg.edit_form))
-    sections = [prompts.task_section(episode.task_text, cfg),
-                _block("Previous debugging attempts", memory),
-                f"# Buggy Implementation\n{prompts.code_block(files, cfg.max_code_chars)}", output,
-                f"# Feedback on this implementation\n{prompts.node_feedback(node.diagnostics, cfg)}",
-                instructions, remarks, closing]
-    return EditRequest(_messages(DEBUG_INTRO, sections), files, cfg.edit_form, "debug")
+
+    def build(text: str) -> EditRequest:
+        sections = [prompts.task_section(episode.task_text, cfg), _block("Previous debugging attempts", text),
+                    f"# Buggy Implementation\n{prompts.code_block(files, cfg.max_code_chars)}", output,
+                    f"# Feedback on this implementation\n{prompts.node_feedback(node.diagnostics, cfg)}",
+                    instructions, remarks, closing]
+        return EditRequest(_messages(DEBUG_INTRO, sections), files, cfg.edit_form, "debug")
+
+    return fit_memory(episode, build, memory, cfg.max_tokens, "attempts")
 
 
 def crossover_request(episode, a_id: int, b_id: int, cfg, memory: str = "", kind: str = "crossover") -> EditRequest:

@@ -218,9 +218,10 @@ class EvolutionaryPolicy(Policy):
                     pop.admit(node_id, node.dev_score)
             generation += 1
 
-    def memory(self, episode: Episode) -> str:
+    def memory(self, episode: Episode) -> list[str]:
+        """AIRA's ``simple_memory`` entries (none with ``memory=False``)."""
         if not self.config.memory:
-            return ""
+            return []
         return aira_prompts.simple_memory(episode.tree, self.plans, self.reflector, self.debug_ids)
 
     def make_offspring(self, episode: Episode, plan: list[tuple[str, list[int]]], generation: int) -> list[int]:

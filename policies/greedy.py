@@ -42,7 +42,7 @@ from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import request_edits
 from policies.reflection import ReflectionConfig, Reflector, env_analysis
 
-__all__ = ["GreedyConfig", "GreedyPolicy", "aide_select", "debuggable_nodes", "draft_count", "good_nodes", "memory_summary", "analysis"]
+__all__ = ["GreedyConfig", "GreedyPolicy", "aide_select", "debuggable_nodes", "draft_count", "good_nodes", "memory_entries", "memory_summary", "analysis"]
 
 
 OPERATOR_SETS = ("aide", "aira")
@@ -109,18 +109,23 @@ def aide_select(tree: Tree, num_drafts: int, debug_prob: float, max_debug_depth:
     return "improve", best.id
 
 
-def memory_summary(tree: Tree, plans: dict[int, str], *, start: str = "baseline", detail: str = "full",
-                   reflector: Reflector | None = None) -> str:
-    """AIDE's journal summary: design, results and validation metric of every good node, oldest
-    first, whole. The results are the review's analysis (``reflector``), else the environment's
-    feedback line (``env_analysis``)."""
+def memory_entries(tree: Tree, plans: dict[int, str], *, start: str = "baseline", detail: str = "full",
+                   reflector: Reflector | None = None) -> list[str]:
+    """AIDE's journal summary as entries: design, results and validation metric of every good
+    node, oldest first, whole. The results are the review's analysis (``reflector``), else the
+    environment's feedback line (``env_analysis``)."""
     is_buggy = reflector.is_buggy if reflector is not None else _env_buggy
     entries = []
     for node in good_nodes(tree, start, is_buggy):
         plan = "the provided baseline" if node.is_root else (" ".join(plans.get(node.id, "").split()) or "(no plan given)")
         results = reflector.analysis_of(node) if reflector is not None else env_analysis(dict(node.diagnostics), detail)
         entries.append((plan, results, node.dev_score))
-    return aide_prompts.journal_summary(entries)
+    return aide_prompts.journal_entries(entries)
+
+
+def memory_summary(tree: Tree, plans: dict[int, str], **options) -> str:
+    """The journal summary's whole text (``memory_entries`` joined by AIDE's rule)."""
+    return aide_prompts.SEPARATOR.join(memory_entries(tree, plans, **options))
 
 
 class GreedyPolicy(Policy):
@@ -166,7 +171,7 @@ class GreedyPolicy(Policy):
             return aira_prompts.improve_request(episode, node_id, cfg, memory)
         if kind == "debug":
             return aide_prompts.debug_request(episode, node_id, cfg)
-        memory = memory_summary(tree, self.plans, start=cfg.start, detail=cfg.diagnostics, reflector=reflector)
+        memory = memory_entries(tree, self.plans, start=cfg.start, detail=cfg.diagnostics, reflector=reflector)
         if kind == "draft":
             return aide_prompts.draft_request(episode, cfg, memory)
         return aide_prompts.improve_request(episode, node_id, cfg, memory)

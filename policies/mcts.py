@@ -74,7 +74,7 @@ def debug_chains(episode: Episode, results: list[int], plans: dict[int, str], cf
         if not buggy:
             break
         requests = [aira_prompts.debug_request(episode, results[i], cfg, aira_prompts.ancestral_memory(
-            episode.tree, results[i], plans, reflector, debug_ids) if cfg.memory else "") for i in buggy]
+            episode.tree, results[i], plans, reflector, debug_ids) if cfg.memory else []) for i in buggy]
         fixed_ids = []
         for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
             fixed = episode.apply(outcome, results[i], kind="debug", note=note, calls=reflector.take_calls())
@@ -209,11 +209,11 @@ class MCTSPolicy(Policy):
         """A draft (from the root, under the start protocol) or an improvement of ``node_id``, with
         AIRA's memory (and the siblings' plans under ``sibling_memory``)."""
         cfg = self.config
-        memory = ""
+        memory: list[str] = []
         if cfg.memory:
             memory = aira_prompts.simple_memory(episode.tree, self.plans, self.reflector, self.debug_ids)
-            if cfg.sibling_memory and siblings:
-                memory = "\n\n".join(p for p in (memory, aira_prompts.sibling_plans(episode.tree, self.plans, siblings)) if p)
+            if cfg.sibling_memory and siblings:  # the newest entry: kept longest when the window is tight
+                memory.append(aira_prompts.sibling_plans(episode.tree, self.plans, siblings))
         if node_id == episode.tree.root.id:
             return aira_prompts.draft_request(episode, cfg, memory)
         return aira_prompts.improve_request(episode, node_id, cfg, memory)

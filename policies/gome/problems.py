@@ -64,6 +64,9 @@ HYPOTHESIS_FORMAT = (
 )
 
 
+ANSWER = "Answer with JSON only, in the output format given in the instructions."
+
+
 def _siblings(inp: DiagnosisInput, what: str) -> str:
     text = render_siblings(inp.siblings)
     return f"\n\n### Diversity to your siblings\n{text} Your {what} must differ from theirs." if text else ""
@@ -76,6 +79,7 @@ def _user(inp: DiagnosisInput, history: str | None, challenges: str = "") -> str
     parts.append("# Current SOTA Implementation\n" + "\n\n".join(inp.sota))
     if challenges:
         parts.append("# Identified Challenges\n" + challenges)
+    parts.append(ANSWER)
     return "\n\n".join(parts)
 
 

@@ -18,8 +18,9 @@ Switches (fields of every tree search's config, :class:`ReflectionConfig`):
 
 - ``reflect`` (default True): make the call after every run. False turns it off (no call; the
   memory's analysis is then the environment's feedback line). One place turns it off for every
-  tree search at once: the ``"*"`` options of a preset or of ``gome-benchmark --set reflect=false``
-  (GOME has no such option and ignores it where options are filtered per policy).
+  tree search at once: a preset's ``"*"`` options (``preset_options`` keeps only the options a
+  policy has, so GOME is unaffected), or ``gome-benchmark --policies greedy,mcts,evolutionary
+  --set reflect=false`` (with ``gome`` listed too, name each: ``--set greedy.reflect=false``).
 - ``reflection_marks_bugs`` (default True, the references' rule): a run the model calls buggy is
   treated as buggy by the search (not a good node, debugged, backs up nothing) even when it ran.
 - ``reflection_temperature`` 0.5 and ``reflection_top_p`` 1.0: aideml ``aide/utils/config.yaml``

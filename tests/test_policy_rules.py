@@ -55,9 +55,15 @@ def test_gome_feedback_decision_is_the_acceptance_and_reaches_the_next_round(mak
     assert first["dev_score"] > record["final"]["baseline_dev_score"]  # better, but the feedback says no
     assert trace.experiments[0].decision is False and trace.experiments[0].feedback_source == "model"
     assert record["steps"][1]["parent_id"] == 0  # round 1 edits the unreplaced best again
+    # RD-Agent's hypothesis call of round 1 sees the experiment in the history (describe.trace)
+    diagnosis = user_texts(backend, "# Identified Challenges")[1]
+    assert "Surpass previous best: no" in diagnosis and "Experiment feedback: [Experiment Analysis] not convincing" in diagnosis
+    assert "Code change summary: a linear rule" in diagnosis
+    # the combined diagnosis (an extension) also shows the previous trial's feedback
+    backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
+    episode(make_tiny_env(max_steps=2, sandbox="subprocess"), "gome", backend, num_traces=1, diagnosis_calls="combined")
     diagnosis = user_texts(backend, "List up to")[1]
     assert "Feedback decision (replace the best): no" in diagnosis and "not convincing" in diagnosis
-    assert "Code change summary: a linear rule" in diagnosis
 
     # accept="score": no feedback call, the dev score decides
     backend = table_backend({"Replace Best Result": NO, "Answer with JSON only": DIAGNOSIS}, default=programs())
@@ -110,7 +116,7 @@ def test_gome_scratch_start_drafts_without_the_baseline(make_tiny_env):
     first = record["steps"][0]
     assert first["kind"] == "draft" and first["parent_id"] == 0
     assert all(BASELINE_LINE not in "\n".join(m["content"] for m in c) for c in backend.conversations[:2])
-    assert "No previous complete experiment available" in user_texts(backend, "List up to")[0]
+    assert "No previous complete experiment available" in user_texts(backend, "# Current SOTA Implementation")[0]
     assert policy.traces[0].best_id == first["node_id"]  # a first valid result, accepted
 
 

@@ -76,7 +76,7 @@ def _user(inp: DiagnosisInput, history: str | None, challenges: str = "") -> str
     parts = ["# Scenario Description\n" + inp.task_text]
     if history is not None:
         parts.append("# Previous Experiments and Feedbacks\n" + history_text(inp, history))
-    parts.append("# Current SOTA Implementation\n" + "\n\n".join(inp.sota))
+    parts.append("# Current SOTA Implementation\n" + "\n\n".join("#" + section for section in inp.sota))  # its sub-sections
     if challenges:
         parts.append("# Identified Challenges\n" + challenges)
     parts.append(ANSWER)

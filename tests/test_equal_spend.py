@@ -6,11 +6,10 @@ task, the feedback) at RD-Agent's sampling; reflections (GOME's feedback, the tr
 analysis) are made and charged; a token budget stops every policy within one call of it; and no
 memory is cut below the model's context window. The `full` preset is equal spend.
 
-TODO(lead, issue 23 / H23a): the tree searches' prompt markers (AIDE's draft / improve / debug
-sections, AIRA's operator prompts) belong here once H23a's ``aide_prompts.py`` /
-``aira_prompts.py`` are merged, and their memories should go through
-``policies.context.fit_prompt`` so that ``test_no_memory_is_cut_below_the_context_window``
-can cover them too; today it covers GOME's history.
+The tree searches' side of the same checks lives with their prompts: tests/test_reference_prompts.py
+(AIDE's and AIRA-dojo's sections, their memories whole until the context window is full) and
+tests/test_reflection.py (every run reviewed and charged); here all four policies share the
+reflection and token-budget checks.
 """
 
 from __future__ import annotations

@@ -44,8 +44,11 @@ class PolicyConfig:
     ``edit_form``: how the model is asked to write edits: ``whole`` (the complete new file),
     ``search_replace`` (SEARCH/REPLACE blocks), ``diff`` (a unified diff) or ``auto`` (accept any).
     ``max_parse_retries``: how many times an unusable answer is sent back with the reason.
-    The ``max_*_chars`` options cut prompt sections (small models have small contexts);
-    ``max_output_chars`` is how much execution output is shown at each end (AIDE: 2,500).
+    The ``max_*_chars`` options cut the task text, code, feedback and output sections (small
+    models have small contexts); ``max_output_chars`` is how much execution output is shown at
+    each end (AIDE: 2,500). Memories, histories and journals have no such cap: they are kept
+    whole, as their references keep them, and only their oldest entries are left out (marked)
+    when a prompt would not fit the model's context window (``policies.context``).
     ``diagnostics``: how rich the feedback in prompts is: ``full``, ``standard`` or ``minimal``
     (one renderer, ``prompts.node_feedback``, for every prompt of every policy).
     ``start``: the protocol's starting point: ``baseline`` (the default: first prompts see node
@@ -65,7 +68,6 @@ class PolicyConfig:
     max_code_chars: int = 8000
     max_feedback_chars: int = 2000
     max_output_chars: int = 2500
-    max_memory_chars: int = 1500
     diagnostics: str = "full"
 
     def __post_init__(self) -> None:

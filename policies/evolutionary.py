@@ -2,7 +2,7 @@
 with ``configs/solver/mlebench/evo.yaml``).
 
 A :class:`Population` (AIRA's single island) holds good solutions. Each generation makes
-``individuals_per_generation`` offspring (asked for in batched model calls):
+``individuals_per_generation`` offspring :
 
 - generation 0: drafts; every good result (after debugging) seeds the population;
 - later: each offspring is a **crossover** of two parents with probability ``crossover_prob``
@@ -15,11 +15,18 @@ debugged up to ``max_debug_depth`` times; one still buggy is discarded. From gen
 offspring is admitted only when its dev score is at least the population's average (AIRA's
 admission rule); past ``population_size`` the worst member is dropped.
 
-Drafts (under the ``start`` protocol) and mutations see AIRA's memory: the plan and dev score of
-every good node so far (``policies.mcts.journal_memory``); debugging sees the chain's earlier
-attempts (``debug_memory``); crossovers see none (as in AIRA). Sampling: temperature 0.6,
-top-p 0.95 for drafts, mutations and debugging; temperature 0.5 for crossovers (AIRA's operator
-settings). docs/POLICIES.md lists each default against the reference.
+The prompts are AIRA's operator prompts (``policies.aira_prompts``). Drafts (under the ``start``
+protocol) and mutations see AIRA's ``simple_memory`` (design, results and dev score of every good
+node so far); debugging sees the chain's earlier attempts (``ancestral_memory``); crossovers see
+none (as in AIRA). Every run is reviewed by the model (AIRA's analyze operator,
+``policies.reflection``; ``reflect``). Sampling: temperature 0.6, top-p 0.95 for drafts, mutations
+and debugging; temperature 0.5 for crossovers (AIRA's operator settings).
+
+As in AIRA, offspring are made one at a time, each reviewed and debugged before the next is asked
+for (so a later offspring's memory holds the earlier ones); parents are drawn from the population
+as of the generation's start. ``batch_generation=True`` (extension, off) asks for the generation's
+drafts and mutations in one batched call and its crossovers in another, and debugs them together.
+docs/POLICIES.md lists each default against the reference.
 """
 
 from __future__ import annotations
@@ -31,20 +38,23 @@ from dataclasses import dataclass, field
 
 from gome_env.grading.direction import Direction
 
-from policies import prompts
+from policies import aira_prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
-from policies.mcts import debug_chains, journal_memory
+from policies.mcts import debug_chains
+from policies.reflection import ReflectionConfig, Reflector
 
 __all__ = ["EvolutionaryConfig", "EvolutionaryPolicy", "Population", "plan_generation", "softmax"]
 
 
 @dataclass
-class EvolutionaryConfig(PolicyConfig):
+class EvolutionaryConfig(PolicyConfig, ReflectionConfig):
     """AIRA-dojo's MLE-bench settings: population (island) of up to 500, 5 offspring per
     generation, crossover probability 0.5 from generation 2, debug depth 10, selection
     temperature 1.0 (``initial_temp = final_temp = 1.0``), operator sampling 0.6 / 0.95 and a
-    crossover temperature of 0.5. ``memory=False`` leaves the memory of good nodes out."""
+    crossover temperature of 0.5. ``memory=False`` leaves the memory of good nodes out.
+    ``batch_generation`` (extension, off): a generation's offspring in batched calls. The
+    reflection switches: ``policies.reflection``."""
 
     population_size: int = 500
     individuals_per_generation: int = 5
@@ -54,6 +64,7 @@ class EvolutionaryConfig(PolicyConfig):
     selection_temperature: float = 1.0
     crossover_temperature: float = 0.5
     memory: bool = True
+    batch_generation: bool = False
     temperature: float = 0.6
     top_p: float = 0.95
 
@@ -168,7 +179,7 @@ def plan_generation(generation: int, pop: Population, cfg: EvolutionaryConfig, r
 
 class EvolutionaryPolicy(Policy):
     """AIRA-dojo's evolutionary search: drafts, then mutations and crossovers of softmax-drawn
-    parents, debugged, admitted when at least as good as the population's average."""
+    parents, reviewed, debugged, admitted when at least as good as the population's average."""
 
     name = "evolutionary"
     Config = EvolutionaryConfig
@@ -177,22 +188,29 @@ class EvolutionaryPolicy(Policy):
         super().__init__(model, **config)
         self.population: Population | None = None
         self.plans: dict[int, str] = {}
+        self.debug_ids: set[int] = set()
+        self.reflector = Reflector(self.config)
 
     def run(self, episode: Episode) -> None:
         cfg = self.config
         direction = Direction(episode.higher_is_better)
         self.population = pop = Population(direction, cfg.population_size)
+        self.reflector = Reflector(cfg)
         root = episode.tree.root
         if getattr(cfg, "start", "baseline") == "baseline" and not root.is_buggy and root.dev_score is not None:
             pop.seed(root.id, root.dev_score)  # the baseline is a member from the start
         generation = 0
         while True:
             plan = plan_generation(generation, pop, cfg, episode.rng)
-            children = self.make_offspring(episode, plan, generation)
-            results = self.debug(episode, children, generation)
+            if cfg.batch_generation:
+                results = self.debug(episode, self.make_offspring(episode, plan, generation), generation)
+            else:
+                results = []
+                for item in plan:  # AIRA: one offspring at a time, reviewed and debugged before the next
+                    results += self.debug(episode, self.make_offspring(episode, [item], generation), generation)
             for node_id in results:
                 node = episode.tree[node_id]
-                if node.is_buggy:
+                if self.reflector.is_buggy(node):
                     continue  # not fixed: discarded
                 if generation == 0:
                     pop.seed(node_id, node.dev_score)
@@ -200,24 +218,26 @@ class EvolutionaryPolicy(Policy):
                     pop.admit(node_id, node.dev_score)
             generation += 1
 
-    def memory(self, episode: Episode) -> str:
-        cfg = self.config
-        return journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars) if cfg.memory else ""
+    def memory(self, episode: Episode) -> list[str]:
+        """AIRA's ``simple_memory`` entries (none with ``memory=False``)."""
+        if not self.config.memory:
+            return []
+        return aira_prompts.simple_memory(episode.tree, self.plans, self.reflector, self.debug_ids)
 
     def make_offspring(self, episode: Episode, plan: list[tuple[str, list[int]]], generation: int) -> list[int]:
-        """Ask for the generation's offspring (drafts and mutations in one batch, crossovers in
-        another at the crossover temperature) and run each; return the new node ids (an unusable
+        """Ask for the offspring of ``plan`` (drafts and mutations in one call, crossovers in another
+        at the crossover temperature), run and review each; return the new node ids (an unusable
         answer makes none)."""
         cfg = self.config
         memory = self.memory(episode)
         requests: list[tuple[int, int, EditRequest]] = []  # (plan index, base node, request)
         for i, (op, parents) in enumerate(plan):
             if op == "draft":
-                base, request = episode.tree.root.id, prompts.draft_request(episode, cfg, memory)
+                base, request = episode.tree.root.id, aira_prompts.draft_request(episode, cfg, memory)
             elif op == "mutate":
-                base, request = parents[0], prompts.improve_request(episode, parents[0], cfg, memory, kind="mutate")
+                base, request = parents[0], aira_prompts.improve_request(episode, parents[0], cfg, memory, kind="mutate")
             else:  # AIRA's crossover sees no memory
-                base, request = parents[0], prompts.crossover_request(episode, parents[0], parents[1], cfg)
+                base, request = parents[0], aira_prompts.crossover_request(episode, parents[0], parents[1], cfg)
             requests.append((i, base, request))
         crossover_cfg = dataclasses.replace(cfg, temperature=cfg.crossover_temperature, top_p=1.0)
         outcomes: dict[int, object] = {}
@@ -228,17 +248,23 @@ class EvolutionaryPolicy(Policy):
         children = []
         for i, base, _ in requests:
             op, parents = plan[i]
-            node = episode.apply(outcomes[i], base, kind=op, note={"generation": generation, "parents": parents})
+            node = episode.apply(outcomes[i], base, kind=op, note={"generation": generation, "parents": parents},
+                                 calls=self.reflector.take_calls())
             if node is not None:
                 self.plans[node.id] = outcomes[i].edit.plan
                 children.append(node.id)
+        self.reflector.reflect(episode, children)
         return children
 
     def debug(self, episode: Episode, children: list[int], generation: int) -> list[int]:
         """Debug the buggy children (batched across them) until fixed or ``max_debug_depth``
         attempts, each prompt with AIRA's debug memory; return the last node of each chain."""
-        return debug_chains(episode, children, self.plans, self.config, note={"generation": generation})
+        return debug_chains(episode, children, self.plans, self.config, self.reflector, self.debug_ids,
+                            note={"generation": generation})
 
     def summary(self) -> dict:
         pop = self.population
-        return {} if pop is None else {"population": sorted(pop.members), "score_range": [pop.low, pop.high]}
+        out = {"reflections": self.reflector.summary()}
+        if pop is not None:
+            out |= {"population": sorted(pop.members), "score_range": [pop.low, pop.high]}
+        return out

@@ -9,16 +9,17 @@ One iteration:
    while they are equal). An unvisited child (an unfixed bug) is never chosen (AIRA: -1e8);
 2. **expand**: make ``num_children`` children, one at a time (AIRA): drafts from the root
    (under the ``start`` protocol: with node 0's code under ``"baseline"``), improvements
-   elsewhere. Each child's prompt holds AIRA's memory (plan and dev score of every good node)
-   and the plans of its earlier siblings, and asks for a different idea;
-3. **debug**: a buggy child is debugged up to ``max_debug_depth`` times (AIRA: 20), each prompt
-   with AIRA's debug memory (the plans of the chain's earlier attempts);
-4. **back up**: only a good result's dev score is backed up (the child's, or the fixed one's),
+   elsewhere, with AIRA's operator prompts and ``simple_memory`` (``policies.aira_prompts``);
+3. **review**: after every run the model reviews it (AIRA's analyze operator,
+   ``policies.reflection``; ``reflect``): a bug or not, and an analysis for the memories;
+4. **debug**: a buggy child is debugged up to ``max_debug_depth`` times (AIRA: 20), each prompt
+   with AIRA's debug memory (the chain's earlier attempts with their analyses);
+5. **back up**: only a good result's dev score is backed up (the child's, or the fixed one's),
    along the path to the root; an unfixed bug backs up nothing (AIRA).
 
-``batch_children=True`` (this project's extension, off by default) asks for all children of an
-expansion in one batched call, without the siblings' plans. docs/POLICIES.md lists each default
-against the reference.
+Extensions, off by default: ``batch_children=True`` asks for all children of an expansion in
+one batched call; ``sibling_memory=True`` adds the plans of the expansion's earlier children
+(any status) to the memory. docs/POLICIES.md lists each default against the reference.
 """
 
 from __future__ import annotations
@@ -29,25 +30,28 @@ from dataclasses import dataclass, field
 from gome_env.grading.direction import Direction
 from gome_env.tree import Tree
 
-from policies import prompts
+from policies import aira_prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import EditRequest, request_edits
+from policies.reflection import ReflectionConfig, Reflector
 
-__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "journal_memory", "debug_memory", "debug_chains"]
+__all__ = ["MCTSConfig", "MCTSPolicy", "SearchStats", "uct_score", "uct_select", "select_leaf", "debug_chains"]
 
 
 @dataclass
-class MCTSConfig(PolicyConfig):
+class MCTSConfig(PolicyConfig, ReflectionConfig):
     """AIRA-dojo's MLE-bench settings: ``uct_c`` 0.25, ``num_children`` 5 per expansion,
-    ``max_debug_depth`` 20, sampling temperature 0.6 and top-p 0.95. ``memory=False`` leaves
-    the memory and the siblings' plans out; ``batch_children=True`` (extension) batches an
-    expansion's children in one call."""
+    ``max_debug_depth`` 20, operator sampling temperature 0.6 and top-p 0.95 (``mcts.yaml``).
+    ``memory=False`` leaves the memories out. Extensions (off): ``batch_children`` batches an
+    expansion's children in one call, ``sibling_memory`` shows the earlier siblings' plans. The
+    reflection switches: ``policies.reflection``."""
 
     uct_c: float = 0.25
     num_children: int = 5
     max_debug_depth: int = 20
     memory: bool = True
     batch_children: bool = False
+    sibling_memory: bool = False
     temperature: float = 0.6
     top_p: float = 0.95
 
@@ -57,60 +61,30 @@ class MCTSConfig(PolicyConfig):
             raise ConfigError("need num_children >= 1, max_debug_depth >= 0 and uct_c >= 0")
 
 
-def journal_memory(tree: Tree, plans: dict[int, str], metric: str, limit: int, siblings: list[int] = ()) -> str:
-    """AIRA's ``simple_memory``: the plan and dev score of every good node made so far (newest
-    kept when it must be cut), then the plans of this expansion's earlier ``siblings`` (any
-    status), and the request to propose something different. Empty when there is nothing yet."""
-    lines = []
-    for node in tree.good_nodes:
-        if node.id in plans:
-            plan = " ".join(plans[node.id].split()) or "(no plan given)"
-            lines.append(f"- node {node.id}: {plan} -> {metric} {node.dev_score}")
-    sib = []
-    for node_id in siblings:
-        plan = " ".join(plans.get(node_id, "").split()) or "(no plan given)"
-        sib.append(f"- sibling {node_id} ({tree[node_id].status}): {plan}")
-    if not lines and not sib:
-        return ""
-    tail = ("Ideas already tried from this node:\n" + "\n".join(sib) + "\n") if sib else ""
-    while lines and len("\n".join(lines)) + len(tail) > limit:
-        lines.pop(0)  # the oldest entries go first; entries are never cut mid-line
-    parts = [p for p in ("\n".join(lines), tail.rstrip("\n")) if p]
-    return "\n".join(parts) + "\nPropose an idea that differs from all of these."
-
-
-def debug_memory(tree: Tree, plans: dict[int, str], node_id: int, limit: int) -> str:
-    """AIRA's ``debug_memory`` (ancestral memory): the plans of the earlier attempts in a buggy
-    chain, from the buggy node up to its last good ancestor, oldest first ('' when none)."""
-    chain = []
-    node = tree[node_id]
-    while node is not None and node.is_buggy and not node.is_root:
-        chain.insert(0, node)
-        node = tree[node.parent_id] if node.parent_id is not None else None
-    lines = [f"- attempt at node {n.id} ({n.status}): {' '.join(plans.get(n.id, '').split()) or '(no plan given)'}" for n in chain]
-    while len(lines) > 1 and len("\n".join(lines)) > limit:
-        lines.pop(0)
-    return "\n".join(lines)
-
-def debug_chains(episode: Episode, results: list[int], plans: dict[int, str], cfg, note: dict | None = None) -> list[int]:
+def debug_chains(episode: Episode, results: list[int], plans: dict[int, str], cfg, reflector: Reflector,
+                 debug_ids: set[int], note: dict | None = None) -> list[int]:
     """AIRA's debug loop, shared by MCTS and evolutionary search: debug every buggy node of
-    ``results`` (batched across them) until fixed or ``cfg.max_debug_depth`` attempts, each prompt
-    with the chain's earlier attempts as memory (when ``cfg.memory``). Returns the last node of
-    each chain; the plans of new nodes are added to ``plans``."""
+    ``results`` (buggy for the search: ``reflector.is_buggy``; batched across them) until fixed or
+    ``cfg.max_debug_depth`` attempts, each prompt with the chain's earlier attempts as memory (when
+    ``cfg.memory``), each new run reviewed. Returns the last node of each chain; the plans of new
+    nodes are added to ``plans`` and their ids to ``debug_ids``."""
     results = list(results)
     for _ in range(cfg.max_debug_depth):
-        buggy = [i for i, r in enumerate(results) if episode.tree[r].is_buggy]
+        buggy = [i for i, r in enumerate(results) if reflector.is_buggy(episode.tree[r])]
         if not buggy:
             break
-        memory = [debug_memory(episode.tree, plans, results[i], cfg.max_memory_chars) if cfg.memory else "" for i in buggy]
-        requests = [prompts.debug_request(episode, results[i], cfg, m) for i, m in zip(buggy, memory)]
+        requests = [aira_prompts.debug_request(episode, results[i], cfg, aira_prompts.ancestral_memory(
+            episode.tree, results[i], plans, reflector, debug_ids) if cfg.memory else []) for i in buggy]
+        fixed_ids = []
         for i, outcome in zip(buggy, request_edits(episode, requests, config=cfg)):
-            fixed = episode.apply(outcome, results[i], kind="debug", note=note)
+            fixed = episode.apply(outcome, results[i], kind="debug", note=note, calls=reflector.take_calls())
             if fixed is not None:
                 plans[fixed.id] = outcome.edit.plan
+                debug_ids.add(fixed.id)
                 results[i] = fixed.id
+                fixed_ids.append(fixed.id)
+        reflector.reflect(episode, fixed_ids)
     return results
-
 
 
 @dataclass
@@ -184,7 +158,7 @@ def select_leaf(stats: SearchStats, tree: Tree, root: int, c: float) -> int:
 
 
 class MCTSPolicy(Policy):
-    """AIRA-dojo's MCTS: UCT selection, expansion with memory, debug loop, back-up of good results."""
+    """AIRA-dojo's MCTS: UCT selection, expansion with memory, review, debug loop, back-up of good results."""
 
     name = "mcts"
     Config = MCTSConfig
@@ -192,12 +166,15 @@ class MCTSPolicy(Policy):
     def __init__(self, model=None, **config) -> None:
         super().__init__(model, **config)
         self.plans: dict[int, str] = {}
+        self.debug_ids: set[int] = set()
         self.stats: SearchStats | None = None
+        self.reflector = Reflector(self.config)
 
     def run(self, episode: Episode) -> None:
         cfg = self.config
         root = episode.tree.root.id
         self.stats = stats = SearchStats(episode.higher_is_better)
+        self.reflector = Reflector(cfg)
         stats.add(root, None)
         while True:
             leaf = select_leaf(stats, episode.tree, root, cfg.uct_c)
@@ -205,9 +182,9 @@ class MCTSPolicy(Policy):
 
     def expand(self, episode: Episode, node_id: int) -> list[int]:
         """Make ``num_children`` children of ``node_id`` (one at a time, or one batch with
-        ``batch_children``), debug the buggy ones, back each result up; return the results. An
-        unusable answer makes no child."""
-        cfg = self.config
+        ``batch_children``), review each run, debug the buggy ones, back each result up; return
+        the results. An unusable answer makes no child."""
+        cfg, reflector = self.config, self.reflector
         groups = [list(range(cfg.num_children))] if cfg.batch_children else [[i] for i in range(cfg.num_children)]
         made: list[int] = []  # this expansion's children (before debugging): the siblings
         results: list[int] = []
@@ -215,32 +192,40 @@ class MCTSPolicy(Policy):
             requests = [self.request(episode, node_id, made) for _ in group]
             children = []
             for request, outcome in zip(requests, request_edits(episode, requests, config=cfg)):
-                child = episode.apply(outcome, node_id, kind=request.kind)
+                child = episode.apply(outcome, node_id, kind=request.kind, calls=reflector.take_calls())
                 if child is not None:
                     self.plans[child.id] = outcome.edit.plan
                     children.append(child.id)
             made.extend(children)
+            reflector.reflect(episode, children)
             for result in self.debug(episode, children):
                 self.stats.add(result, node_id)
                 node = episode.tree[result]
-                self.stats.backup(result, None if node.is_buggy else node.dev_score)
+                self.stats.backup(result, None if reflector.is_buggy(node) else node.dev_score)
                 results.append(result)
         return results
 
     def request(self, episode: Episode, node_id: int, siblings: list[int]) -> EditRequest:
-        """A draft (from the root, under the start protocol) or an improvement of ``node_id``,
-        with the memory and the siblings' plans."""
+        """A draft (from the root, under the start protocol) or an improvement of ``node_id``, with
+        AIRA's memory (and the siblings' plans under ``sibling_memory``)."""
         cfg = self.config
-        memory = journal_memory(episode.tree, self.plans, episode.metric_name, cfg.max_memory_chars, siblings) if cfg.memory else ""
+        memory: list[str] = []
+        if cfg.memory:
+            memory = aira_prompts.simple_memory(episode.tree, self.plans, self.reflector, self.debug_ids)
+            if cfg.sibling_memory and siblings:  # the newest entry: kept longest when the window is tight
+                memory.append(aira_prompts.sibling_plans(episode.tree, self.plans, siblings))
         if node_id == episode.tree.root.id:
-            return prompts.draft_request(episode, cfg, memory)
-        return prompts.improve_request(episode, node_id, cfg, memory)
+            return aira_prompts.draft_request(episode, cfg, memory)
+        return aira_prompts.improve_request(episode, node_id, cfg, memory)
 
     def debug(self, episode: Episode, results: list[int]) -> list[int]:
         """Debug buggy results (batched across them) until fixed or ``max_debug_depth`` tries,
         each prompt with AIRA's debug memory (the chain's earlier attempts)."""
-        return debug_chains(episode, results, self.plans, self.config)
+        return debug_chains(episode, results, self.plans, self.config, self.reflector, self.debug_ids)
 
     def summary(self) -> dict:
         s = self.stats
-        return {} if s is None else {"visits": {str(k): v for k, v in sorted(s.visits.items())}, "score_range": [s.low, s.high]}
+        out = {"reflections": self.reflector.summary()}
+        if s is not None:
+            out |= {"visits": {str(k): v for k, v in sorted(s.visits.items())}, "score_range": [s.low, s.high]}
+        return out

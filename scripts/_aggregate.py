@@ -34,8 +34,8 @@ from scripts._stats import cluster_mean, sem, task_means
 
 __all__ = [
     "FIGURES", "SCORES", "PAIR_FIGURES", "run_table", "complete_seeds", "summary_table", "paired_table",
-    "format_summary", "format_pairs", "sem", "normalised_score", "is_medal", "steps_table", "RUN_COLUMNS",
-    "split_unconfined", "format_left_out",
+    "format_summary", "format_pairs", "format_spend", "sem", "normalised_score", "is_medal", "steps_table",
+    "RUN_COLUMNS", "split_unconfined", "format_left_out",
 ]
 
 # (column in the run table, label in the printed table): rates in % of runs, the headline first
@@ -73,8 +73,20 @@ def run_table(run_lines: Iterable[dict], step_lines: Iterable[dict] | None = Non
         t[0] += int(s.get("prompt_tokens") or 0)
         t[1] += int(s.get("completion_tokens") or 0)
         t[2] += 1
-    rows = [run_figures(line, tokens.get((line.get("run_key"), line.get("attempt")))).to_dict() for line in run_lines]
-    return _typed(pd.DataFrame(rows, columns=RUN_COLUMNS))
+    lines = list(run_lines)
+    rows = [run_figures(line, tokens.get((line.get("run_key"), line.get("attempt")))).to_dict() for line in lines]
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    frame["spend"] = [_spend(line) for line in lines]  # equal spend (tokens:N) or step-matched (steps:N)
+    frame["token_budget"] = [(line.get("config") or {}).get("token_budget") for line in lines]
+    return _typed(frame)
+
+
+def _spend(line: dict) -> str:
+    """The run's budget label (``policies.presets.spend_label``) from its line's config."""
+    from policies.presets import spend_label
+
+    config = line.get("config") or {}
+    return spend_label(config.get("steps"), config.get("token_budget"))
 
 
 def split_unconfined(runs: pd.DataFrame, count_unconfined: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -190,6 +202,7 @@ def summary_table(runs: pd.DataFrame, by: tuple[str, ...] = ("policy", "model"),
         row["norm_flagged_tasks"] = " ".join(sorted(set(group.loc[group["norm_flag"].fillna("") != "", "task"])))
         row["default_flagged"] = int((group["default_flag"].fillna("") != "").sum())
         row["default_flagged_tasks"] = " ".join(sorted(set(group.loc[group["default_flag"].fillna("") != "", "task"])))
+        row["spend"] = " ".join(sorted({str(v) for v in all_runs.get("spend", pd.Series(dtype=str)).dropna()}))
         row["steps_mean"] = float(group["steps"].mean())
         row["tokens_mean"] = float((group["prompt_tokens"].fillna(0) + group["completion_tokens"].fillna(0)).mean())
         for col in ("model_calls", "model_s", "env_s", "wall_s"):
@@ -268,6 +281,8 @@ def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "mode
         return "(no finished runs)"
     by = [c for c in by if c in summary.columns]
     out = summary[by].copy()
+    if "spend" in summary:
+        out["spend"] = summary["spend"]
     out["runs"], out["seeds"], out["failed"] = summary["runs"], summary["seeds"], summary["failed"]
     for col, label in FIGURES:
         out[label] = [_pm(m, s) for m, s in zip(summary[f"{col}_mean"], summary[f"{col}_sem"])]
@@ -280,6 +295,25 @@ def format_summary(summary: pd.DataFrame, by: tuple[str, ...] = ("policy", "mode
     notes = _notes(summary, by) if "tasks_per_seed" in summary else []
     notes.insert(0, "± = standard error over tasks (each task's mean over its seeds; blank with one task)")
     return out.to_string(index=False) + ("\n" + "\n".join(notes) if notes else "")
+
+
+def format_spend(runs: pd.DataFrame) -> str:
+    """The tokens each run used (prompt + completion of every call), against its budget, with
+    why it stopped: one line per run."""
+    if runs.empty:
+        return "tokens per run: (no runs)"
+    lines = ["tokens used per run (prompt + completion of every model call):"]
+    for r in runs.to_dict("records"):
+        used = (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0)
+        used = 0 if used != used else int(used)  # NaN: no usage recorded
+        budget = r.get("token_budget")
+        of = f" of {int(budget):,} ({used / budget:.1%})" if budget == budget and budget else ""
+        calls = r.get("model_calls")
+        calls = "?" if calls is None or calls != calls else int(calls)
+        lines.append(f"  {r['policy']} / {r['model']} / {r['task']} / seed {r['seed']}: {used:,} tokens{of}, "
+                     f"{calls} calls, {r['steps']} steps, stopped by {r.get('stopped_by') or r.get('status')}  "
+                     f"[{r.get('spend', '')}]")
+    return "\n".join(lines)
 
 
 def format_pairs(pairs: pd.DataFrame) -> str:

@@ -28,18 +28,20 @@ import time
 from pathlib import Path
 
 from gome_env.tasks.task import DataDriftError
-from scripts._aggregate import format_left_out, format_pairs, format_summary, paired_table, split_unconfined
+from scripts._aggregate import (format_left_out, format_pairs, format_spend, format_summary, paired_table,
+                                split_unconfined)
 from scripts._bench import run_benchmark, write_tables
 from scripts._runs import SUITES, check_pins, make_specs, resolve_tasks
 
 DEFAULT_POLICIES = "gome,greedy"
 DEFAULT_MODELS = "smollm2"
 DEFAULT_TASKS = "smoke"
-# --preset: budgets and policy settings that --steps / --time-budget / --set override, defined
-# once in policies/presets.py (make_policy(..., preset=...) applies the same): "smoke" (the
-# default) keeps the embedded default short on 2 CPU cores with the bundled model; "full" leaves
-# every policy setting at its own default (AIDE's 20 steps).
-from policies.presets import PRESETS  # noqa: E402  (one definition for make_policy and the benchmark)
+# --preset: budgets and policy settings that --steps / --time-budget / --token-budget / --set
+# override, defined once in policies/presets.py (make_policy(..., preset=...) applies the same):
+# "smoke" (the default) keeps the embedded default short on 2 CPU cores with the bundled model;
+# "full" is equal spend (the same token budget for every policy, every policy setting at its own
+# default, a step cap only as a safety net); "full-steps" is step-matched (AIDE's 20 steps).
+from policies.presets import PRESETS, spend_label  # noqa: E402  (one definition for make_policy and the benchmark)
 
 ENVS_DIR_VAR = "GOME_ENVS_DIR"
 
@@ -95,11 +97,15 @@ def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "sm
     p.add_argument("--first-seed", type=int, default=0, help="the first seed")
     p.add_argument("--preset", choices=sorted(PRESETS), default=default_preset,
                    help="budget and policy settings: 'smoke' = 3 steps, 60 s per run, short answers and prompts "
-                        "(the CPU default); 'full' = 20 steps, every policy's own settings")
+                        f"(the CPU default); 'full' = equal spend: {PRESETS['full']['token_budget']:,} model tokens "
+                        f"per run for every policy, every policy's own settings, a {PRESETS['full']['steps']}-step "
+                        "cap as a safety net; 'full-steps' = step-matched: 20 steps, every policy's own settings")
     p.add_argument("--steps", type=int, default=None, help="environment steps per run (None: the preset's)")
     p.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                    help="wall-clock budget per run (None: the preset's; 0: no limit)")
-    p.add_argument("--token-budget", type=int, default=None, metavar="TOKENS", help="model tokens (in + out) per run")
+    p.add_argument("--token-budget", type=int, default=None, metavar="TOKENS",
+                   help="model tokens (prompt + completion of every call) per run; None: the preset's; 0: none "
+                        "(step-matched). A run ends within one call of it")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="[POLICY.]KEY=VALUE",
                    help="policy setting (JSON value), for every policy or one: --set max_tokens=256 "
                         "--set gome.num_traces=2; part of the run key")
@@ -152,8 +158,11 @@ def specs_from_args(args: argparse.Namespace, models: list[str] | None = None) -
     preset = PRESETS[args.preset]
     steps = args.steps if args.steps is not None else preset["steps"]
     time_budget = preset["time_budget"] if args.time_budget is None else (args.time_budget or None)
+    token_budget = preset["token_budget"] if args.token_budget is None else (args.token_budget or None)
     if steps < 1 or args.seeds < 1 or args.workers < 1:
         raise SystemExit("--steps, --seeds and --workers must be >= 1")
+    if token_budget is not None and token_budget < 1:
+        raise SystemExit("--token-budget must be >= 0 (0: no token budget)")
     envs_dir = str(Path(args.envs_dir).resolve()) if args.envs_dir else None
     policies = _split(args.policies)
     config = preset_config(args.preset, policies)
@@ -171,7 +180,21 @@ def specs_from_args(args: argparse.Namespace, models: list[str] | None = None) -
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     return make_specs(policies, models or _split(args.models), tasks, args.seeds, steps,
-                      time_budget, args.token_budget, config, env_config, envs_dir, args.first_seed)
+                      time_budget, token_budget, config, env_config, envs_dir, args.first_seed)
+
+
+def spend_header(specs: list) -> str:
+    """The printout's first line: what the runs were matched on (equal spend or step-matched)."""
+    labels = sorted({spend_label(s.steps, s.token_budget) for s in specs})
+    if len(labels) != 1:
+        return f"MIXED budgets ({', '.join(labels)}): the runs are not matched; compare within one spend only"
+    spec = specs[0]
+    if spec.token_budget:
+        return (f"equal spend: every run had the same budget of {spec.token_budget:,} model tokens (prompt + "
+                f"completion of every call, reflections and feedback included; a run ends within one call of it), "
+                f"with a {spec.steps}-step cap as a safety net  [spend = {labels[0]}]")
+    return (f"step-matched: every run had {spec.steps} environment steps and no token budget; policies that make "
+            f"more model calls per step spend more tokens  [spend = {labels[0]}]")
 
 
 def dry_run(specs: list, out: str) -> int:
@@ -203,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     store = run_from_args(specs, args)
     runs, summary = write_tables(store, specs, count_unconfined=args.count_unconfined)
     counted, left_out = split_unconfined(runs, args.count_unconfined)
+    print(spend_header(specs) + "\n")
     print(format_summary(summary))
     if len(left_out):
         print(format_left_out(left_out))
+    print("\n" + format_spend(counted))
     pairs = paired_table(counted)
     pairs.to_csv(store.out / "pairs.csv", index=False)
     print("\n" + format_pairs(pairs))

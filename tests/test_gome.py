@@ -51,6 +51,11 @@ def feedback_answer(messages) -> str:
 
 
 def play(make_tiny_env, tiny_spec, steps: int, buggy: bool = False, **config):
+    """An episode on the tiny task; these tests pin this project's single diagnosis call
+    (``diagnosis_calls="combined"``) and the seeded draw unless told otherwise (RD-Agent's three
+    calls are tested in tests/test_equal_spend.py)."""
+    config.setdefault("diagnosis_calls", "combined")
+    config.setdefault("draw", "rng")
     env = make_tiny_env(max_steps=steps, sandbox="subprocess")
     backend = gome_backend(tiny_spec.baseline_source, buggy)
     policy = make_policy("gome", model=backend, **config)
@@ -74,8 +79,10 @@ def test_parse_diagnosis_validates_and_scores():
     many = [{**PROBLEM, "hypothesis": f"h{i}", "impact": i} for i in range(1, 8)]
     parsed = parse_diagnosis(json.dumps(many), max_problems=3)  # a bare list is accepted
     assert [p.hypothesis for p in parsed] == ["h7", "h6", "h5"]
-    (clipped,) = parse_diagnosis(json.dumps({"problems": [{"hypothesis": "x", "impact": 99, "novelty": "high"}]}))
-    assert clipped.scores["impact"] == 10 and clipped.scores["novelty"] == 5 and clipped.scores["alignment"] == 5
+    # RD-Agent's compute_top_scores: a missing or unreadable score counts 0, a score is not clipped
+    (raw,) = parse_diagnosis(json.dumps({"problems": [{"hypothesis": "x", "impact": 9, "novelty": "high"}]}))
+    assert raw.scores["impact"] == 9 and raw.scores["novelty"] == 0 and raw.scores["alignment"] == 0
+    assert raw.weighted_score == pytest.approx(0.4 * 9)
     for bad in ["no json at all", '{"problems": []}', '{"problems": [{"problem": "p"}]}', "{broken"]:
         with pytest.raises(DiagnosisError, match="JSON"):
             parse_diagnosis(bad)
@@ -137,7 +144,7 @@ def test_similarity_weighting_extension_steers_selection():
     penalised = selection_weights([boost, scale], failure=failure)
     assert penalised[1] < penalised[0]
     rng = random.Random(0)
-    picks = [select_hypothesis([boost, scale], rng, success=success, failure=failure)[0] is boost for _ in range(300)]
+    picks = [select_hypothesis([boost, scale], rng, draw="rng", success=success, failure=failure)[0] is boost for _ in range(300)]
     assert sum(picks) > 200
 
 
@@ -145,7 +152,7 @@ def test_rd_agent_top_k_selection():
     # the top k by weighted score, then RD-Agent's pool: uniform among equally labelled candidates
     hyps = [Hypothesis("p", "", f"h{i}", "", scores={**dict.fromkeys(WEIGHTS, 5.0), "impact": float(i)}) for i in range(1, 8)]
     rng = random.Random(0)
-    picks = [select_hypothesis(hyps, rng)[0].hypothesis for _ in range(2000)]
+    picks = [select_hypothesis(hyps, rng, draw="rng")[0].hypothesis for _ in range(2000)]
     assert set(picks) == {"h7", "h6", "h5", "h4", "h3"}  # top 5 by the 0.2/0.4/0.2/0.1/0.1 score
     assert max(picks.count(h) for h in set(picks)) < 1.3 * min(picks.count(h) for h in set(picks))
     _, weights = select_hypothesis(hyps, rng)
@@ -160,6 +167,14 @@ def test_rd_agent_top_k_selection():
     assert selection_weights([scen, feed], multiplier=1) == [1.0, 2.0]
     assert selection_weights([scen], multiplier=0) == [1.0]  # nothing left in the pool: uniform
     assert [scenario_multiplier([False] * n) for n in (0, 3, 4, 8, 12)] == [3, 3, 2, 1, 0]
+    # RD-Agent's draw (the default): md5 of the ranked candidates, modulo the pool: the same
+    # candidates always give the same pick, whatever the RNG; a pool count of 0 is never picked
+    md5_picks = {select_hypothesis(hyps, random.Random(s))[0].hypothesis for s in range(20)}
+    assert len(md5_picks) == 1 and md5_picks <= {"h7", "h6", "h5", "h4", "h3"}
+    assert all(select_hypothesis([scen, feed], random.Random(s), multiplier=3)[0] is scen for s in range(5))
+    assert select_hypothesis([scen, feed], random.Random(0), multiplier=0)[0] is feed
+    with pytest.raises(ValueError, match="valid draws: md5, rng"):
+        select_hypothesis(hyps, rng, draw="dice")
     assert scenario_multiplier([True, True, True]) == 2  # (3 x 3) // 2 = 4 -> 3 - 1
 
 

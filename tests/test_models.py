@@ -170,6 +170,7 @@ def test_llamacpp_missing_says_how_to_install() -> None:
 def test_llamacpp_generates() -> None:
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (a ~19 min source build)")
     model = load_model("llamacpp:smollm2")
+    assert model.context_window == 4096  # n_ctx
     out = model.chat(CONVERSATIONS, temperature=0, max_tokens=8)
     assert all(c.text.strip() and 1 <= c.completion_tokens <= 8 for c in out)
     assert out[0].prompt_tokens < out[1].prompt_tokens < out[2].prompt_tokens  # input order
@@ -199,6 +200,8 @@ def test_default_model_generates_text_in_input_order(hf_model) -> None:
     spent = hf_model.usage - before
     assert spent.calls == 1 and spent.completion_tokens == sum(c.completion_tokens for c in out)
     assert spent.seconds > 0
+    # the context window memories are fitted to: the model config's max_position_embeddings
+    assert hf_model.context_window == hf_model.model.config.max_position_embeddings > 0
 
 
 def test_default_model_seed_n_and_stop(hf_model) -> None:
@@ -221,6 +224,7 @@ def test_vllm_generates_in_input_order(vllm_model, hf_model) -> None:
     assert [vllm_model.count_tokens(c) for c in CONVERSATIONS] == [c.prompt_tokens for c in out]
     assert any(c.finish_reason == "length" for c in out)
     assert vllm_model.usage.completion_tokens >= sum(c.completion_tokens for c in out) > 0
+    assert vllm_model.context_window == 2048  # the engine's max_model_len (the backend's setting)
 
 
 @pytest.mark.vllm
@@ -233,6 +237,7 @@ def test_vllm_json_schema_output_parses(vllm_model) -> None:
 @pytest.mark.vllm
 def test_openai_backend_against_vllm_server(vllm_server, hf_model) -> None:
     model = load_model(vllm_server.spec, concurrency=4)
+    assert model.context_window == 2048  # the max_model_len vLLM's server lists for the model
     conversations = CONVERSATIONS * 2  # six concurrent requests: answers must come back in order
     out = model.chat(conversations, temperature=0.7, max_tokens=12, seed=1)
     assert [c.prompt_tokens for c in out] == _prompt_lengths(hf_model, conversations)

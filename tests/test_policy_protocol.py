@@ -196,13 +196,11 @@ def test_greedy_drafts_until_a_drafted_node_works_under_scratch():
 
 def test_greedy_memory_keeps_plan_analysis_and_metric_whole():
     tree = tree_of([(None, "ok", 0.5), (0, "ok", 0.7), (0, "ok", 0.8)])
-    plan = "Use gradient boosting with " + "many carefully tuned settings " * 20 + "END."
-    memory = memory_summary(tree, {1: plan, 2: "scale features"}, "accuracy", 10_000, start="scratch")
-    assert "baseline" not in memory and plan in memory and "-> accuracy 0.7" in memory
-    assert memory.count("analysis:") == 2
-    short = memory_summary(tree, {1: plan, 2: "scale features"}, "accuracy", 200, start="baseline")
-    assert short.startswith("[... 2 earlier good nodes left out ...]") and "scale features -> accuracy 0.8" in short
-    assert "baseline: accuracy 0.5" in memory_summary(tree, {}, "accuracy", 10_000, start="baseline")
+    plan = "Use gradient boosting with " + "many carefully tuned settings " * 200 + "END."
+    memory = memory_summary(tree, {1: plan, 2: "scale features"}, start="scratch")
+    assert "baseline" not in memory and f"Design: {plan.strip()}" in memory and "Validation Metric: 0.7" in memory
+    assert memory.count("Results:") == 2  # AIDE's journal summary: every good node, whole, no cap
+    assert "Design: the provided baseline" in memory_summary(tree, {}, start="baseline")
 
 
 # ---------------------------------------------------------------------- truncated answers never run

@@ -12,7 +12,7 @@ from policies import make_policy, run_episode
 
 # Small prompts and answers: the model's context is small and the CPU is slow.
 SMALL = dict(max_tokens=64, max_parse_retries=0, max_task_chars=400, max_code_chars=900,
-             max_feedback_chars=300, max_memory_chars=200, temperature=0.7)
+             max_feedback_chars=300, temperature=0.7)
 
 
 @pytest.mark.slow

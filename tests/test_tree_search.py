@@ -68,8 +68,9 @@ def test_aide_drafts_when_no_good_node():
 def test_aide_lower_is_better_and_memory():
     tree = build([(None, "ok", 3.0), (0, "ok", 2.0), (0, "ok", 2.5)], higher_is_better=False)
     assert aide_select(tree, 2, 0.0, 3, AlwaysBelow()) == ("improve", 1)
-    memory = memory_summary(tree, {1: "use boosting", 2: "scale features"}, "rmse", 1000)
-    assert "baseline: rmse 3.0" in memory and "node 1: use boosting -> rmse 2.0" in memory
+    memory = memory_summary(tree, {1: "use boosting", 2: "scale features"})
+    assert memory.startswith("Design: the provided baseline\nResults: ran without errors\nValidation Metric: 3.0\n---")
+    assert "Design: use boosting\nResults: ran without errors\nValidation Metric: 2.0" in memory
 
 
 # ---------------------------------------------------------------------- MCTS

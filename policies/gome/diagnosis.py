@@ -9,14 +9,18 @@ previous trial's feedback and the trace's history, and returns JSON::
                    "novelty": 1-10, "feasibility": 1-10, "risk_reward": 1-10}]}
 
 Where the backend supports it the output is constrained to ``DIAGNOSIS_SCHEMA``; otherwise the
-JSON is found in the text. ``parse_diagnosis`` validates it (a hypothesis is required; missing
-scores count 5; scores are clipped to 1-10).
+JSON is found in the text. ``parse_diagnosis`` validates it (a hypothesis is required; a missing
+or unreadable score counts 0, as in RD-Agent's ``compute_top_scores``). This single call is this
+project's extension (``diagnosis_calls="combined"``); the reference's three calls are in
+``problems.py``.
 
 ``select_hypothesis`` is RD-Agent's ``compute_top_scores`` + ``select_hypothesis``: the top
 ``top_k`` (5) by the weighted score (alignment 0.2, impact 0.4, novelty 0.2, feasibility 0.1,
 risk-reward 0.1), then one drawn from a pool where a scenario problem counts
 ``scenario_multiplier`` times and a feedback problem ``3 - scenario_multiplier`` times (the
-multiplier falls from 3 to 0 as the trace's experiments accumulate). This project's extensions,
+multiplier falls from 3 to 0 as the trace's experiments accumulate), the draw made as RD-Agent
+makes it (``draw="md5"``: an md5 hash of the ranked candidates and their scores, modulo the pool's
+size) or with the episode's seeded RNG (``draw="rng"``, an extension). This project's extensions,
 off by default: ``score_proportional`` (weights also in proportion to the weighted score) and
 similarity weighting (momentum: similarity to remembered successes raises a weight, similarity
 to failures lowers it).
@@ -24,6 +28,7 @@ to failures lowers it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -37,8 +42,10 @@ from policies.gome.memory import FailureMemory, SuccessMemory
 
 __all__ = [
     "WEIGHTS", "DIAGNOSIS_SCHEMA", "Hypothesis", "DiagnosisError", "parse_diagnosis", "fallback_hypotheses",
-    "diagnosis_prompt", "select_hypothesis", "selection_weights", "request_diagnoses", "scenario_multiplier",
+    "diagnosis_prompt", "select_hypothesis", "selection_weights", "request_diagnoses", "scenario_multiplier", "DRAWS",
+    "md5_index",
 ]
+DRAWS = ("md5", "rng")
 
 WEIGHTS = {"alignment": 0.2, "impact": 0.4, "novelty": 0.2, "feasibility": 0.1, "risk_reward": 0.1}
 TEXT_FIELDS = ("problem", "evidence", "hypothesis", "expected_effect")
@@ -87,18 +94,21 @@ class Hypothesis:
     source: str = "model"  # or "fallback" when the diagnosis could not be parsed
     label: str = ""  # "scenario" (a problem of the task, data or code) or "feedback" (shown by experiments)
     node_id: int | None = None  # the node to edit; None: the trace's best
+    component: str = ""  # RD-Agent's component tag (separate calls only)
 
     @property
     def weighted_score(self) -> float:
-        """The reference implementation's score: weighted mean of the five 1-10 scores."""
-        return sum(w * self.scores.get(k, 5.0) for k, w in WEIGHTS.items())
+        """The reference implementation's score: the weighted sum of the five 1-10 scores (a
+        missing one counts 0, as in RD-Agent)."""
+        return sum(w * self.scores.get(k, 0.0) for k, w in WEIGHTS.items())
 
     @property
     def text(self) -> str:
         return f"{self.problem} {self.hypothesis}"
 
     def describe(self) -> str:
-        return (f"Problem: {self.problem}\nEvidence: {self.evidence}\nHypothesis: {self.hypothesis}\n"
+        component = f"Component: {self.component}\n" if self.component else ""
+        return (f"Problem: {self.problem}\nEvidence: {self.evidence}\n{component}Hypothesis: {self.hypothesis}\n"
                 f"Expected effect: {self.expected_effect}")
 
     def to_dict(self) -> dict:
@@ -118,10 +128,11 @@ def _json_objects(text: str):
 
 
 def _score(value) -> float:
+    """RD-Agent's reading of a score: its float, or 0 when missing or unreadable (not clipped)."""
     try:
-        return float(min(10.0, max(1.0, float(value))))
+        return float(value)
     except (TypeError, ValueError):
-        return 5.0
+        return 0.0
 
 
 def _label(value) -> str:
@@ -146,11 +157,11 @@ def parse_diagnosis(text: str, max_problems: int = 5) -> list[Hypothesis]:
                 continue
             raw = item.get("scores") if isinstance(item.get("scores"), dict) else item
             out.append(Hypothesis(
-                problem=str(item.get("problem") or "").strip()[:500],
-                evidence=str(item.get("evidence") or "").strip()[:500],
-                hypothesis=hyp[:800],
-                expected_effect=str(item.get("expected_effect") or "").strip()[:300],
-                scores={k: _score(raw.get(k, 5)) for k in WEIGHTS},
+                problem=str(item.get("problem") or "").strip(),
+                evidence=str(item.get("evidence") or "").strip(),
+                hypothesis=hyp,
+                expected_effect=str(item.get("expected_effect") or "").strip(),
+                scores={k: _score(raw.get(k)) for k in WEIGHTS},
                 label=_label(item.get("label")),
             ))
         if out:
@@ -171,7 +182,7 @@ def fallback_hypotheses(diagnostics: dict, node_id: int | None = None) -> list[H
     failure, applied to that same node; else generic improvements of the trace's best."""
     if diagnostics.get("status", "ok") != "ok":
         reason = str(diagnostics.get("reason") or diagnostics["status"])
-        return [Hypothesis("The last run failed.", reason[:300], f"Fix the cause of: {reason[:200]}", "a valid run",
+        return [Hypothesis("The last run failed.", reason, f"Fix the cause of: {reason}", "a valid run",
                            source="fallback", label="feedback", node_id=node_id)]
     return [Hypothesis(p, "fallback: the diagnosis could not be parsed", h, e, source="fallback") for p, h, e in GENERIC]
 
@@ -224,13 +235,29 @@ def selection_weights(hypotheses: list[Hypothesis], multiplier: int = 3, score_p
     return out
 
 
+def md5_index(top: list[Hypothesis], weights: list[float]) -> int:
+    """RD-Agent's reproducible draw: an index pool in which candidate j appears ``weights[j]``
+    times (whole counts), and the md5 hash of the ranked candidates and their weighted scores,
+    modulo the pool's size, picks from it (the same candidates always give the same pick)."""
+    pool = [j for j, w in enumerate(weights) for _ in range(max(0, round(w)))] or list(range(len(top)))
+    text = "\n".join(f"{' '.join((h.problem or h.hypothesis).split())}    {h.weighted_score:.6g}" for h in top)
+    return pool[int.from_bytes(hashlib.md5(text.encode()).digest(), "big") % len(pool)]
+
+
 def select_hypothesis(hypotheses: list[Hypothesis], rng: random.Random, top_k: int = 5, multiplier: int = 3,
-                      **extensions) -> tuple[Hypothesis, list[float]]:
+                      draw: str = "md5", **extensions) -> tuple[Hypothesis, list[float]]:
     """RD-Agent's choice: the ``top_k`` by weighted score (the earliest among ties), then one
-    drawn by ``selection_weights`` (``extensions``: its keyword options). Returns the pick and the
-    weights of the candidates considered."""
+    drawn by ``selection_weights`` (``extensions``: its keyword options), with RD-Agent's md5 draw
+    (``draw="md5"``, the reference; it needs whole-count weights, so the weighting extensions
+    draw with ``rng``) or ``rng`` (``draw="rng"``). Returns the pick and the weights of the
+    candidates considered."""
+    if draw not in DRAWS:
+        raise ValueError(f"unknown draw {draw!r}; valid draws: {', '.join(DRAWS)}")
     top = sorted(hypotheses, key=lambda h: -h.weighted_score)[:top_k]
     weights = selection_weights(top, multiplier, **extensions)
+    whole = all(float(w).is_integer() for w in weights)
+    if draw == "md5" and whole:
+        return top[md5_index(top, weights)], weights
     return rng.choices(top, weights=weights)[0], weights
 
 

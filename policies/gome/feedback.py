@@ -87,7 +87,7 @@ def parse_feedback(text: str) -> Feedback:
         decision = next((_yes(keys[k]) for k in DECISION_ALIASES if k in keys and _yes(keys[k]) is not None), None)
         if decision is None:
             continue
-        get = lambda k: " ".join(str(keys.get(_key(k), "")).split())[:600]  # noqa: E731
+        get = lambda k: " ".join(str(keys.get(_key(k), "")).split())  # noqa: E731
         return Feedback(decision, get("Code Change Summary"), get("Observations"), get("Feedback for Hypothesis"), get("Reasoning"))
     raise ValueError(f'no JSON object with "{DECISION_KEY}": "yes" or "no" was found; answer with JSON only, like {EXAMPLE}')
 
@@ -104,16 +104,19 @@ def feedback_prompt(task_text: str, best_files: dict[str, str] | None, best_scor
     best = ("No previous complete experiment available." if best_files is None
             else f"{prompts.code_block(best_files, cfg.max_code_chars // 2)}\nDev score: {best_score}")
     parts = [
-        "# Task\n" + prompts.clip(task_text, cfg.max_task_chars),
-        "# Best solution so far\n" + best,
-        "# Current experiment\nThe experiment was designed on the hypothesis:\n" + hypothesis,
-        "# Code changes from the best solution\n```diff\n" + prompts.clip(diff, cfg.max_code_chars // 2) + "\n```",
-        "# Results of the current experiment\n" + prompts.feedback(diagnostics, cfg.diagnostics, cfg.max_feedback_chars),
-        "# Comparison\n" + comparison,
-        "# Feedback of the previous experiment\n" + (previous or "There has not been any experiment yet."),
-        "# Instructions\nAnalyse the experiment against the best solution step by step. If the current dev score is "
-        "clearly worse, do not replace the best; if clearly better, replace it; if similar, replace it only when "
-        "the code is sounder (less overfitting, no leakage, simpler or faster). Answer with JSON only, like:\n"
+        "# Scenario Description\n" + prompts.clip(task_text, cfg.max_task_chars),
+        "## SOTA Solution\n" + best,
+        "## Current Solution\nThe experiment was designed based on the following hypothesis:\n" + hypothesis,
+        "Modified code according to the hypothesis (the diff from the SOTA):\n```diff\n"
+        + prompts.clip(diff, cfg.max_code_chars // 2) + "\n```",
+        "### Final Results of the Current Solution\n" + prompts.feedback(diagnostics, cfg.diagnostics, cfg.max_feedback_chars),
+        "### Comparison with the SOTA\n" + comparison,
+        "## Feedback of the previous experiment\n" + (previous or "There has not been any experiment yet."),
+        "# Step-by-step analysis\nAnalyse the experiment against the SOTA step by step. The environment has already "
+        "checked the submission's format. Check that the validation matches the task's evaluation (no leakage, the "
+        "same metric, the same prediction path for validation and test). Then compare the results: if the current "
+        "dev score is clearly worse, do not replace the SOTA; if clearly better, replace it; if similar, replace it "
+        "only when the code is sounder (less overfitting, no leakage, simpler or faster). Answer with JSON only, like:\n"
         f"{EXAMPLE}\n\"Code Change Summary\": the main changes made to the code; \"Observations\": the scores and "
         "notable patterns in at most three sentences; \"Feedback for Hypothesis\": confirm or refute it in at most "
         "two sentences; \"Reasoning\": why the experiment succeeded or failed, in at most three sentences.",

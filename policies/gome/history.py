@@ -6,7 +6,8 @@ replace-best decision). ``render_history`` writes the list the way RD-Agent's
 ``scenarios/data_science/share.yaml`` (``describe.trace``) does: per experiment the target
 problem, the hypothesis, the code-change summary, whether it surpassed the previous best, and
 the score (or "running buggy" and the error). With the success memory off
-(``enable_success_memory=False``) only the failed experiments are shown.
+(``enable_success_memory=False``) only the failed experiments are shown. Every entry is whole, as
+RD-Agent shows it; only the context window leaves the oldest out (``policies.context``).
 
 ``render_last_feedback`` is RD-Agent's ``describe.feedback`` (the previous trial's decision,
 code-change summary and reason), ``render_siblings`` its "Diversity to your siblings" section.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["Experiment", "render_history", "render_last_feedback", "render_siblings"]
+__all__ = ["Experiment", "history_entries", "no_history", "render_history", "render_last_feedback", "render_siblings"]
 
 
 @dataclass
@@ -39,52 +40,57 @@ class Experiment:
         return asdict(self)
 
 
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _one_line(text: str) -> str:
+    """``text`` on one line (whitespace runs made one space), whole."""
+    return " ".join((text or "").split())
 
 
 def _entry(index: int, e: Experiment, metric: str) -> str:
-    lines = [f"## Experiment {index} (round {e.round}, node {e.node_id})"]
+    lines = [f"## Experiment Index: {index} (round {e.round}, node {e.node_id})"]
     if e.problem:
-        lines.append(f"Target problem: {_one_line(e.problem, 200)}")
-    lines.append(f"Proposed hypothesis: {_one_line(e.hypothesis, 300)}")
+        lines.append(f"Target problem: {_one_line(e.problem)}")
+    lines.append(f"Proposed hypothesis: {_one_line(e.hypothesis)}")
     if e.code_change_summary:
-        lines.append(f"Code change summary: {_one_line(e.code_change_summary, 300)}")
+        lines.append(f"Code change summary: {_one_line(e.code_change_summary)}")
     lines.append(f"Surpass previous best: {'yes' if e.decision else 'no'}")
     if e.status != "ok":
         lines.append(f"Experiment score: running buggy ({e.status})")
-        lines.append(f"Experiment error: {_one_line(e.reason, 300)}")
+        lines.append(f"Experiment error: {_one_line(e.reason)}")
     else:
         lines.append(f"Experiment score: {metric} {e.dev_score}")
         if e.reason:
-            lines.append(f"Experiment feedback: {_one_line(e.reason, 300)}")
+            lines.append(f"Experiment feedback: {_one_line(e.reason)}")
     return "\n".join(lines)
 
 
-def render_history(experiments: list[Experiment], metric: str, limit: int, failed_only: bool = False) -> str:
-    """The trace's experiments, oldest first (the oldest are left out first when it must be
-    cut; an entry is never cut mid-way). ``failed_only``: only those not accepted."""
+def history_entries(experiments: list[Experiment], metric: str, failed_only: bool = False) -> list[str]:
+    """The trace's experiments as whole entries, oldest first; ``failed_only``: only those not
+    accepted. Empty when there are none."""
     chosen = [e for e in experiments if not (failed_only and e.decision)]
-    if not chosen:
-        kind = "failed " if failed_only else ""
-        return f"No previous {kind}experiments available."
-    entries = [_entry(i, e, metric) for i, e in enumerate(chosen, 1)]
-    while len(entries) > 1 and len("\n\n".join(entries)) > limit:
-        entries.pop(0)
-    return "\n\n".join(entries)
+    return [_entry(i, e, metric) for i, e in enumerate(chosen, 1)]
+
+
+def no_history(failed_only: bool = False) -> str:
+    """RD-Agent's line for an empty history."""
+    return f"No previous {'failed ' if failed_only else ''}experiments available."
+
+
+def render_history(experiments: list[Experiment], metric: str, failed_only: bool = False) -> str:
+    """The whole history (every entry of :func:`history_entries`, oldest first)."""
+    entries = history_entries(experiments, metric, failed_only)
+    return "\n\n".join(entries) if entries else no_history(failed_only)
 
 
 def render_last_feedback(e: Experiment | None) -> str:
     """The previous trial's hypothesis, decision, code-change summary and reason ('' if none)."""
     if e is None:
         return ""
-    lines = [f"The experiment was designed on the hypothesis: {_one_line(e.hypothesis, 300)}",
+    lines = [f"The experiment was designed on the hypothesis: {_one_line(e.hypothesis)}",
              f"Feedback decision (replace the best): {'yes' if e.decision else 'no'}"]
     if e.code_change_summary:
-        lines.append(f"Code change summary: {_one_line(e.code_change_summary, 300)}")
+        lines.append(f"Code change summary: {_one_line(e.code_change_summary)}")
     if e.reason:
-        lines.append(f"Reason: {_one_line(e.reason, 400)}")
+        lines.append(f"Reason: {_one_line(e.reason)}")
     return "\n".join(lines)
 
 
@@ -92,7 +98,7 @@ def render_siblings(hypotheses: list[str]) -> str:
     """RD-Agent's cross-trace diversity request: the sibling traces' hypotheses ('' if none)."""
     if not hypotheses:
         return ""
-    listed = "\n".join(f"=== Sibling {i} hypothesis ===\n{_one_line(h, 300)}" for i, h in enumerate(hypotheses, 1))
+    listed = "\n".join(f"=== Sibling {i} hypothesis ===\n{_one_line(h)}" for i, h in enumerate(hypotheses, 1))
     return (
         "You work on one of several exploration traces in parallel. Your problems and hypotheses MUST be diverse "
         "from those of the other traces; here are theirs:\n" + listed + "\nGuide the work towards a different "

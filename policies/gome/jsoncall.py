@@ -31,10 +31,11 @@ class JSONOutcome:
         return self.value is not None
 
 
-def request_json(episode, conversations: list[list[dict]], cfg, *, parse: Callable[[str], Any], kind: str,
-                 max_tokens: int, schema: dict | None = None) -> list[JSONOutcome]:
-    """One batched call for all ``conversations``; ``parse(text)`` raises ValueError with a
-    message for the model when an answer is unusable."""
+def request_json(episode, conversations: list[list[dict]], cfg, *, parse: Callable[[str], Any] | list[Callable[[str], Any]],
+                 kind: str, max_tokens: int, schema: dict | None = None) -> list[JSONOutcome]:
+    """One batched call for all ``conversations``; ``parse(text)`` (one for all, or one per
+    conversation) raises ValueError with a message for the model when an answer is unusable."""
+    parsers = list(parse) if isinstance(parse, (list, tuple)) else [parse] * len(conversations)
     outcomes = [JSONOutcome() for _ in conversations]
     convs = [list(c) for c in conversations]
     pending = list(range(len(convs)))
@@ -53,7 +54,7 @@ def request_json(episode, conversations: list[list[dict]], cfg, *, parse: Callab
             try:
                 if ex.finish_reason == "length":
                     raise ValueError(f"the answer was cut off at {max_tokens} tokens; answer shorter")
-                outcomes[i].value = parse(ex.answer)
+                outcomes[i].value = parsers[i](ex.answer)
             except ValueError as exc:
                 ex.error = outcomes[i].error = str(exc)
                 episode.parse_failures += 1

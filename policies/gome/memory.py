@@ -14,6 +14,9 @@ and raises its selection weight.
 
 **FailureMemory** holds hypotheses that were not accepted (or broke the run), with status and
 reason; under the same extension it lowers the weight of similar candidates (``similarity``).
+
+Both keep every entry by default (``capacity=None``), whole; a ``capacity`` keeps the heaviest
+successes or the latest failures.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class SuccessMemory:
     """Accepted hypotheses with decaying weights (momentum with factor ``beta``)."""
 
     beta: float = 0.9
-    capacity: int = 20
+    capacity: int | None = None
     entries: list[Success] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -112,15 +115,16 @@ class SuccessMemory:
                 mine[e.node_id] = copy
         self._trim()
 
-    def render(self, metric: str, limit: int = 1000) -> str:
-        """The strongest entries for a prompt, one line each."""
+    def render(self, metric: str, limit: int | None = None) -> str:
+        """The strongest entries for a prompt, one line each (all of them, or those that fit
+        ``limit`` characters)."""
         lines = []
         for e in sorted(self.entries, key=lambda e: -e.weight):
             lines.append(f"- {_short(e.hypothesis)} -> {metric} {e.dev_score} (gain {e.gain:+.4g}, weight {e.weight:.3g})")
         return _fit(lines, limit)
 
     def _trim(self) -> None:
-        if len(self.entries) > self.capacity:
+        if self.capacity is not None and len(self.entries) > self.capacity:
             self.entries = sorted(self.entries, key=lambda e: -e.weight)[: self.capacity]
 
     def to_list(self) -> list[dict]:
@@ -129,27 +133,29 @@ class SuccessMemory:
 
 @dataclass
 class FailureMemory:
-    """Hypotheses that did not help, most recent kept (``capacity``)."""
+    """Hypotheses that did not help (all, or the latest ``capacity``)."""
 
-    capacity: int = 20
+    capacity: int | None = None
     entries: list[Failure] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def add(self, hypothesis: str, status: str, dev_score: float | None, reason: str, node_id: int, trace: int = 0, round: int = 0) -> Failure:
-        entry = Failure(hypothesis, status, dev_score, reason[:300], node_id, trace, round)
-        self.entries = (self.entries + [entry])[-self.capacity :]
+        entry = Failure(hypothesis, status, dev_score, reason, node_id, trace, round)
+        self.entries.append(entry)
+        if self.capacity is not None:
+            self.entries = self.entries[-self.capacity :]
         return entry
 
     def similarity(self, text: str) -> float:
         """The largest similarity of ``text`` to a remembered failure (0 to 1)."""
         return max((similarity(text, e.hypothesis) for e in self.entries), default=0.0)
 
-    def render(self, metric: str, limit: int = 1000) -> str:
+    def render(self, metric: str, limit: int | None = None) -> str:
         lines = []
         for e in reversed(self.entries):
-            result = f"{metric} {e.dev_score}, no gain" if e.status == "ok" else f"{e.status}: {e.reason[:120]}"
+            result = f"{metric} {e.dev_score}, no gain" if e.status == "ok" else f"{e.status}: {_short(e.reason)}"
             lines.append(f"- {_short(e.hypothesis)} -> {result}")
         return _fit(lines, limit)
 
@@ -157,15 +163,14 @@ class FailureMemory:
         return [asdict(e) for e in self.entries]
 
 
-def _short(text: str, n: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 3] + "..."
+def _short(text: str) -> str:
+    return " ".join(text.split())
 
 
-def _fit(lines: list[str], limit: int) -> str:
+def _fit(lines: list[str], limit: int | None) -> str:
     out, size = [], 0
     for line in lines:
-        if size + len(line) + 1 > limit:
+        if limit is not None and size + len(line) + 1 > limit:
             break
         out.append(line)
         size += len(line) + 1

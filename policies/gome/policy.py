@@ -24,6 +24,13 @@ Switches (``GOMEConfig``), reference behaviour by default:
   (merge the two best traces when the step budget is down to K steps);
 - ``accept``: ``feedback`` (RD-Agent: the feedback's replace-best decision) or ``score`` (no
   feedback call; the dev score must improve by more than ``min_gain``);
+- ``diagnosis_calls``: ``separate`` (RD-Agent: a scenario-problem call, a feedback-problem call
+  and a hypothesis call, as its multiplier decides) or ``combined`` (this project's extension:
+  one call lists the problems with their hypotheses and scores);
+- ``draw``: ``md5`` (RD-Agent's hashed pool) or ``rng`` (the episode's seeded RNG, an extension);
+- ``max_debug``: fixes of a failed run (10, CoSTEER's ``coder_max_loop``);
+- sampling: ``temperature=0.5`` (RD-Agent's ``chat_temperature``, ``rdagent/oai/llm_conf.py``),
+  ``top_p=1.0`` (RD-Agent sets none: the API's default);
 - this project's extensions, off by default: ``similarity_weighting`` (selection weighted by
   word-overlap similarity to remembered successes, decayed by ``beta`` per round, and to
   failures), ``score_proportional`` (selection weights in proportion to the weighted score).
@@ -38,6 +45,7 @@ from dataclasses import dataclass
 from policies import prompts
 from policies.base import ConfigError, Episode, Policy, PolicyConfig
 from policies.edits import request_edits
+from policies.gome.diagnosis import DRAWS
 from policies.gome.memory import FailureMemory, SuccessMemory
 from policies.gome.traces import Trace, run_round
 
@@ -49,11 +57,13 @@ class GOMEConfig(PolicyConfig):
     """GOME's settings (see the module docstring). ``max_problems``: problems per diagnosis;
     ``top_k``: candidates drawn among (RD-Agent: 5); ``max_debug``: debug attempts per failed
     run; ``min_gain``: smallest dev-score gain the score rule accepts; ``diagnosis_max_tokens`` /
-    ``feedback_max_tokens``: answer sizes of the two JSON calls; ``memory_capacity``: success and
-    failure entries kept. Extension settings: ``beta`` (decay per round; 1.0 = none),
+    ``feedback_max_tokens``: answer sizes of the JSON calls (each diagnosis call, the feedback);
+    ``memory_capacity``: success and failure entries kept (None: all, the default). Extension settings: ``beta`` (decay per round; 1.0 = none),
     ``momentum_weight``, ``failure_penalty``. ``momentum``: the old name of
     ``enable_success_memory`` (when given, it wins)."""
 
+    temperature: float = 0.5
+    top_p: float = 1.0
     num_traces: int = 2
     enable_success_memory: bool = True
     momentum: bool | None = None
@@ -62,12 +72,14 @@ class GOMEConfig(PolicyConfig):
     sync_interval: int = 2
     max_problems: int = 5
     top_k: int = 5
-    max_debug: int = 2
+    max_debug: int = 10
     min_gain: float = 0.0
+    diagnosis_calls: str = "separate"
+    draw: str = "md5"
     merge: bool = False
     diagnosis_max_tokens: int = 768
     feedback_max_tokens: int = 384
-    memory_capacity: int = 20
+    memory_capacity: int | None = None
     similarity_weighting: bool = False
     score_proportional: bool = False
     beta: float = 1.0
@@ -85,6 +97,10 @@ class GOMEConfig(PolicyConfig):
             raise ConfigError(f"beta must be in [0, 1], got {self.beta}")
         if self.accept not in ("feedback", "score"):
             raise ConfigError(f"unknown accept rule {self.accept!r}; valid rules: feedback, score")
+        if self.diagnosis_calls not in ("separate", "combined"):
+            raise ConfigError(f"unknown diagnosis_calls {self.diagnosis_calls!r}; valid: separate, combined")
+        if self.draw not in DRAWS:
+            raise ConfigError(f"unknown draw {self.draw!r}; valid draws: {', '.join(DRAWS)}")
 
 
 class GOMEPolicy(Policy):

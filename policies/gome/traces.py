@@ -5,8 +5,9 @@ best solution (its "SOTA": node 0 under ``start="baseline"``, none under ``start
 history of experiments and memories. A round advances every trace by one experiment, each
 phase's model calls sent as **one batch**:
 
-1. gradient: the diagnoses (best code and diagnostics, the previous trial's feedback, the
-   history; at round 0 the traces diagnose one after another, each asked to differ from the
+1. gradient: the diagnoses (RD-Agent's scenario-problem, feedback-problem and hypothesis calls
+   by default, ``problems.py``; or one combined call, ``diagnosis.py``), from the best code and
+   its diagnostics, the previous trial's feedback and the whole history; at round 0 the traces diagnose one after another, each asked to differ from the
    hypotheses the earlier ones chose: RD-Agent's cross-trace diversity; later, a trace that has
    accepted nothing yet still sees its siblings' latest hypotheses);
 2. selection: RD-Agent's top-k draw (``diagnosis.select_hypothesis``);
@@ -31,10 +32,13 @@ from gome_env.grading.direction import Direction
 from policies import prompts
 from policies.base import Episode, Stop
 from policies.edits import EditRequest, request_edits
-from policies.gome.diagnosis import Hypothesis, diagnosis_prompt, fallback_hypotheses, request_diagnoses, scenario_multiplier, select_hypothesis
+from policies.gome.diagnosis import Hypothesis, fallback_hypotheses, request_diagnoses, scenario_multiplier, select_hypothesis
 from policies.gome.feedback import Feedback, comparison_line, feedback_prompt, request_feedbacks
-from policies.gome.history import Experiment, render_history, render_last_feedback, render_siblings
+from policies.gome.history import Experiment, history_entries, render_last_feedback
+from policies.gome.jsoncall import JSONOutcome
 from policies.gome.memory import FailureMemory, SuccessMemory
+from policies.gome.problems import request_separate
+from policies.gome.sections import DiagnosisInput, combined_conversation, diagnosis_input, fitted, solution_sections
 from policies.gome.update import accepts, implement_prompt, success_gain
 
 __all__ = ["Trace", "all_reduce", "run_round"]
@@ -80,36 +84,7 @@ def all_reduce(traces: list[Trace]) -> None:
         t.success.merge(pooled)
 
 
-# ---------------------------------------------------------------------- prompt sections
-
-
-def _solution_sections(episode: Episode, node_id: int | None, cfg, heading: str = "Current best solution") -> list[str]:
-    """The code of ``node_id`` and its diagnostics (the shared renderer), or the note that there
-    is no solution yet."""
-    if node_id is None:
-        return [f"# {heading}\nNo previous complete experiment available: write a complete new solution."]
-    node = episode.tree[node_id]
-    score = f" ({episode.metric_name} {node.dev_score})" if node.dev_score is not None else ""
-    return [f"# {heading}{score}\n" + prompts.code_block(episode.files(node_id), cfg.max_code_chars),
-            "# Its diagnostics\n" + prompts.node_feedback(node.diagnostics, cfg)]
-
-
-def _history_sections(episode: Episode, t: Trace, traces: list[Trace], cfg) -> list[str]:
-    """The previous trial's feedback, the trace's history (all experiments with the success
-    memory on, the failed ones only with it off) and, with it on, what other traces shared."""
-    metric, on = episode.metric_name, cfg.enable_success_memory
-    out = []
-    previous = t.experiments[-1] if t.experiments else None
-    last = render_last_feedback(previous if previous is None or on or not previous.decision else None)
-    if last:
-        out.append("# Previous trial and feedback\n" + last)
-    if t.experiments:
-        title = "Experiments so far (accepted and failed)" if on else "Failed experiments so far"
-        out.append(f"# {title}\n" + render_history(t.experiments, metric, cfg.max_memory_chars, failed_only=not on))
-    shared = [e for e in t.success.entries if e.trace != t.id] if on else []
-    if shared:
-        out.append("# Accepted in other traces\n" + "\n".join(f"- {e.hypothesis[:200]} -> {metric} {e.dev_score}" for e in shared[-5:]))
-    return out
+# ---------------------------------------------------------------------- diagnosis
 
 
 def _siblings(t: Trace, traces: list[Trace], cfg) -> list[str]:
@@ -120,12 +95,12 @@ def _siblings(t: Trace, traces: list[Trace], cfg) -> list[str]:
     return [o.last_hypothesis for o in traces if o is not t and o.last_hypothesis]
 
 
-def _diagnosis(episode: Episode, t: Trace, traces: list[Trace], cfg, siblings: list[str]) -> list[dict]:
-    sections = _solution_sections(episode, t.best_id, cfg) + _history_sections(episode, t, traces, cfg)
-    diversity = render_siblings(siblings)
-    if diversity:
-        sections.append("# Diversity to your siblings\n" + diversity)
-    return diagnosis_prompt(episode.task_text, sections, cfg)
+def _diagnose(episode: Episode, inputs: list[DiagnosisInput], cfg) -> list[JSONOutcome]:
+    """The traces' diagnoses: RD-Agent's three calls (``diagnosis_calls="separate"``) or this
+    project's single call (``"combined"``), each phase batched over the traces."""
+    if cfg.diagnosis_calls == "separate":
+        return request_separate(episode, inputs, cfg)
+    return request_diagnoses(episode, [combined_conversation(episode, inp, cfg) for inp in inputs], cfg)
 
 
 def _choose(episode: Episode, t: Trace, hypotheses: list[Hypothesis] | None, cfg) -> Hypothesis:
@@ -137,7 +112,7 @@ def _choose(episode: Episode, t: Trace, hypotheses: list[Hypothesis] | None, cfg
         ext.update(success=t.success if cfg.enable_success_memory else None, failure=t.failure,
                    momentum_weight=cfg.momentum_weight, failure_penalty=cfg.failure_penalty)
     multiplier = scenario_multiplier([e.decision for e in t.experiments])
-    pick, _ = select_hypothesis(hypotheses, episode.rng, cfg.top_k, multiplier, **ext)
+    pick, _ = select_hypothesis(hypotheses, episode.rng, cfg.top_k, multiplier, draw=cfg.draw, **ext)
     return pick
 
 
@@ -150,14 +125,17 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
     root = episode.tree.root.id
 
     # 1-2. gradient and selection (one after another at round 0 for cross-trace diversity)
+    def inp(t: Trace, siblings: list[str]) -> DiagnosisInput:
+        return diagnosis_input(episode, t, cfg, siblings, scenario_multiplier([e.decision for e in t.experiments]))
+
     if round_no == 0 and cfg.cross_trace_diversity and len(traces) > 1:
         diagnoses, chosen = [], []
         for t in traces:
-            (d,) = request_diagnoses(episode, [_diagnosis(episode, t, traces, cfg, [h.hypothesis for h in chosen])], cfg)
+            (d,) = _diagnose(episode, [inp(t, [h.hypothesis for h in chosen])], cfg)
             diagnoses.append(d)
             chosen.append(_choose(episode, t, d.value, cfg))
     else:
-        diagnoses = request_diagnoses(episode, [_diagnosis(episode, t, traces, cfg, _siblings(t, traces, cfg)) for t in traces], cfg)
+        diagnoses = _diagnose(episode, [inp(t, _siblings(t, traces, cfg)) for t in traces], cfg)
         chosen = [_choose(episode, t, d.value, cfg) for t, d in zip(traces, diagnoses)]
     for t, h in zip(traces, chosen):
         t.last_hypothesis = h.hypothesis
@@ -168,11 +146,16 @@ def run_round(episode: Episode, traces: list[Trace], cfg, round_no: int) -> None
         base = h.node_id if h.node_id is not None else t.best_id
         new = base is None
         form = "whole" if new else cfg.edit_form
-        failed = render_history(t.experiments, episode.metric_name, cfg.max_memory_chars, failed_only=True) if t.experiments else ""
-        sections = _solution_sections(episode, base, cfg, "Current solution") + ([f"# Failed experiments so far\n{failed}"] if failed else [])
+        failed = history_entries(t.experiments, episode.metric_name, failed_only=True)
+        sota = solution_sections(episode, base, cfg, "Current SOTA implementation")
+
+        def build(history: str, sota=sota, h=h, form=form, new=new, failed=failed) -> list[dict]:
+            extra = [f"# Previous failed experiments and feedback\n{history}"] if failed else []
+            return implement_prompt(episode.task_text, sota + extra, h, cfg, form, new)
+
         files = episode.files(root if new else base)
         kind = "draft" if new else "implement"  # a new solution from the task text alone (start="scratch")
-        requests.append(EditRequest(implement_prompt(episode.task_text, sections, h, cfg, form, new), files, form, kind))
+        requests.append(EditRequest(fitted(episode, build, failed, cfg.max_tokens), files, form, kind))
         bases.append(root if new else base)
     results: list[int | None] = [None] * len(traces)
     tried = [False] * len(traces)  # an answer came back (usable or not)

@@ -18,14 +18,22 @@ __all__ = ["implement_prompt", "accepts", "success_gain"]
 
 def implement_prompt(task_text: str, sections: list[str], hypothesis: Hypothesis, cfg, form: str,
                      new_solution: bool = False) -> list[dict]:
-    """The update conversation: the task, the given ``sections`` (the code to edit and its
-    diagnostics, or the note that there is none; the failed experiments) and the hypothesis.
+    """The update conversation, with RD-Agent's sections for its task and coder steps
+    (``prompts_v2.yaml`` ``task_gen``; the coder's CoSTEER prompts): the scenario, the given
+    ``sections`` (the SOTA code to edit and its feedback, or the note that there is none; the
+    previous failed experiments), the proposed hypothesis, then the instructions: a short
+    step-by-step sketch of the changes, then the code, under the pipeline's standards.
     ``new_solution``: there is no code to edit (``start="scratch"`` before a first success)."""
-    parts = ["# Task\n" + prompts.clip(task_text, cfg.max_task_chars), *[s for s in sections if s]]
-    parts.append("# Hypothesis to implement\n" + hypothesis.describe())
-    what = "a complete new solution" if new_solution else "an edit of the current solution"
-    parts.append(f"# Instructions\nImplement exactly this hypothesis as {what}. Keep everything else working.\n"
-                 + FORMAT_INSTRUCTIONS[form])
+    parts = ["# Scenario Description\n" + prompts.clip(task_text, cfg.max_task_chars), *[s for s in sections if s]]
+    parts.append("# Proposed Hypothesis\n" + hypothesis.describe())
+    what = "a complete new solution" if new_solution else "an edit of the current SOTA implementation"
+    parts.append(
+        f"# Instructions\nImplement exactly this hypothesis as {what}. First sketch the changes step by step in a "
+        "few lines (data loading, preprocessing, features, model, validation, submission: only the steps that "
+        "change), then write the code. Standards: the program runs as it is, without arguments; it loads the "
+        "real data files, never the sample submission to infer the test rows; no progress bars; it fits the "
+        "runtime limit; everything the hypothesis does not touch keeps working. Learn from the previous failed "
+        "experiments, if any.\n" + FORMAT_INSTRUCTIONS[form])
     return [{"role": "system", "content": prompts.SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 

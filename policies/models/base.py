@@ -123,10 +123,17 @@ def truncate_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
 
 class ModelBackend:
     """Base class of all backends. Subclasses set `name`, `spec`, `supports_json_schema` and
-    implement `_chat`; they may override `close`."""
+    implement `_chat`; they may override `close`.
+
+    `context_window`: the model's context window in tokens (prompt + answer), read from the
+    backend (vLLM's `max_model_len`, the HF config's `max_position_embeddings`, llama.cpp's
+    `n_ctx`, an OpenAI-compatible server's `max_model_len` where its model list gives one), or
+    None when unknown. Prompts keep memories whole and leave out their oldest entries only to fit
+    it (`policies.context`)."""
 
     name: str = "base"
     supports_json_schema: bool = False
+    context_window: int | None = None
 
     def __init__(self, spec: str) -> None:
         self.spec = spec

@@ -61,6 +61,7 @@ class HFBackend(ModelBackend):
         if self.tokenizer.chat_template is None:
             raise ModelError(f"{path} has no chat template in its tokenizer: not an instruction/chat model")
         self._torch = torch
+        self.context_window = _window(self.model.config, self.tokenizer)
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         torch, tok = self._torch, self.tokenizer
@@ -107,6 +108,17 @@ class HFBackend(ModelBackend):
         del self.model
         if self.device.startswith("cuda"):
             self._torch.cuda.empty_cache()
+
+
+def _window(config: Any, tokenizer: Any) -> int | None:
+    """The context window: the config's ``max_position_embeddings`` (or its other names), else the
+    tokenizer's ``model_max_length`` when it is a real figure."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < 10**7 else None
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

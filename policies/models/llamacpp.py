@@ -48,6 +48,10 @@ class LlamaCppBackend(ModelBackend):
             seed=seed,
             verbose=False,
         )
+        try:
+            self.context_window = int(self.llm.n_ctx())
+        except Exception:  # noqa: BLE001 - the setting it was started with
+            self.context_window = n_ctx
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         return [self._one(c, params, i) for i, c in enumerate(conversations)]

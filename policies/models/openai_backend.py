@@ -33,9 +33,12 @@ class OpenAIBackend(ModelBackend):
         max_retries: int = 3,
         backoff_s: float = 0.5,
         concurrency: int = 8,
+        context_window: int | None = None,
     ) -> None:
         """`api_key` defaults to $OPENAI_API_KEY or "EMPTY" (local servers ignore it).
-        A request is tried `1 + max_retries` times, waiting backoff_s, 2*backoff_s, ... between."""
+        A request is tried `1 + max_retries` times, waiting backoff_s, 2*backoff_s, ... between.
+        `context_window`: the model's window in tokens; None (default): the `max_model_len` the
+        server's model list gives for the model (vLLM's server lists it), else unknown."""
         super().__init__(spec or f"openai:{base_url}#{model or ''}")
         try:
             import openai
@@ -53,12 +56,27 @@ class OpenAIBackend(ModelBackend):
             max_retries=0,  # retries are ours, bounded and reported
         )
         self.model = model or self._first_model()
+        self.context_window = context_window if context_window is not None else self._listed_window()
 
     def _first_model(self) -> str:
         models = self._retry(lambda: self.client.models.list().data, "model list")
         if not models:
             raise ModelError(f"the server at {self.base_url} lists no models: name one, openai:<url>#<model>")
         return models[0].id
+
+    def _listed_window(self) -> int | None:
+        """The served model's ``max_model_len`` from ``/v1/models`` (None when not listed or the
+        list cannot be read)."""
+        try:
+            models = self.client.models.list().data
+        except Exception:  # noqa: BLE001 - the window is then unknown, not an error
+            return None
+        for entry in models:
+            if entry.id == self.model:
+                extra = getattr(entry, "model_extra", None) or {}
+                value = extra.get("max_model_len", getattr(entry, "max_model_len", None))
+                return int(value) if isinstance(value, (int, float)) and value > 0 else None
+        return None
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         jobs = [lambda c=c, i=i: self._one(c, params, i) for i, c in enumerate(conversations)]

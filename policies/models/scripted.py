@@ -3,7 +3,8 @@
 It answers from a list of canned answers (in order, one per sample) or with a callable
 `(messages) -> str`; by default it echoes the last user message. It records every batch:
 `.calls` holds the batch sizes (so a test can assert "one batched call per round") and
-`.conversations` what was asked. Tokens are counted by whitespace split; `max_tokens` keeps
+`.conversations` what was asked. Tokens are counted by whitespace split (the `context_window`
+setting, in those tokens, is what it reports as its window); `max_tokens` keeps
 that many words (finish reason "length") and `stop` strings cut the answer as in real backends.
 """
 
@@ -28,8 +29,11 @@ class ScriptedBackend(ModelBackend):
     name = "scripted"
     supports_json_schema = True  # the canned answers are returned as they are
 
-    def __init__(self, answers: Iterable[str] | Answerer | None = None, *, spec: str = "scripted") -> None:
+    def __init__(self, answers: Iterable[str] | Answerer | None = None, *, spec: str = "scripted",
+                 context_window: int | None = None) -> None:
+        """`context_window`: the window to report, in this backend's tokens (words); None: unknown."""
         super().__init__(spec)
+        self.context_window = context_window
         self._answer: Answerer
         if answers is None:
             self._answer = echo_last_user

@@ -108,6 +108,10 @@ class VLLMBackend(ModelBackend):
                 )
         except Exception as exc:
             raise ModelError(f"vLLM could not start on {path}: {type(exc).__name__}: {exc}") from exc
+        try:  # the engine's own figure (it may lower the setting to what the model allows)
+            self.context_window = int(self.llm.llm_engine.model_config.max_model_len)
+        except Exception:  # noqa: BLE001 - the setting it was started with
+            self.context_window = max_model_len
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         from vllm.sampling_params import SamplingParams, StructuredOutputsParams

@@ -46,7 +46,7 @@ PRESETS: dict[str, dict] = {
         "match": "steps",
         "config": {
             "*": {"max_tokens": 320, "max_parse_retries": 0, "max_task_chars": 2500, "max_code_chars": 3000,
-                  "max_feedback_chars": 800, "max_output_chars": 600},
+                  "max_feedback_chars": 800, "max_output_chars": 600, "reflection_max_tokens": 128},
             "gome": {"num_traces": 1, "max_problems": 2, "top_k": 2, "max_debug": 1, "diagnosis_max_tokens": 192,
                      "feedback_max_tokens": 160},
         },

@@ -24,6 +24,8 @@ from typing import Any
 from gome_env.env import MLEEnv
 from gome_env.pool import resolve_task
 from gome_env.rewards import ladder_reward
+from gome_env.rl import budget
+from gome_env.rl.replies import node_reply, patch_reply, submit_reply
 
 __all__ = ["GomeEnvironment"]
 
@@ -38,15 +40,28 @@ def _clip(text: str, limit: int) -> str:
 class GomeEnvironment:
     """An ML-engineering episode whose actions are tool calls (see the module docstring).
 
-    Class attributes set the budgets (subclass to change them): ``max_patches`` (steps per
-    episode), ``prompt_chars`` (the reset prompt), ``reply_chars`` (each tool's answer),
-    ``env_kwargs`` (for each task's ``MLEEnv``; one per instance and task, kept warm across
-    episodes)."""
+    Class attributes set the budgets (subclass to change them, or ``for_completion``):
+    ``max_patches`` (steps per episode), ``prompt_chars`` (the reset prompt),
+    ``completion_tokens`` (the trainer's ``max_completion_length``: each tool's answer is clipped
+    to ``reply_tokens`` of it, see ``gome_env.rl.budget``), ``env_kwargs`` (for each task's
+    ``MLEEnv``; one per instance and task, kept warm across episodes)."""
 
     max_patches = 4
     prompt_chars = 6000
-    reply_chars = 2000
+    completion_tokens = budget.COMPLETION_TOKENS
+    reply_share = budget.REPLY_SHARE
     env_kwargs: dict = {"step_timeout_s": None, "diagnostics": "standard"}
+
+    @classmethod
+    def for_completion(cls, max_completion_length: int, **attributes: Any) -> type["GomeEnvironment"]:
+        """A subclass whose tool replies fit a trainer's ``max_completion_length`` (pass
+        ``GRPOConfig.max_completion_length``); ``attributes`` override other class attributes."""
+        return type(cls.__name__, (cls,), {"completion_tokens": int(max_completion_length), **attributes})
+
+    @property
+    def reply_tokens(self) -> int:
+        """The most tokens (estimated) one tool reply takes: ``reply_share`` of ``completion_tokens``."""
+        return budget.reply_tokens(self.completion_tokens, self.reply_share)
 
     def __init__(self) -> None:
         self._envs: dict[str, MLEEnv] = {}
@@ -90,8 +105,8 @@ class GomeEnvironment:
         obs, _, _, _, info = env.step(diff if isinstance(diff, str) else "")
         d = info["diagnostics"]
         left = self.max_patches - self._patches
-        return _clip(f"node {info['node_id']}: {d['status']}, dev score {d.get('dev_score')}; {left} patches left\n"
-                     f"{obs['feedback']}", self.reply_chars)
+        return budget.clip_tokens(patch_reply(info["node_id"], d["status"], d.get("dev_score"), left, obs["feedback"]),
+                                  self.reply_tokens)
 
     def read_file(self, path: str) -> str:
         """Read a file of the current solution.
@@ -105,7 +120,7 @@ class GomeEnvironment:
         files = self._live().files()
         if path not in files:
             return f"no file {path!r}; files: {', '.join(sorted(files))}"
-        return _clip(files[path], self.reply_chars)
+        return budget.clip_tokens(files[path], self.reply_tokens)
 
     def checkout(self, node_id: int) -> str:
         """Make an earlier node the current one (nothing is re-run).
@@ -121,7 +136,7 @@ class GomeEnvironment:
             return f"no node {node_id!r}; nodes: 0..{len(env.tree) - 1}"
         env.checkout(node_id)
         node = env.tree[node_id]
-        return f"node {node.id}: {node.status}, dev score {node.dev_score}"
+        return node_reply(node.id, node.status, node.dev_score)
 
     def submit(self, node_id: int | None = None) -> str:
         """End the episode with a node (default: the best so far).
@@ -140,7 +155,7 @@ class GomeEnvironment:
         else:
             return f"no node {node_id!r}; nodes: 0..{len(env.tree) - 1}"
         self._submitted, self._done = node.id, True
-        return f"submitted node {node.id}: {node.status}, dev score {node.dev_score}"
+        return submit_reply(node.id, node.status, node.dev_score)
 
     def get_reward(self) -> float:
         """The ladder reward (dev split only) of the submitted node, else of the current node."""

@@ -51,9 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-diff-chars", type=int, default=4000, help="longest warm-up diff (default 4000: the default solutions)")
     p.add_argument("--samples", type=int, default=4, help="first turns sampled per held-out task (default 4)")
     p.add_argument("--eval-tokens", type=int, default=64, help="new tokens per sampled first turn (default 64: a read_file call takes 30)")
-    p.add_argument("--sft-epochs", type=float, default=2, help="SFT epochs (default 2)")
+    p.add_argument("--sft-epochs", type=float, default=4, help="SFT epochs (default 4)")
     p.add_argument("--sft-lr", type=float, default=2e-4, help="SFT learning rate (default 2e-4)")
-    p.add_argument("--steps", type=int, default=1, help="GRPO updates (default 1)")
+    p.add_argument("--steps", type=int, default=2, help="GRPO updates (default 2)")
     p.add_argument("--num-generations", type=int, default=2, help="rollouts per group (default 2)")
     p.add_argument("--max-completion-length", type=int, default=COMPLETION_TOKENS,
                    help=f"GRPO completion budget in tokens, tool replies included (default {COMPLETION_TOKENS}: "

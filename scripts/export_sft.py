@@ -2,6 +2,7 @@
 
     python scripts/export_sft.py runs/benchmark                 # -> runs/benchmark/sft/
     python scripts/export_sft.py runs/a runs/b --out sft --all-ok
+    python scripts/export_sft.py runs/benchmark --tool-calls    # also the tool-call form of every run
 
 Reads each RUNS_DIR's ``runs.jsonl`` and ``steps.jsonl`` (the benchmark's output; only the latest
 attempt of each run counts, as in its tables) and keeps the steps whose node **improved the dev
@@ -14,7 +15,15 @@ it gave. Writes, under ``--out`` (default ``RUNS_DIR/sft``):
   ``datasets.load_dataset("json", data_files="sft.jsonl")`` and ``trl.SFTTrainer``;
 - ``dataset/``: the same as a ``datasets.Dataset`` (``save_to_disk``; needs ``datasets``);
 - ``steps.csv``: where each conversation came from (run, task, policy, model, seed, node, parent,
-  dev score, parent's dev score).
+  dev score, parent's dev score);
+- with ``--tool-calls``, ``tool_calls.jsonl``: each finished run (latest attempt) as the
+  conversation ``GomeEnvironment`` would have had (``gome_env.rl.toolcalls.trajectory_messages``):
+  the system turn, the reset prompt, then per step a ``checkout`` (when it branches) and an
+  ``apply_patch`` of its diff with the environment's reply (rebuilt from the record: nothing
+  re-runs), then ``submit`` of the run's chosen node; one ``{"messages", "tools", "run_key",
+  "task", "policy", "model", "seed", "steps"}`` per line (``tools``: the JSON schemas the chat
+  template lists; tool calls in the OpenAI/transformers form, arguments as objects). Every run,
+  not only improving steps: a trainer that wants rejection sampling filters on the replies.
 
 Only dev scores are used to select steps: test scores never enter the data.
 """
@@ -87,12 +96,49 @@ def conversation(step: dict) -> dict[str, Any]:
     return {"messages": [*messages, {"role": "assistant", "content": step["answer"]}]}
 
 
+def run_steps(runs_dir: Path) -> list[tuple[dict, list[dict]]]:
+    """Each finished run (latest attempt) of one benchmark folder with its steps in order."""
+    runs = _latest_attempts(read_jsonl(runs_dir / "runs.jsonl"))
+    by_run: dict[str, list[dict]] = {key: [] for key in runs}
+    for step in read_jsonl(runs_dir / "steps.jsonl"):
+        run = runs.get(step.get("run_key"))
+        if run is not None and step.get("attempt") == run.get("attempt") and step.get("diff"):
+            by_run[step["run_key"]].append(step)
+    return [(runs[key], sorted(steps, key=lambda s: s.get("step", s["node_id"]))) for key, steps in by_run.items() if steps]
+
+
+def tool_conversations(runs_dirs: Iterable[Path]) -> list[dict[str, Any]]:
+    """The tool-call form of every finished run (``tool_calls.jsonl``'s lines)."""
+    from gome_env.rl import GomeEnvironment
+    from gome_env.rl.toolcalls import tool_schemas, trajectory_messages
+    from gome_env.rl.warmup import stop
+
+    env = GomeEnvironment()
+    out = []
+    try:
+        for runs_dir in runs_dirs:
+            for run, steps in run_steps(runs_dir):
+                first = steps[0]
+                final = (run.get("record") or {}).get("final") or run.get("final") or {}
+                messages = trajectory_messages(env, first["task"], steps, seed=int(first.get("seed") or 0),
+                                               baseline_dev_score=_baseline(run), submitted=final.get("node_id"),
+                                               detail=GomeEnvironment.env_kwargs.get("diagnostics", "standard"))
+                out.append({"messages": messages, "tools": tool_schemas(env), "run_key": run.get("run_key"),
+                            "task": first["task"], "policy": first.get("policy"), "model": first.get("model"),
+                            "seed": first.get("seed"), "steps": len(steps)})
+    finally:
+        stop(env)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n", 2)[2])
     p.add_argument("runs_dirs", nargs="+", type=Path, metavar="RUNS_DIR", help="benchmark output folders")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: RUNS_DIR/sft of the first folder)")
     p.add_argument("--all-ok", action="store_true", help="keep every ok step, not only those that improved on their parent")
+    p.add_argument("--tool-calls", action="store_true",
+                   help="also write tool_calls.jsonl: every finished run as GomeEnvironment's tool conversation")
     args = p.parse_args(argv)
     out = args.out or args.runs_dirs[0] / "sft"
     steps = [s for d in args.runs_dirs for s in select_steps(d, args.all_ok)]
@@ -116,6 +162,12 @@ def main(argv: list[str] | None = None) -> None:
             Dataset.from_list(examples).save_to_disk(str(out / "dataset"))
             saved = " and dataset/"
     print(f"{len(examples)} conversation(s) from {len(args.runs_dirs)} folder(s) -> {out / 'sft.jsonl'}{saved}")
+    if args.tool_calls:
+        conversations = tool_conversations(args.runs_dirs)
+        with open(out / "tool_calls.jsonl", "w", encoding="utf-8") as handle:
+            for line in conversations:
+                handle.write(json.dumps(line) + "\n")
+        print(f"{len(conversations)} tool-call conversation(s) -> {out / 'tool_calls.jsonl'}")
 
 
 if __name__ == "__main__":

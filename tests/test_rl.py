@@ -221,3 +221,21 @@ def test_gome_environment_reset_adds_only_what_the_row_lacks_after_a_blank_line(
         assert not env.reset(task="digits").startswith("\n")  # nothing to separate from
     finally:
         env._close()
+
+
+def test_gome_environment_apply_patch_never_submits_and_reset_continues_from_a_node(tiny_spec):
+    """#24 defects 2 and 3: the text "submit" given to apply_patch is a (bad) diff, not the env's
+    submit action; reset(node_id=n) continues from node n of the tree built so far, and an unknown
+    node is a clear ValueError."""
+    tools = GomeEnvironment()  # 4 patches per episode (the class default)
+    try:
+        tools.reset(task=tiny_spec)
+        assert tools.apply_patch("submit").startswith("node 1: patch_failed")
+        assert tools.apply_patch("submit 0").startswith("node 2: patch_failed")
+        assert tools.read_file("solution.py")  # the episode is still live: nothing was submitted
+        tools.reset(task=tiny_spec, node_id=2)
+        assert tools._env.current_id == 2
+        with pytest.raises(ValueError, match="node"):
+            tools.reset(task=tiny_spec, node_id=99)
+    finally:
+        tools._close()

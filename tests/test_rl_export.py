@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from models_fixtures import smollm2_dir  # noqa: F401 (the converted model, shared with the suite)
 from scripts.export_sft import main
 
 PROMPT = [{"role": "system", "content": "sys"}, {"role": "user", "content": "improve it"}]
@@ -56,3 +57,42 @@ def test_export_keeps_the_steps_that_beat_their_parent_on_dev(tmp_path):
     assert datasets.load_from_disk(str(runs / "sft" / "dataset"))[1]["messages"][-1]["content"] == "better"
     trl_utils = pytest.importorskip("trl.data_utils")
     assert trl_utils.is_conversational(data[0])  # what SFTTrainer checks to apply the chat template
+
+
+def test_tool_call_form_is_the_conversation_gome_environment_would_have(tmp_path, smollm2_dir):  # noqa: F811
+    """--tool-calls: every finished run as GomeEnvironment's tool conversation (real reset prompt,
+    a checkout where a step branches, the environment's replies rebuilt from the records)."""
+    pytest.importorskip("trl")
+    from gome_env.rl.chat import tool_tokenizer
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    key = "gome/m/digits/seed0/h"
+    _write(runs / "runs.jsonl", [{"run_key": key, "attempt": "a1", "status": "ok",
+                                  "record": {"final": {"node_id": 1, "baseline_dev_score": 0.81, "test_score": 0.123456}}}])
+    steps = [_step(1, 0, "ok", 0.85), _step(2, 0, "patch_failed", None), _step(3, 1, "runtime_error", None)]
+    for i, step in enumerate(steps, 1):
+        step.update(step=i, diff=f"--- a/solution.py\n+++ b/solution.py\n@@ -1 +1 @@\n-x\n+y{i}\n")
+    _write(runs / "steps.jsonl", steps)
+    main([str(runs), "--all-ok", "--tool-calls"])
+    lines = [json.loads(line) for line in (runs / "sft" / "tool_calls.jsonl").read_text().splitlines()]
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line["run_key"], line["task"], line["steps"]) == (key, "digits", 3)
+    assert sorted(t["function"]["name"] for t in line["tools"]) == ["apply_patch", "checkout", "read_file", "submit"]
+    messages = line["messages"]
+    assert [m["role"] for m in messages[:2]] == ["system", "user"] and "GaussianNB" in messages[1]["content"]
+    calls = [(m["tool_calls"][0]["function"]["name"], m["tool_calls"][0]["function"]["arguments"])
+             for m in messages if m["role"] == "assistant"]
+    assert calls == [("apply_patch", {"diff": steps[0]["diff"]}), ("checkout", {"node_id": 0}),
+                     ("apply_patch", {"diff": steps[1]["diff"]}), ("checkout", {"node_id": 1}),
+                     ("apply_patch", {"diff": steps[2]["diff"]}), ("submit", {"node_id": 1})]
+    replies = [m["content"] for m in messages if m["role"] == "tool"]
+    assert replies[0].startswith("node 1: ok, dev score 0.85; 2 patches left\n## Step result: `ok`")
+    assert replies[1] == "node 0: ok, dev score 0.81" and replies[3] == "node 1: ok, dev score 0.85"
+    assert replies[4].startswith("node 3: runtime_error, dev score None; 0 patches left")
+    assert replies[-1] == "submitted node 1: ok, dev score 0.85"
+    assert "0.123456" not in json.dumps(line)  # the test score never enters the data
+    tokenizer = tool_tokenizer(smollm2_dir)  # the template TRL uses renders it as is
+    text = tokenizer.apply_chat_template(messages, tools=line["tools"], tokenize=False)
+    assert text.count("<|im_start|>assistant") == 6 and text.count("<tool_response>") == 6

@@ -10,6 +10,10 @@
 - ``GomeEnvironment``: a class for ``GRPOTrainer(environment_factory=GomeEnvironment)``: tools
   ``apply_patch``, ``read_file``, ``checkout``, ``submit``; ``get_reward``.
 - ``gome_env.rl.options``: multiple-choice prompts whose lettered options are fixed diffs.
+- ``gome_env.rl.chat``: a tool-capable ChatML template for ChatML models (SmolLM2) and the system
+  message; ``gome_env.rl.budget``: the completion budget and a tool reply's share of it;
+  ``gome_env.rl.toolcalls``: tool-call dataset rows, played and recorded conversations;
+  ``gome_env.rl.warmup``: the tool-use warm-up's data and its well-formed-call count.
 
 Nothing here imports ``trl`` or ``policies``; ``datasets`` is imported only by the dataset
 builders. The bundled model's folder for training is ``policies.models.bundled_model_dir``.

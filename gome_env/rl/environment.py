@@ -35,6 +35,8 @@ from typing import Any, ClassVar
 from gome_env.env import MLEEnv
 from gome_env.pool import resolve_task
 from gome_env.rewards import ladder_reward
+from gome_env.rl import budget
+from gome_env.rl.replies import node_reply, patch_reply, submit_reply
 
 __all__ = ["GomeEnvironment"]
 
@@ -70,16 +72,29 @@ def _clip(text: str, limit: int) -> str:
 class GomeEnvironment:
     """An ML-engineering episode whose actions are tool calls (see the module docstring).
 
-    Class attributes set the budgets (subclass to change them): ``max_patches`` (steps per
-    episode), ``prompt_chars`` (the reset prompt), ``reply_chars`` (each tool's answer),
-    ``env_kwargs`` (for each task's ``MLEEnv``; one per instance and task, kept warm across
-    episodes)."""
+    Class attributes set the budgets (subclass to change them, or ``for_completion``):
+    ``max_patches`` (steps per episode), ``prompt_chars`` (the reset prompt),
+    ``completion_tokens`` (the trainer's ``max_completion_length``: each tool's answer is clipped
+    to ``reply_tokens`` of it, see ``gome_env.rl.budget``), ``env_kwargs`` (for each task's
+    ``MLEEnv``; one per instance and task, kept warm across episodes)."""
 
     max_patches = 4
     prompt_chars = 6000
-    reply_chars = 2000
+    completion_tokens = budget.COMPLETION_TOKENS
+    reply_share = budget.REPLY_SHARE
     env_kwargs: dict = {"step_timeout_s": None, "diagnostics": "standard"}
     _instances: ClassVar[weakref.WeakSet] = weakref.WeakSet()
+
+    @classmethod
+    def for_completion(cls, max_completion_length: int, **attributes: Any) -> type["GomeEnvironment"]:
+        """A subclass whose tool replies fit a trainer's ``max_completion_length`` (pass
+        ``GRPOConfig.max_completion_length``); ``attributes`` override other class attributes."""
+        return type(cls.__name__, (cls,), {"completion_tokens": int(max_completion_length), **attributes})
+
+    @property
+    def reply_tokens(self) -> int:
+        """The most tokens (estimated) one tool reply takes: ``reply_share`` of ``completion_tokens``."""
+        return budget.reply_tokens(self.completion_tokens, self.reply_share)
 
     def __init__(self) -> None:
         self._envs: dict[str, MLEEnv] = {}
@@ -101,9 +116,10 @@ class GomeEnvironment:
             kwargs = {k: v for k, v in self.env_kwargs.items() if v is not None}
             self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs, grade_test=False)  # dev only
         self._env = self._envs[spec.id]
-        obs, _ = self._env.reset(seed=int(seed))
-        if int(node_id) not in self._env.tree.nodes:
-            raise ValueError(f"node {node_id} does not exist: an episode starts from node 0 (the baseline)")
+        # Node 0 starts afresh from the baseline; another node continues from that node of the
+        # tree this env has built (MLEEnv.reset raises a clear ValueError for an unknown node).
+        options = {"node_id": int(node_id)} if int(node_id) != 0 else None
+        obs, _ = self._env.reset(seed=int(seed), options=options)
         self._done, self._patches, self._submitted = False, 0, None
         before = _prompt_text(prompt)
         head = ("\n\n" if before.strip() else "") + (
@@ -135,11 +151,12 @@ class GomeEnvironment:
             self._done = True
             raise ValueError(f"the episode has ended: all {self.max_patches} patches are spent")
         self._patches += 1
-        obs, _, _, _, info = env.step(diff if isinstance(diff, str) else "")
+        # step_diff: the text is always a diff, never the env's "submit" action (that is submit()).
+        obs, _, _, _, info = env.step_diff(diff if isinstance(diff, str) else "")
         d = info["diagnostics"]
         left = self.max_patches - self._patches
-        return _clip(f"node {info['node_id']}: {d['status']}, dev score {d.get('dev_score')}; {left} patches left\n"
-                     f"{obs['feedback']}", self.reply_chars)
+        return budget.clip_tokens(patch_reply(info["node_id"], d["status"], d.get("dev_score"), left, obs["feedback"]),
+                                  self.reply_tokens)
 
     def read_file(self, path: str) -> str:
         """Read a file of the current solution.
@@ -153,7 +170,7 @@ class GomeEnvironment:
         files = self._live().files()
         if path not in files:
             return f"no file {path!r}; files: {', '.join(sorted(files))}"
-        return _clip(files[path], self.reply_chars)
+        return budget.clip_tokens(files[path], self.reply_tokens)
 
     def checkout(self, node_id: int) -> str:
         """Make an earlier node the current one (nothing is re-run).
@@ -169,7 +186,7 @@ class GomeEnvironment:
             return f"no node {node_id!r}; nodes: 0..{len(env.tree) - 1}"
         env.checkout(node_id)
         node = env.tree[node_id]
-        return f"node {node.id}: {node.status}, dev score {node.dev_score}"
+        return node_reply(node.id, node.status, node.dev_score)
 
     def submit(self, node_id: int | None = None) -> str:
         """End the episode with a node (default: the best so far).
@@ -188,7 +205,7 @@ class GomeEnvironment:
         else:
             return f"no node {node_id!r}; nodes: 0..{len(env.tree) - 1}"
         self._submitted, self._done = node.id, True
-        return f"submitted node {node.id}: {node.status}, dev score {node.dev_score}"
+        return submit_reply(node.id, node.status, node.dev_score)
 
     def get_reward(self) -> float:
         """The ladder reward (dev split only) of the submitted node, else of the current node."""
@@ -206,7 +223,8 @@ class GomeEnvironment:
         return self._env
 
     def _close(self) -> None:
-        """Stop this instance's warm workers (it can be reset again: a new env starts then)."""
+        """Stop this instance's warm workers (it can be reset again: a new env starts then; private
+        so that TRL, which makes every public method a tool, does not offer it to the model)."""
         _close_envs(self._envs)
         self._env, self._done = None, True
 

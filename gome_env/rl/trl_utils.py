@@ -7,17 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gome_env.rl.budget import COMPLETION_TOKENS
+
 __all__ = ["cpu_grpo_config", "answer_logprob", "reward_history"]
 
 
 def cpu_grpo_config(output_dir: str | Path, **overrides: Any):
     """A ``trl.GRPOConfig`` that trains on the CPU: ``use_cpu``, no bf16, no gradient
-    checkpointing, no KL term (``beta=0``), no reports or checkpoints, a log line per update;
+    checkpointing, no KL term (``beta=0``), no reports or checkpoints, a log line per update,
+    ``max_completion_length`` ``gome_env.rl.budget.COMPLETION_TOKENS`` (a ``GomeEnvironment``
+    sizes its tool replies for it; ``GomeEnvironment.for_completion(n)`` for another budget);
     ``overrides`` replace any field (``num_generations``, ``max_completion_length``, ...)."""
     from trl import GRPOConfig
 
     settings = dict(output_dir=str(output_dir), use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, beta=0.0,
-                    num_generations=4, per_device_train_batch_size=4, max_completion_length=64, max_steps=4,
+                    num_generations=4, per_device_train_batch_size=4, max_completion_length=COMPLETION_TOKENS, max_steps=4,
                     learning_rate=1e-6, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
                     dataloader_num_workers=0, seed=0)
     settings.update(overrides)

@@ -27,6 +27,9 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "sklearn.pipeline",
     "sklearn.preprocessing",
     "sklearn.tree",
+    "lightgbm",
+    "xgboost",
+    "catboost",
 )
 """What the warm worker may import before its first fork: by default those whose packages the
 solution imports (``preload_for``; the set grows as new imports appear, replacing the worker);

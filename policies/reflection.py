@@ -37,14 +37,13 @@ record (``note["reflection"]``) and kept in ``Reflector.by_node``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from dataclasses import asdict, dataclass, field
 
 from gome_env.diagnostics import render_feedback
 
 from policies import prompts
-from policies.gome.jsoncall import request_json
+from policies.gome.jsoncall import json_objects, request_json
 
 __all__ = ["ReflectionConfig", "Reflection", "Reflector", "REFLECTION_SCHEMA", "REVIEW_INTRO", "parse_reflection",
            "reflection_prompt", "REFLECTION_TEMPERATURE", "REFLECTION_TOP_P", "env_analysis"]
@@ -121,17 +120,11 @@ def _flag(value) -> bool | None:
 def parse_reflection(text: str) -> tuple[bool, str]:
     """``(is_bug, summary)`` from the first JSON object in ``text`` that has a true/false
     ``is_bug``; ValueError (with a message for the model) when there is none."""
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text or ""):
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            keys = {re.sub(r"[^a-z]", "", str(k).lower()): v for k, v in value.items()}
-            flag = _flag(keys.get("isbug", ""))
-            if flag is not None:
-                return flag, " ".join(str(keys.get("summary", "")).split())
+    for value in json_objects(text):
+        keys = {re.sub(r"[^a-z]", "", str(k).lower()): v for k, v in value.items()}
+        flag = _flag(keys.get("isbug", ""))
+        if flag is not None:
+            return flag, " ".join(str(keys.get("summary", "")).split())
     raise ValueError(f'no JSON object with "is_bug": true or false was found; answer with JSON only, like {EXAMPLE}')
 
 

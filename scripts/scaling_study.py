@@ -53,7 +53,7 @@ from scripts._aggregate import RUN_COLUMNS, format_summary, steps_table
 from scripts._bench import select_lines, write_tables
 from scripts._crossover import CurveResult, matched_runs
 from scripts._scaling import CURVES, analyse, design_check, format_analysis, write_analysis
-from scripts.benchmark import add_run_args, dry_run, run_from_args, specs_from_args
+from scripts.benchmark import add_run_args, dry_run, run_from_args, spend_header, specs_from_args
 
 __all__ = ["load_models_file", "parse_params", "scaling_table", "matched_table", "analyse_file", "main"]
 
@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     matched_png = plot_scaling(table, store.out / "scaling_matched.png", by_figure, focus=args.focus,
                                metrics=(("best_dev@steps", "best dev score, step-matched"),
                                         ("best_dev@tokens", "best dev score, token-matched")))
+    print(spend_header(specs) + "\n")  # equal spend (the full preset's token budget) or step-matched
     print(format_summary(table, by=("policy", "name", "params")))
     paths = _report(results, notes, runs, models, args, store.out)
     print(f"\nwrote {store.out / 'scaling.csv'}, {', '.join(str(p) for p in paths)}, {png} and {matched_png}")

@@ -17,12 +17,11 @@ failed gets no call (``failed_run``: RD-Agent records the exception as the feedb
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 
 from policies import prompts
-from policies.gome.jsoncall import JSONOutcome, request_json
+from policies.gome.jsoncall import JSONOutcome, json_objects, request_json
 
 __all__ = ["FEEDBACK_SCHEMA", "Feedback", "parse_feedback", "feedback_prompt", "comparison_line", "request_feedbacks"]
 
@@ -75,14 +74,7 @@ DECISION_ALIASES = ("replacebestresult", "replacebest", "decision")
 def parse_feedback(text: str) -> Feedback:
     """The feedback in an answer; ValueError (with a message for the model) when it holds no
     JSON object with a yes/no ``Replace Best Result``."""
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text or ""):
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(value, dict):
-            continue
+    for value in json_objects(text):
         keys = {_key(k): v for k, v in value.items()}
         decision = next((_yes(keys[k]) for k in DECISION_ALIASES if k in keys and _yes(keys[k]) is not None), None)
         if decision is None:

@@ -10,12 +10,14 @@ counted).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from policies import prompts
 
-__all__ = ["JSONOutcome", "request_json"]
+__all__ = ["json_objects", "JSONOutcome", "request_json"]
 
 
 @dataclass
@@ -65,3 +67,16 @@ def request_json(episode, conversations: list[list[dict]], cfg, *, parse: Callab
                 still.append(i)
         pending = still
     return outcomes
+
+
+def json_objects(text: str):
+    """Every JSON object in ``text``, in order: each ``{`` where a JSON value can be decoded and
+    is an object (models wrap their JSON in prose and fences)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text or ""):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            yield value

@@ -15,12 +15,10 @@ draw (``diagnosis.select_hypothesis``).
 
 from __future__ import annotations
 
-import json
-import re
 
 from policies.gome.diagnosis import WEIGHTS, DiagnosisError, Hypothesis
 from policies.gome.history import render_siblings
-from policies.gome.jsoncall import JSONOutcome, request_json
+from policies.gome.jsoncall import JSONOutcome, json_objects, request_json
 from policies.gome.sections import DiagnosisInput, fitted, history_text
 
 __all__ = ["PROBLEMS_SCHEMA", "HYPOTHESES_SCHEMA", "COMPONENTS", "parse_problems", "parse_hypotheses",
@@ -157,15 +155,6 @@ def hypothesis_prompt(inp: DiagnosisInput, history: str, problems: list[dict]) -
 # ---------------------------------------------------------------------- parsing
 
 
-def _objects(text: str):
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text or ""):
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict):
-            yield value
 
 
 def _items(value: dict, key: str) -> list[tuple[str, dict]]:
@@ -178,7 +167,7 @@ def _items(value: dict, key: str) -> list[tuple[str, dict]]:
 
 def parse_problems(text: str, label: str, max_problems: int = 5) -> list[dict]:
     """The challenges in an answer, each ``{"caption", "problem", "reason", "label"}``."""
-    for value in _objects(text):
+    for value in json_objects(text):
         out = []
         for caption, item in _items(value, "problems"):
             problem = " ".join(str(item.get("problem") or "").split())
@@ -210,7 +199,7 @@ def parse_hypotheses(text: str, problems: list[dict], max_problems: int = 5) -> 
     """The scored hypotheses in an answer, matched to ``problems`` by caption (else by order),
     best weighted score first."""
     by_caption = {p["caption"].lower(): p for p in problems}
-    for value in _objects(text):
+    for value in json_objects(text):
         pairs = _items(value, "hypotheses") if "hypotheses" in value else _items(value, "problems")
         out = []
         for i, (caption, item) in enumerate(pairs):

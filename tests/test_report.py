@@ -161,6 +161,7 @@ def test_scaling_study_end_to_end_without_a_crossover(tmp_path, capsys):
                          "--seeds", "2", "--steps", "2", "--out", str(tmp_path / "out"), "--no-progress",
                          "--rival", "replay", "--set", f"replay.diffs={diffs}"]) == 0
     printed = capsys.readouterr().out
+    assert "equal spend: every run had the same budget of 500,000 model tokens" in printed  # --preset full
     assert "PRIMARY any_medal (pp): gome - replay" in printed
     for curve in ("percentile", "best_dev@steps", "best_dev@tokens"):
         assert f"SECONDARY {curve} (" in printed

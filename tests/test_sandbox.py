@@ -276,3 +276,19 @@ def test_idle_blas_threads_sleep_instead_of_spinning(sandbox, layout):
     """, limits=Limits(timeout_s=30, memory_mb=2048, threads=2))
     assert r.returncode == 0, r.stderr
     assert float(r.stdout.split()[-1]) < 0.15  # spinning threads would burn about 0.45 s here
+
+
+@pytest.mark.parametrize("sandbox_name", ["subprocess", "bwrap"])
+def test_peak_memory_is_the_programs_not_the_big_host_process(layout, sandbox_name):
+    """A child forked from this process starts with its resident size as ``ru_maxrss``: a host
+    holding a model (an RL trainer) made every run look hundreds of MB big, and a SIGKILLed run
+    "near the memory limit". The peak is the program's (the cgroup's where the rusage says nothing)."""
+    if sandbox_name == "bwrap" and make_sandbox("auto")[0].name != "bwrap":
+        pytest.skip("bwrap is not usable here")
+    ballast = bytearray(600 * 1024 * 1024)  # 600 MB resident in the host
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    result = run(sandbox_name, layout, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    del ballast
+    assert result.signal == "SIGKILL"
+    assert result.peak_memory_mb < 200, result.peak_memory_mb
+    assert not result.memory_exceeded

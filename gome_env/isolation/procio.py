@@ -307,3 +307,26 @@ def build_result(*, returncode: int | None, runtime_s: float, peak_memory_mb: fl
         confined=confined,
         run_as=run_as,
     )
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (MB; 0.0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def program_peak_mb(ru_maxrss_kb: int, host_mb: float, cgroup_peak_mb: float | None) -> float:
+    """A run's peak memory (MB). ``ru_maxrss`` of a child forked from this process starts at this
+    process's own resident size (the fork's copy, before ``exec``), so where it does not rise
+    clearly above ``host_mb`` it says nothing about the program: the cgroup's peak is used where
+    there is one, else 0.0 (unknown; never "near the limit")."""
+    peak = ru_maxrss_kb / 1024
+    if peak > host_mb * 1.02 + 8:
+        return peak
+    return float(cgroup_peak_mb) if cgroup_peak_mb is not None else 0.0

@@ -110,6 +110,7 @@ class Sandbox:
         cgroup = StepCgroup.create(f"gome-{token}", limits) if cgroup_support()[0] else None
         start = time.monotonic()
         try:
+            host_mb = procio.resident_mb()  # a forked child's ru_maxrss starts here (see program_peak_mb)
             proc = subprocess.Popen(
                 command,
                 cwd=cwd,
@@ -165,7 +166,8 @@ class Sandbox:
             except ValueError:
                 pass
         return procio.build_result(
-            returncode=proc.returncode, runtime_s=runtime, peak_memory_mb=waited["usage"].ru_maxrss / 1024,
+            returncode=proc.returncode, runtime_s=runtime,
+            peak_memory_mb=procio.program_peak_mb(waited["usage"].ru_maxrss, host_mb, stats.get("peak_memory_mb")),
             output=output, timed_out=timed_out, signal_name=signame, sandbox=self.name, leftovers=leftovers,
             limits=limits, cgroup_version=cgroup.version if cgroup is not None else None, cgroup_stats=stats,
             confined=confined.confined, run_as=confined.user,

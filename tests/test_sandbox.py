@@ -116,7 +116,9 @@ def test_background_processes_die_with_the_step(sandbox, layout):
             os.kill(pid, 9)
         pytest.skip("without a cgroup, the subprocess backend misses a process that left its group and cleared its environment")
     wait_until(lambda: processes_with(marker) == [], 5, "the end of the step's background processes")
-    assert r.leftover_processes_killed >= 1
+    # The subprocess backend finds and kills them; under bwrap the PID namespace may end them
+    # first (its init goes when the program does), so nothing is left for the runner to count.
+    assert r.leftover_processes_killed >= (1 if sandbox == "subprocess" else 0)
 
 
 @pytest.mark.skipif(not HAS_CGROUP, reason="the memory of all processes together needs a memory cgroup")

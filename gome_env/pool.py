@@ -19,6 +19,11 @@ too, with no node made). Each result is scored as if it were the batch's only st
 ``is_best``, ``best_dev_score`` and reward compare it with the tree's best *before* the batch, so
 the order of a group does not change its rewards. The pool grades the dev split only: the test
 predictions are checked for validity but never scored, and there is no ``final()``.
+
+``EnvPool(task, size, ray=True)`` (or ``ray="ADDRESS"``) places the workers as Ray actors spread
+over a cluster's nodes (``gome_env.raypool``), so a trainer on GPU nodes steps environments on CPU
+nodes; the tree, the baseline and every commit stay in the trainer's process, and the public
+behaviour is the same.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 from gome_env.commit import Committed, commit
 from gome_env.env import MLEEnv
@@ -36,10 +41,18 @@ from gome_env.patching.diffs import apply_diff
 from gome_env.runner import StepRunner
 from gome_env.tasks.task import TaskSpec, load_spec
 
+if TYPE_CHECKING:  # Ray is optional: gome_env.raypool is imported only for EnvPool(ray=...)
+    from gome_env.raypool import RayWorker
+
 __all__ = ["EnvPool", "StepResult", "resolve_task"]
 
+Worker = Union[StepRunner, "RayWorker"]  # a local runner, or a Ray actor's handle (gome_env.raypool)
 StepResult = tuple[dict, float, dict]
 """``(obs, reward, info)`` for one ``(node_id, diff)`` of ``EnvPool.step_many``."""
+
+
+def _sandbox_name(worker: Any) -> str:
+    return worker.evaluator.sandbox.name if isinstance(worker, StepRunner) else worker.sandbox
 
 
 def resolve_task(task: str | TaskSpec) -> TaskSpec:
@@ -63,31 +76,48 @@ class EnvPool:
     do not limit the pool, and ``grade_test`` is always off. The pool's ``env`` holds the tree,
     the baseline and the observations, and its runner is the first worker. Under the
     ``subprocess`` sandbox the private-answers tripwire cannot tell concurrent runs apart, so runs
-    go one at a time there (``parallel`` says which)."""
+    go one at a time there (``parallel`` says which).
 
-    def __init__(self, task: str | TaskSpec, size: int = 2, **env_kwargs: Any) -> None:
+    ``ray``: ``True`` or a cluster address places the ``size`` workers as Ray actors (see the
+    module docstring; ``ray_options``: Ray actor options, default one CPU each, ``SPREAD``). The
+    pool's own ``env`` then runs only the baseline, in a fresh process (``executor="cold"``), and
+    the pool ends the Ray connection at ``close`` when it started it."""
+
+    def __init__(self, task: str | TaskSpec, size: int = 2, *, ray: bool | str | None = None,
+                 ray_options: dict | None = None, **env_kwargs: Any) -> None:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive int, got {size!r}")
         self.spec = resolve_task(task)
         self.size = size
         self.env_kwargs = {**env_kwargs, "grade_test": False}  # a training path: the test split is never scored
         self.env_kwargs.setdefault("max_steps", 1_000_000)
-        self.env = MLEEnv(self.spec, **self.env_kwargs)
-        self._runners: list[StepRunner] = [self.env.runner]
         self._closed = False
+        self._owns_ray = False
+        mode = self.env_kwargs.get("executor", "warm")
+        self.env = MLEEnv(self.spec, **({**self.env_kwargs, "executor": "cold"} if ray else self.env_kwargs))
+        self._runners: list[Worker] = [] if ray else [self.env.runner]
         try:
-            for i in range(1, size):
+            if ray:
+                from gome_env import raypool
+
+                self._owns_ray = raypool.connect(ray)
+                self._runners = list(raypool.start_workers(
+                    self.spec, size, sandbox=self.env_kwargs.get("sandbox", "auto"), limits=self.env.limits, mode=mode,
+                    detail=self.env.detail, allow_drift=self.env.allow_drift, options=ray_options))
+            for i in range(1, 0 if ray else size):
                 workdir = self.env_kwargs.get("workdir")
                 self._runners.append(StepRunner(
-                    self.spec, self.env.prepared, self.env.sandbox, self.env.limits, mode=self.env_kwargs.get("executor", "warm"),
+                    self.spec, self.env.prepared, self.env.sandbox, self.env.limits, mode=mode,
                     detail=self.env.detail, grade_test=False, workdir=Path(workdir) / f"worker{i}" if workdir is not None else None))
             for r in self._runners:  # warm workers start side by side, not at the first batch
-                r.executor.start()
+                if isinstance(r, StepRunner):
+                    r.executor.start()
         except BaseException:
             self.close()
             raise
-        self.parallel = self.env.sandbox.name != "subprocess"
-        self._free: queue.Queue[StepRunner] = queue.Queue()
+        self.ray = bool(ray)
+        self.parallel = all(_sandbox_name(r) != "subprocess" for r in self._runners)
+        self._free: queue.Queue[Worker] = queue.Queue()
         for r in self._runners:
             self._free.put(r)
         self._threads = ThreadPoolExecutor(max_workers=size if self.parallel else 1, thread_name_prefix="gome-pool")
@@ -112,7 +142,11 @@ class EnvPool:
 
     def wait_ready(self, timeout: float = 180.0) -> bool:
         """Wait until every warm worker can take a step (False if one did not within ``timeout``)."""
-        return all(r.executor.wait_ready(timeout) for r in self._runners)
+        return all((r.executor if isinstance(r, StepRunner) else r).wait_ready(timeout) for r in self._runners)
+
+    def worker_nodes(self) -> list[str | None]:
+        """Each worker's Ray node id (None for a local worker)."""
+        return [getattr(r, "node_id", None) for r in self._runners]
 
     def files(self, node_id: int) -> dict[str, str]:
         """A node's editable files."""
@@ -150,11 +184,12 @@ class EnvPool:
 
     def executor_status(self) -> list:
         """Each worker's ``ExecutorStats``."""
-        return [r.executor.status() for r in self._runners]
+        return [(r.executor if isinstance(r, StepRunner) else r).status() for r in self._runners]
 
     def workdirs(self) -> list[Path]:
-        """Each worker's workdir (removed by ``close`` when the pool made it)."""
-        return [r.workdir for r in self._runners]
+        """Each worker's workdir (removed by ``close`` when the pool made it; a Ray worker's is on
+        its node)."""
+        return [Path(r.workdir) for r in self._runners]
 
     def close(self) -> None:
         """Stop every worker and remove the pool's workdirs (idempotent)."""
@@ -162,10 +197,17 @@ class EnvPool:
         threads = getattr(self, "_threads", None)
         if threads is not None:
             threads.shutdown(wait=True)
-        for r in getattr(self, "_runners", [])[1:]:
-            r.close()
+        runners = getattr(self, "_runners", [])
+        for r in runners:
+            if r is not getattr(getattr(self, "env", None), "runner", None):
+                r.close()
         if getattr(self, "env", None) is not None:
             self.env.close()
+        if getattr(self, "_owns_ray", False):
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
 
     def __enter__(self) -> "EnvPool":
         return self
@@ -192,9 +234,11 @@ class EnvPool:
     def _evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
         runner = self._free.get()
         try:
-            return runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
+            if isinstance(runner, StepRunner):
+                return runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
+            return runner.evaluate(files, patch)  # a Ray actor (a lost actor or node raises here)
         except Exception as exc:  # noqa: BLE001 - a host-side failure is the step's status, not the batch's crash
-            d = runner.evaluator.blank(patch)
+            d = self.env.runner.evaluator.blank(patch)
             d.update(status="runtime_error", reason=f"the environment failed to run the step: {type(exc).__name__}: {exc}")
             return Outcome(d, files)
         finally:

@@ -11,9 +11,11 @@ import pandas as pd
 
 from scripts._aggregate import is_medal, run_table, split_unconfined, summary_table
 from scripts._executors import make_executor
+
+DEFAULT_RETRIES = 2  # a run whose worker or node was lost is retried this many times within one command
 from scripts._runs import FAILED, OK, RunSpec, RunStore
 
-__all__ = ["run_benchmark", "write_tables", "select_lines"]
+__all__ = ["run_benchmark", "write_tables", "select_lines", "DEFAULT_RETRIES"]
 
 
 def select_lines(store: RunStore, specs: list[RunSpec] | None = None) -> list[dict]:
@@ -49,9 +51,14 @@ def run_benchmark(
     progress: bool = True,
     gpus_per_run: float | None = None,
     cpus_per_run: float = 1.0,
+    retries: int = DEFAULT_RETRIES,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
 ) -> RunStore:
-    """Execute every run of ``specs`` not finished yet in ``out``; return the store."""
+    """Execute every run of ``specs`` not finished yet in ``out``; return the store.
+
+    A run whose worker was lost (a dead worker process or Ray node: the executor's ``lost``) is
+    recorded as a failed attempt and submitted again with a new attempt, at most ``retries`` times,
+    while the executor has somewhere to run it; a run that failed for its own reasons is not."""
     store = RunStore(out)
     recovered = store.recover()
     if any(recovered.values()):
@@ -74,12 +81,22 @@ def run_benchmark(
     executor = make_executor(store.append_step, workers=workers, ray=ray,
                              gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run) if todo else None
     pending = deque(todo)
+    lost: dict[str, int] = {}  # run key -> attempts lost so far in this command
     try:
         while executor is not None and (pending or executor.in_flight):
             while pending and executor.in_flight < executor.capacity:
                 spec = pending.popleft()
                 executor.submit(spec, store.new_attempt())
             for spec, attempt, result in executor.poll(0.5):
+                if result.get("lost") and result.get("status") != OK:
+                    why_not = "retries spent" if lost.get(spec.key, 0) >= retries else executor.no_capacity(spec)
+                    if why_not is None:
+                        lost[spec.key] = lost.get(spec.key, 0) + 1
+                        store.commit(spec, attempt, result)  # the lost attempt keeps its own record
+                        bar.write(f"run lost, retrying ({lost[spec.key]}/{retries}): {spec.key}: {result.get('error')}")
+                        pending.appendleft(spec)
+                        continue
+                    result = {**result, "error": f"{result.get('error')} (not retried: {why_not})"}
                 line = store.commit(spec, attempt, result)
                 if line["status"] == OK:
                     medals += is_medal((line.get("record") or {}).get("final"))

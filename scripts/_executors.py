@@ -3,6 +3,11 @@
 Every executor hands back the same thing, ``(spec, attempt, result)`` from ``_worker.execute_run``,
 and streams each finished step to ``on_step(spec, attempt, step)`` in the driver, so the records
 are the same whichever one ran them. Only the driver writes the output folder.
+
+A run whose worker was lost (a local worker process died: ``BrokenProcessPool``; a Ray node or
+worker died: ``NodeDiedError``, ``WorkerCrashedError``, ``ActorDiedError``, the task's result lost)
+comes back failed with ``lost=True``, which the driver retries (``--retries``); ``no_capacity``
+says when there is nowhere left to retry it.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ OnStep = Callable[[RunSpec, str, dict], None]
 Finished = tuple[RunSpec, str, dict]
 
 
-def _failed(error: str) -> dict:
-    return {"status": FAILED, "error": error, "traceback": None, "record": None, "steps": []}
+def _failed(error: str, lost: bool = False) -> dict:
+    return {"status": FAILED, "error": error, "traceback": None, "record": None, "steps": [], "lost": lost}
+
+
+_BROKEN = "BrokenProcessPool: a worker process died (out of memory?)"
 
 
 class Executor:
@@ -46,6 +54,10 @@ class Executor:
 
     def close(self) -> None:
         pass
+
+    def no_capacity(self, spec: RunSpec) -> str | None:
+        """Why a lost run cannot be retried now (no live worker can take it), else None."""
+        return None
 
     def _by_key(self, key: str, attempt: str) -> RunSpec | None:
         for spec, att in self.running.values():
@@ -71,7 +83,7 @@ class InlineExecutor(Executor):
 
 class PoolExecutor(Executor):
     """Local worker processes (spawn): each loads each model once. A worker that dies (e.g. out of
-    memory) fails the runs then in flight; the pool is rebuilt for the rest."""
+    memory) loses the runs then in flight (``lost``: the driver retries them); the pool is rebuilt."""
 
     def __init__(self, on_step: OnStep, workers: int) -> None:
         super().__init__(on_step)
@@ -109,7 +121,7 @@ class PoolExecutor(Executor):
             broken = broken or isinstance(future.exception(), BrokenProcessPool)
         if broken:  # every other run in the dead pool is lost too
             for future, (spec, attempt) in list(self.running.items()):
-                finished.append((spec, attempt, _failed("BrokenProcessPool: a worker process died (out of memory?)")))
+                finished.append((spec, attempt, _failed(_BROKEN, lost=True)))
             self.running.clear()
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
@@ -121,7 +133,7 @@ class PoolExecutor(Executor):
         if exc is None:
             return future.result()
         if isinstance(exc, BrokenProcessPool):
-            return _failed("BrokenProcessPool: a worker process died (out of memory?)")
+            return _failed(_BROKEN, lost=True)
         return _failed(f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
@@ -177,8 +189,20 @@ def init_ray(address: str, workers: int | None = None) -> Any:
     return ray
 
 
+def _lost_errors(ray: Any) -> tuple[type, ...]:
+    """Ray's errors that say the worker, its node or the result was lost, not that the run failed."""
+    ex = ray.exceptions
+    return tuple(getattr(ex, name) for name in ("NodeDiedError", "WorkerCrashedError", "RayActorError",
+                                                "ObjectLostError", "LocalRayletDiedError") if hasattr(ex, name))
+
+
 class RayExecutor(Executor):
-    """Each run is a Ray task with resource hints; steps stream back through a Ray queue."""
+    """Each run is a Ray task with resource hints; steps stream back through a Ray queue kept on the
+    driver's node (so a lost worker node does not take it along). A run whose node or worker died
+    comes back ``lost``; a run that no live node can take any more fails with the reason."""
+
+    CAPACITY_CHECK_S = 5.0  # after a loss, how often poll looks for runs that no live node can take
+    CAPACITY_GRACE_S = 30.0  # ... and how long they may wait for one (a restarted or autoscaled node)
 
     def __init__(self, on_step: OnStep, address: str, workers: int | None = None,
                  gpus_per_run: float | None = None, cpus_per_run: float = 1.0) -> None:
@@ -187,17 +211,45 @@ class RayExecutor(Executor):
         from ray.util.queue import Queue
 
         self._ray = ray
-        self._queue = Queue()
+        self._lost = _lost_errors(ray)
+        self._queue = Queue(actor_options=self._on_this_node())
         self._remote = ray.remote(max_retries=0)(_ray_run)
         self._gpus = float(ray.cluster_resources().get("GPU", 0))
         self._gpus_per_run = gpus_per_run
         self._cpus_per_run = cpus_per_run
+        self._checked = time.monotonic()
+        self._seen_loss = False  # nodes only go missing after a loss: until then Ray's queue is trusted
+        self._stranded_since: float | None = None
         self.capacity = 1 << 30  # Ray queues and schedules what does not fit yet
 
+    def _on_this_node(self) -> dict:
+        try:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            node = self._ray.get_runtime_context().get_node_id()
+            return {"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=True)}
+        except Exception:  # noqa: BLE001 - a client connection has no node of its own
+            return {"num_cpus": 0}
+
+    def _options(self, spec: RunSpec) -> dict:
+        return ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run)
+
     def submit(self, spec: RunSpec, attempt: str) -> None:
-        opts = ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run)
-        ref = self._remote.options(**opts).remote(spec.to_dict(), attempt, self._queue)
+        ref = self._remote.options(**self._options(spec)).remote(spec.to_dict(), attempt, self._queue)
         self.running[ref] = (spec, attempt)
+
+    def no_capacity(self, spec: RunSpec) -> str | None:
+        need = self._options(spec)
+        try:
+            nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        except Exception as exc:  # noqa: BLE001 - the cluster itself is gone
+            return f"the Ray cluster cannot be reached ({type(exc).__name__}: {exc})"
+        for node in nodes:
+            res = node.get("Resources") or {}
+            if res.get("CPU", 0) >= need["num_cpus"] and res.get("GPU", 0) >= need["num_gpus"]:
+                return None
+        return (f"no live node in the Ray cluster has {need['num_cpus']:g} CPU and {need['num_gpus']:g} GPU for it "
+                f"({len(nodes)} node(s) alive)")
 
     def _drain(self) -> None:
         while True:
@@ -211,6 +263,28 @@ class RayExecutor(Executor):
                 spec = self._by_key(key, attempt)
                 if spec is not None:
                     self.on_step(spec, attempt, step)
+
+    def _stranded(self) -> list[Finished]:
+        """Runs that no live node has been able to take for ``CAPACITY_GRACE_S``: cancelled and
+        failed with the reason (not ``lost``: there is nowhere to retry them)."""
+        stranded = [(ref, spec, attempt, reason) for ref, (spec, attempt) in self.running.items()
+                    if (reason := self.no_capacity(spec)) is not None]
+        now = time.monotonic()
+        if not stranded or self._stranded_since is None:
+            self._stranded_since = now if stranded else None
+            return []
+        if now - self._stranded_since < self.CAPACITY_GRACE_S:
+            return []
+        out: list[Finished] = []
+        for ref, spec, attempt, reason in stranded:
+            self.running.pop(ref)
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001
+                pass
+            out.append((spec, attempt, _failed(f"NoCapacity: {reason}")))
+        self._stranded_since = None
+        return out
 
     def poll(self, timeout: float) -> list[Finished]:
         self._drain()
@@ -227,9 +301,16 @@ class RayExecutor(Executor):
             spec, attempt = self.running.pop(ref)
             try:
                 result = self._ray.get(ref)
-            except Exception as exc:  # noqa: BLE001 - worker crash, task error
+            except self._lost as exc:  # the node or the worker died under the run: a retry, not a failure
+                self._seen_loss = True
+                result = _failed(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                                 lost=True)
+            except Exception as exc:  # noqa: BLE001 - a task error
                 result = _failed(f"{type(exc).__name__}: {exc}")
             finished.append((spec, attempt, result))
+        if self._seen_loss and not finished and time.monotonic() - self._checked > self.CAPACITY_CHECK_S:
+            self._checked = time.monotonic()
+            finished = self._stranded()
         return finished
 
     def close(self) -> None:

@@ -25,6 +25,11 @@ An interrupted run restarts cleanly from step 0 with a new attempt id; the inter
 steps stay in ``partial/`` renamed ``.abandoned`` and never reach steps.jsonl, so no step is
 counted twice. Committing a finished attempt appends its run line, then its steps, then deletes
 its partial file; ``RunStore.recover`` completes a commit that was cut between those writes.
+
+A run whose worker was lost (``lost: true`` on its run line: a dead worker process or Ray node) is
+retried within the same command (``--retries``): the lost attempt is committed as a failed attempt
+with the steps it had streamed, and the next attempt starts from step 0. Only the latest attempt
+of a run counts (``RunStore.steps``), so the lost attempt's steps are kept but never counted.
 """
 
 from __future__ import annotations
@@ -334,11 +339,15 @@ class RunStore:
         self._partials.pop(ident, None)
         record = result.get("record")
         steps = result.get("steps") or []
+        path = self._partial_path(spec.run_id, attempt)
+        if not steps and result.get("lost"):  # the worker died with them: the steps it streamed
+            steps = list(read_jsonl(path))
         facts = result.get("facts") or {}
         run_line = {
             **spec.labels(),
             "attempt": attempt,
             "status": result["status"],
+            "lost": bool(result.get("lost")),
             "error": result.get("error"),
             "traceback": result.get("traceback"),
             "config": spec.config(),
@@ -354,7 +363,6 @@ class RunStore:
         }
         self._runs.write([dumps(_finite(run_line))])
         self._steps.write([dumps(_finite(self.step_line(spec, attempt, s))) for s in steps])
-        path = self._partial_path(spec.run_id, attempt)
         if path.exists():
             path.unlink()
         return run_line

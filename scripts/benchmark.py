@@ -30,7 +30,7 @@ from pathlib import Path
 from gome_env.tasks.task import DataDriftError
 from scripts._aggregate import (format_left_out, format_pairs, format_spend, format_summary, paired_table,
                                 split_unconfined)
-from scripts._bench import run_benchmark, write_tables
+from scripts._bench import DEFAULT_RETRIES, run_benchmark, write_tables
 from scripts._runs import SUITES, check_pins, make_specs, resolve_tasks
 
 DEFAULT_POLICIES = "gome,greedy"
@@ -122,6 +122,10 @@ def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "sm
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs per run")
     p.add_argument("--out", default=out, help="output folder (created; reused to resume)")
     p.add_argument("--no-retry-failed", action="store_true", help="keep failed runs as they are instead of retrying them")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
+                   help="times a run whose worker process or Ray node was lost is retried within this command "
+                        "(each attempt recorded; only the finishing attempt's steps count); a run that fails for "
+                        "its own reasons is not retried here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="list the runs (and which are done) and exit")
     p.add_argument("--allow-drift", action="store_true",
@@ -161,6 +165,8 @@ def specs_from_args(args: argparse.Namespace, models: list[str] | None = None) -
     token_budget = preset["token_budget"] if args.token_budget is None else (args.token_budget or None)
     if steps < 1 or args.seeds < 1 or args.workers < 1:
         raise SystemExit("--steps, --seeds and --workers must be >= 1")
+    if getattr(args, "retries", 0) < 0:
+        raise SystemExit("--retries must be >= 0")
     if token_budget is not None and token_budget < 1:
         raise SystemExit("--token-budget must be >= 0 (0: no token budget)")
     envs_dir = str(Path(args.envs_dir).resolve()) if args.envs_dir else None
@@ -208,7 +214,8 @@ def dry_run(specs: list, out: str) -> int:
 
 def run_from_args(specs: list, args: argparse.Namespace):
     return run_benchmark(specs, args.out, workers=args.workers, ray=args.ray, retry_failed=not args.no_retry_failed,
-                         progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run)
+                         progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
+                         retries=args.retries)
 
 
 def main(argv: list[str] | None = None) -> int:

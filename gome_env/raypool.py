@@ -1,0 +1,131 @@
+"""``EnvPool``'s evaluation workers as Ray actors, so a trainer on GPU nodes steps environments on
+CPU nodes (``EnvPool(task, size, ray=True)`` or ``ray="ADDRESS"``).
+
+Each actor prepares the task on its own node (the data come from that node's cache, as for any
+``MLEEnv``), holds one ``StepRunner`` (a warm executor, its workspace, an evaluator with test
+grading off) and evaluates the files the pool sends it; the pool keeps the tree and commits every
+result, as it does with local workers. Actors are spread over the nodes (Ray's ``SPREAD``
+scheduling) and ask for one CPU each unless ``ray_options`` say otherwise.
+
+Ray is an optional dependency: it is imported when a pool asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gome_env.evaluation import Outcome
+from gome_env.isolation.executor import ExecutorStats
+from gome_env.isolation.procio import Limits
+from gome_env.tasks.task import TaskSpec
+
+__all__ = ["RayWorker", "start_workers", "connect", "DEFAULT_ACTOR_OPTIONS"]
+
+DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
+
+
+def connect(address: bool | str) -> bool:
+    """Join Ray: ``True`` uses the instance this process already joined, else ``ray.init()``'s
+    default (``RAY_ADDRESS``, a cluster running here, or a new local one); a string is a cluster
+    address. Returns whether this call started the connection (the pool then ends it)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("EnvPool(ray=...) needs Ray: pip install -e '.[ray]'") from exc
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    if isinstance(address, str):
+        kwargs["address"] = address
+    ray.init(**kwargs)
+    return True
+
+
+class _Actor:
+    """One evaluation worker on some node (the body of the Ray actor)."""
+
+    def __init__(self, spec: TaskSpec, sandbox: str, limits: Limits, mode: str, detail: str, allow_drift: bool) -> None:
+        from gome_env.isolation.sandbox import make_sandbox
+        from gome_env.runner import StepRunner
+        from gome_env.tasks.task import prepare
+
+        prepared = prepare(spec, allow_drift=allow_drift)
+        box, _ = make_sandbox(sandbox)
+        self.runner = StepRunner(spec, prepared, box, limits, mode=mode, detail=detail, grade_test=False)
+        self.runner.executor.start()  # warm workers start side by side, not at the first batch
+
+    def info(self) -> dict:
+        import ray
+
+        return {"node_id": ray.get_runtime_context().get_node_id(), "sandbox": self.runner.evaluator.sandbox.name,
+                "workdir": str(self.runner.workdir)}
+
+    def evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
+        return self.runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self.runner.executor.wait_ready(timeout)
+
+    def status(self) -> ExecutorStats:
+        return self.runner.executor.status()
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+class RayWorker:
+    """The driver's handle on one actor, with the surface the pool uses of a local worker."""
+
+    def __init__(self, handle: Any, info: dict) -> None:
+        self.handle = handle
+        self.node_id: str = info["node_id"]
+        self.sandbox: str = info["sandbox"]
+        self.workdir: str = info["workdir"]  # on the actor's node
+
+    def evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
+        import ray
+
+        return ray.get(self.handle.evaluate.remote(files, patch))
+
+    def wait_ready(self, timeout: float) -> bool:
+        import ray
+
+        return bool(ray.get(self.handle.wait_ready.remote(timeout)))
+
+    def status(self) -> ExecutorStats:
+        import ray
+
+        return ray.get(self.handle.status.remote())
+
+    def close(self) -> None:
+        import ray
+
+        try:
+            ray.get(self.handle.close.remote(), timeout=60)  # stop the warm worker, remove the workdir
+        except Exception:  # noqa: BLE001 - a dead actor or node has nothing left to stop
+            pass
+        try:
+            ray.kill(self.handle)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def start_workers(spec: TaskSpec, size: int, *, sandbox: str, limits: Limits, mode: str, detail: str,
+                  allow_drift: bool, options: dict | None = None) -> list[RayWorker]:
+    """``size`` actors (``options``: Ray actor options over ``DEFAULT_ACTOR_OPTIONS``), each ready
+    to evaluate; an actor that fails to start stops the others and raises."""
+    import ray
+
+    actor_cls = ray.remote(_Actor)
+    opts = {**DEFAULT_ACTOR_OPTIONS, **(options or {})}
+    handles = [actor_cls.options(**opts).remote(spec, sandbox, limits, mode, detail, allow_drift) for _ in range(size)]
+    try:
+        infos = ray.get([h.info.remote() for h in handles])
+    except BaseException:
+        for h in handles:
+            try:
+                ray.kill(h)
+            except Exception:  # noqa: BLE001
+                pass
+        raise
+    return [RayWorker(h, info) for h, info in zip(handles, infos)]

@@ -145,8 +145,8 @@ class EnvPool:
         return all((r.executor if isinstance(r, StepRunner) else r).wait_ready(timeout) for r in self._runners)
 
     def worker_nodes(self) -> list[str | None]:
-        """Each worker's Ray node id (None for a local worker)."""
-        return [getattr(r, "node_id", None) for r in self._runners]
+        """Each worker's Ray node id, asked now (None for a local worker)."""
+        return [None if isinstance(r, StepRunner) else r.refresh().node_id for r in self._runners]
 
     def files(self, node_id: int) -> dict[str, str]:
         """A node's editable files."""

@@ -5,13 +5,18 @@ Each actor prepares the task on its own node (the data come from that node's cac
 ``MLEEnv``), holds one ``StepRunner`` (a warm executor, its workspace, an evaluator with test
 grading off) and evaluates the files the pool sends it; the pool keeps the tree and commits every
 result, as it does with local workers. Actors are spread over the nodes (Ray's ``SPREAD``
-scheduling) and ask for one CPU each unless ``ray_options`` say otherwise.
+scheduling) and ask for one CPU each unless ``ray_options`` say otherwise. An actor that dies (its
+node lost, say) is restarted by Ray on a live node, up to ``max_restarts`` times, and the step
+it was running is sent again (``LOST_STEP_RETRIES`` times: an evaluation is a fresh run of the
+files, so it can be repeated); past that the step comes back ``runtime_error`` (the pool's rule
+for a host-side failure).
 
 Ray is an optional dependency: it is imported when a pool asks for it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from gome_env.evaluation import Outcome
@@ -19,9 +24,11 @@ from gome_env.isolation.executor import ExecutorStats
 from gome_env.isolation.procio import Limits
 from gome_env.tasks.task import TaskSpec
 
-__all__ = ["RayWorker", "start_workers", "connect", "DEFAULT_ACTOR_OPTIONS"]
+__all__ = ["RayWorker", "start_workers", "connect", "DEFAULT_ACTOR_OPTIONS", "LOST_STEP_RETRIES"]
 
-DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD"}
+LOST_STEP_RETRIES = 3  # times a step whose actor died is sent again (to the restarted actor)
+
+DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "SPREAD", "max_restarts": 3}
 
 
 def connect(address: bool | str) -> bool:
@@ -78,14 +85,32 @@ class RayWorker:
 
     def __init__(self, handle: Any, info: dict) -> None:
         self.handle = handle
+        self._update(info)
+
+    def _update(self, info: dict) -> None:
         self.node_id: str = info["node_id"]
         self.sandbox: str = info["sandbox"]
         self.workdir: str = info["workdir"]  # on the actor's node
 
-    def evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
+    def refresh(self) -> "RayWorker":
+        """Ask the actor where it runs now (a restarted actor may have moved)."""
         import ray
 
-        return ray.get(self.handle.evaluate.remote(files, patch))
+        self._update(ray.get(self.handle.info.remote()))
+        return self
+
+    def evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
+        """The actor's outcome for ``files``; sent again while the actor is being restarted."""
+        import ray
+
+        for attempt in range(LOST_STEP_RETRIES + 1):
+            try:
+                return ray.get(self.handle.evaluate.remote(files, patch))
+            except ray.exceptions.RayActorError:
+                if attempt == LOST_STEP_RETRIES:
+                    raise
+                time.sleep(0.25 * 2 ** attempt)  # back off while Ray restarts the actor
+        raise AssertionError("unreachable")
 
     def wait_ready(self, timeout: float) -> bool:
         import ray

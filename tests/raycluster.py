@@ -66,22 +66,29 @@ class LocalCluster:
         self.env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
         self.groups: dict[str, int] = {}  # node name -> process group id
 
-    def _start(self, name: str, args: list[str]) -> None:
+    def _launch(self, name: str, args: list[str]) -> subprocess.Popen:
         proc = subprocess.Popen([RAY, "start", "--num-cpus", str(self.cpus), "--node-ip-address", "127.0.0.1",
                                  "--temp-dir", self.temp_dir, "--disable-usage-stats", "--object-store-memory",
                                  str(80 * 1024 * 1024), *args], env=self.env, start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.groups[name] = proc.pid  # a new session: its daemons keep this process group
+        return proc
+
+    @staticmethod
+    def _wait(name: str, proc: subprocess.Popen) -> None:
         out, _ = proc.communicate(timeout=120)
         if proc.returncode != 0:
             raise RuntimeError(f"ray start ({name}) failed:\n{out[-3000:]}")
 
     def start(self) -> "LocalCluster":
+        """Both nodes, started side by side (the worker's ``ray start`` waits for the head's GCS)."""
         try:
-            self._start("head", ["--head", "--port", str(self.port), "--include-dashboard", "false",
-                                 "--dashboard-port", str(free_port()), "--ray-client-server-port", str(free_port()),
-                                 "--system-config", json.dumps(HEALTH), *_node_ports()])
-            self.start_worker()
+            head = self._launch("head", ["--head", "--port", str(self.port), "--include-dashboard", "false",
+                                         "--dashboard-port", str(free_port()), "--ray-client-server-port",
+                                         str(free_port()), "--system-config", json.dumps(HEALTH), *_node_ports()])
+            worker = self._launch("worker", ["--address", self.address, *_node_ports()])
+            self._wait("head", head)
+            self._wait("worker", worker)
         except BaseException:
             self.stop()
             raise
@@ -89,7 +96,7 @@ class LocalCluster:
 
     def start_worker(self) -> None:
         """(Re)start the worker node."""
-        self._start("worker", ["--address", self.address, *_node_ports()])
+        self._wait("worker", self._launch("worker", ["--address", self.address, *_node_ports()]))
 
     def raylet_pid(self, name: str = "worker") -> int:
         """The pid of a node's raylet."""

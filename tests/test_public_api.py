@@ -26,6 +26,7 @@ PUBLIC = {  # module -> names importable from it (a snapshot: a name may be adde
     "gome_env.mlebench": ["LITE", "Recipe", "Sources", "competition_spec", "find_sources", "make_env"],
     "gome_env.mlebench.refit": ["RefitResult", "MLEBenchEnv", "run_refit"],
     "gome_env.records": ["MappingRecord", "jsonable", "plain"],
+    "gome_env.raypool": ["RayWorker", "start_workers", "connect", "DEFAULT_ACTOR_OPTIONS", "LOST_STEP_RETRIES"],
     "gome_env.final": ["FinalReport", "final_report"],
     "gome_env.grading.medals": ["Leaderboard", "MedalThresholds", "Rank", "medal_thresholds", "rank_medal", "percentile"],
     "policies": [

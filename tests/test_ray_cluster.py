@@ -74,6 +74,9 @@ def test_env_pool_workers_as_ray_actors_on_both_nodes(two_nodes, tiny_spec, monk
         runs = [s.cold + s.warm for s in pool.executor_status()]
         assert sum(runs) == 3 and min(runs) >= 1  # 3 programs ran (a diff that does not apply runs none), on both actors
         assert pool.env.runner.executor.status().worker_pid is None  # the trainer's side holds no warm worker
+        ray.kill(pool._runners[0].handle, no_restart=False)  # an actor dies: Ray restarts it, its step is sent again
+        again = pool.step_many([(1, _diff(pool.files(1), lambda s: s + "\n# b\n"))] * 2)
+        assert [i["diagnostics"]["status"] for _, _, i in again] == ["ok", "ok"]
     assert not ray.is_initialized()  # the pool joined the cluster, so it left it
 
 

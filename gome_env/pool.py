@@ -80,8 +80,9 @@ class EnvPool:
 
     ``ray``: ``True`` or a cluster address places the ``size`` workers as Ray actors (see the
     module docstring; ``ray_options``: Ray actor options, default one CPU each, ``SPREAD``). The
-    pool's own ``env`` then runs only the baseline, in a fresh process (``executor="cold"``), and
-    the pool ends the Ray connection at ``close`` when it started it."""
+    pool's own ``env`` then runs only the baseline, in a fresh process (``executor="cold"``);
+    ``close`` stops the actors and leaves the process's Ray connection as it is (other pools, a
+    ``GomeReward``'s one per task, may share it; ``ray.shutdown()`` ends it)."""
 
     def __init__(self, task: str | TaskSpec, size: int = 2, *, ray: bool | str | None = None,
                  ray_options: dict | None = None, **env_kwargs: Any) -> None:
@@ -92,7 +93,6 @@ class EnvPool:
         self.env_kwargs = {**env_kwargs, "grade_test": False}  # a training path: the test split is never scored
         self.env_kwargs.setdefault("max_steps", 1_000_000)
         self._closed = False
-        self._owns_ray = False
         mode = self.env_kwargs.get("executor", "warm")
         self.env = MLEEnv(self.spec, **({**self.env_kwargs, "executor": "cold"} if ray else self.env_kwargs))
         self._runners: list[Worker] = [] if ray else [self.env.runner]
@@ -100,7 +100,7 @@ class EnvPool:
             if ray:
                 from gome_env import raypool
 
-                self._owns_ray = raypool.connect(ray)
+                raypool.connect(ray)
                 self._runners = list(raypool.start_workers(
                     self.spec, size, sandbox=self.env_kwargs.get("sandbox", "auto"), limits=self.env.limits, mode=mode,
                     detail=self.env.detail, allow_drift=self.env.allow_drift, options=ray_options))
@@ -203,11 +203,6 @@ class EnvPool:
                 r.close()
         if getattr(self, "env", None) is not None:
             self.env.close()
-        if getattr(self, "_owns_ray", False):
-            import ray
-
-            ray.shutdown()
-            self._owns_ray = False
 
     def __enter__(self) -> "EnvPool":
         return self

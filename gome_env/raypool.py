@@ -34,7 +34,7 @@ DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "
 def connect(address: bool | str) -> bool:
     """Join Ray: ``True`` uses the instance this process already joined, else ``ray.init()``'s
     default (``RAY_ADDRESS``, a cluster running here, or a new local one); a string is a cluster
-    address. Returns whether this call started the connection (the pool then ends it)."""
+    address. Returns whether this call made the connection (it stays: ``ray.shutdown()`` ends it)."""
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the install

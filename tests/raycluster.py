@@ -122,6 +122,28 @@ class LocalCluster:
                 found.append(pid)
         return found
 
+    @staticmethod
+    def descendant_cwds(pid: int) -> list[str]:
+        """The working directories of ``pid``'s descendants (where a task's programs run)."""
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    pass
+        out = []
+        for child in parents:
+            up, hops = parents.get(child), 0
+            while up and up != pid and hops < 20:
+                up, hops = parents.get(up), hops + 1
+            if up == pid:
+                try:
+                    out.append(os.readlink(f"/proc/{child}/cwd"))
+                except OSError:
+                    pass
+        return out
+
     def kill(self, name: str = "worker") -> None:
         """SIGKILL a node: its process group (raylet, agents and their workers)."""
         group = self.groups.pop(name, None)

@@ -65,19 +65,22 @@ def test_env_pool_workers_as_ray_actors_on_both_nodes(two_nodes, tiny_spec, monk
     with EnvPool(tiny_spec, size=2) as local:
         expected = _batch(local)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    with EnvPool(tiny_spec, size=2, ray=two_nodes.address) as pool:
-        nodes = pool.worker_nodes()
-        assert None not in nodes and len(set(nodes)) == 2  # SPREAD: one actor on each node
-        assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == set(nodes)
-        assert pool.wait_ready(120) and pool.parallel
-        assert _batch(pool) == expected  # the same statuses, scores, rewards and tree as the local pool
-        runs = [s.cold + s.warm for s in pool.executor_status()]
-        assert sum(runs) == 3 and min(runs) >= 1  # 3 programs ran (a diff that does not apply runs none), on both actors
-        assert pool.env.runner.executor.status().worker_pid is None  # the trainer's side holds no warm worker
-        ray.kill(pool._runners[0].handle, no_restart=False)  # an actor dies: Ray restarts it, its step is sent again
-        again = pool.step_many([(1, _diff(pool.files(1), lambda s: s + "\n# b\n"))] * 2)
-        assert [i["diagnostics"]["status"] for _, _, i in again] == ["ok", "ok"]
-    assert not ray.is_initialized()  # the pool joined the cluster, so it left it
+    try:
+        with EnvPool(tiny_spec, size=2, ray=two_nodes.address) as pool:
+            nodes = pool.worker_nodes()
+            assert None not in nodes and len(set(nodes)) == 2  # SPREAD: one actor on each node
+            assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == set(nodes)
+            assert pool.wait_ready(120) and pool.parallel
+            assert _batch(pool) == expected  # the same statuses, scores, rewards and tree as the local pool
+            runs = [s.cold + s.warm for s in pool.executor_status()]
+            assert sum(runs) == 3 and min(runs) >= 1  # 3 programs ran (a diff that does not apply runs none), on both actors
+            assert pool.env.runner.executor.status().worker_pid is None  # the trainer's side holds no warm worker
+            ray.kill(pool._runners[0].handle, no_restart=False)  # an actor dies: Ray restarts it, its step is sent again
+            again = pool.step_many([(1, _diff(pool.files(1), lambda s: s + "\n# b\n"))] * 2)
+            assert [i["diagnostics"]["status"] for _, _, i in again] == ["ok", "ok"]
+        assert ray.is_initialized()  # close() keeps the connection (other pools may share it)
+    finally:
+        ray.shutdown()
 
 
 def _bench_command(address: str, out: Path) -> list[str]:
@@ -91,11 +94,25 @@ def _bench_command(address: str, out: Path) -> list[str]:
             "--out", str(out), "--no-progress"]
 
 
+def _streamed_on_worker(cluster: LocalCluster, out: Path) -> bool:
+    """Whether a run executing on the worker node (its programs run in ``gome-bench-<run_id>-*``)
+    has streamed a step to its partial file."""
+    for pid in cluster.running_task_pids("worker", "_ray_run"):
+        for cwd in cluster.descendant_cwds(pid):
+            run_id = next((part[len("gome-bench-"):].rsplit("-", 1)[0] for part in Path(cwd).parts
+                           if part.startswith("gome-bench-")), None)
+            if run_id and any(path.stat().st_size for path in (out / "partial").glob(f"{run_id}.*.jsonl")):
+                return True
+    return False
+
+
 @pytest.mark.timeout(240)
-def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path):
+def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path, monkeypatch):
     """Kill the worker node while a run is on it: the run is retried on the head node in the same
-    command, every run ends ok, and only the finishing attempts' steps count."""
-    from scripts._runs import RunStore
+    command, every run ends ok, and only the finishing attempts' steps count. Then: a run that no
+    live node can take is not retried."""
+    from scripts._executors import RayExecutor
+    from scripts._runs import RunSpec, RunStore
 
     out = tmp_path / "out"
     env = {**two_nodes.env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
@@ -103,10 +120,10 @@ def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not two_nodes.running_task_pids("worker", "_ray_run"):  # a run has started on the worker node
+        while not _streamed_on_worker(two_nodes, out):  # a run on the worker node has streamed a step
             assert proc.poll() is None, proc.communicate()[0][-3000:]
-            assert time.monotonic() < deadline, "no run started on the worker node"
-            time.sleep(0.01)
+            assert time.monotonic() < deadline, "no run on the worker node streamed a step"
+            time.sleep(0.02)
         two_nodes.kill("worker")
         output, _ = proc.communicate(timeout=180)
     finally:
@@ -123,8 +140,19 @@ def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path):
     lost = [line for line in lines if line["lost"]]
     assert len(lost) == 1 and lost[0]["status"] == "failed" and len(lines) == 3  # one lost attempt, recorded
     assert any(name in lost[0]["error"] for name in ("NodeDiedError", "WorkerCrashedError", "ActorDiedError"))
-    steps = store.steps()
+    assert lost[0]["n_steps"] >= 1  # with the steps it had streamed, kept in steps.jsonl ...
+    assert sum(s["attempt"] == lost[0]["attempt"] for s in store.steps(committed_only=False)) == lost[0]["n_steps"]
+    steps = store.steps()  # ... and never counted
     assert Counter((s["run_key"], s["step"]) for s in steps) == {(k, n): 1 for k in latest for n in (1, 2, 3)}
     assert {(s["run_key"], s["attempt"]) for s in steps} == {(k, line["attempt"]) for k, line in latest.items()}
     table = pd.read_csv(out / "results.csv")
     assert sorted(table["status"]) == ["ok", "ok"] and set(table["steps"]) == {3}
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    spec = RunSpec.from_dict({k: latest[next(iter(latest))][k] for k in ("policy", "model", "task", "seed")} | {"steps": 3})
+    try:
+        assert RayExecutor(lambda *a: None, two_nodes.address).no_capacity(spec) is None  # the head has its CPU
+        reason = RayExecutor(lambda *a: None, two_nodes.address, cpus_per_run=2).no_capacity(spec)
+        assert reason == "no live node in the Ray cluster has 2 CPU and 0 GPU for it (1 node(s) alive)"
+    finally:
+        ray.shutdown()

@@ -11,11 +11,11 @@ import pandas as pd
 
 from scripts._aggregate import is_medal, run_table, split_unconfined, summary_table
 from scripts._executors import make_executor
-
-DEFAULT_RETRIES = 2  # a run whose worker or node was lost is retried this many times within one command
 from scripts._runs import FAILED, OK, RunSpec, RunStore
 
 __all__ = ["run_benchmark", "write_tables", "select_lines", "DEFAULT_RETRIES"]
+
+DEFAULT_RETRIES = 2  # a run whose worker or node was lost is retried this many times within one command
 
 
 def select_lines(store: RunStore, specs: list[RunSpec] | None = None) -> list[dict]:

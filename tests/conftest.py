@@ -11,6 +11,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Busy-waiting OpenMP threads slow CPU generation up to 10x when another process shares the cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Every Ray instance the tests start or join is private to them: no token auth, the same for all (a
+# process keeps the auth mode of its first ray.init, and a later cluster with another mode refuses its actors).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 FIXTURE_ENVS = Path(__file__).parent / "fixtures" / "envs"
 

@@ -54,41 +54,49 @@ def pids_with(marker: str) -> list[int]:
 
 
 class LocalCluster:
-    """``start()``: a head node and a worker node, one CPU each; ``address``; ``kill_worker()``;
-    ``stop()``."""
+    """``start()``: a head node and a worker node, one CPU each; ``address``; ``kill(name)``;
+    ``start_worker()``; ``stop()``."""
 
     def __init__(self, cpus_per_node: int = 1) -> None:
         self.cpus = cpus_per_node
         # Ray's socket paths must stay short: a temp dir right under /tmp.
         self.temp_dir = tempfile.mkdtemp(prefix="gomeray", dir="/tmp")
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        self.port = 0
+        self.address = ""  # HOST:PORT of the head's GCS, once started
+        # No token auth (tests/conftest.py sets the same for the tests' own Ray connections).
         self.env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
         self.groups: dict[str, int] = {}  # node name -> process group id
 
-    def _launch(self, name: str, args: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen([RAY, "start", "--num-cpus", str(self.cpus), "--node-ip-address", "127.0.0.1",
-                                 "--temp-dir", self.temp_dir, "--disable-usage-stats", "--object-store-memory",
-                                 str(80 * 1024 * 1024), *args], env=self.env, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.groups[name] = proc.pid  # a new session: its daemons keep this process group
-        return proc
+    def _start(self, name: str, args) -> None:
+        """``ray start`` one node (``args()``: its options, fresh ports each try). Tried twice: on a
+        loaded machine Ray's fixed 30 s wait for a new raylet to register can run out; the failed
+        try's processes (its own process group) are killed first."""
+        for attempt in (1, 2):
+            proc = subprocess.Popen([RAY, "start", "--num-cpus", str(self.cpus), "--node-ip-address", "127.0.0.1",
+                                     "--temp-dir", self.temp_dir, "--disable-usage-stats", "--include-log-monitor",
+                                     "false", "--object-store-memory", str(80 * 1024 * 1024), *args()],
+                                    env=self.env, start_new_session=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            self.groups[name] = proc.pid  # a new session: its daemons keep this process group
+            out, _ = proc.communicate(timeout=180)
+            if proc.returncode == 0:
+                return
+            self.kill(name)
+            if attempt == 2:
+                raise RuntimeError(f"ray start ({name}) failed twice:\n{out[-3000:]}")
 
-    @staticmethod
-    def _wait(name: str, proc: subprocess.Popen) -> None:
-        out, _ = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(f"ray start ({name}) failed:\n{out[-3000:]}")
+    def _head_args(self) -> list[str]:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        return ["--head", "--port", str(self.port), "--include-dashboard", "false", "--dashboard-port",
+                str(free_port()), "--ray-client-server-port", str(free_port()), "--system-config",
+                json.dumps(HEALTH), *_node_ports()]
 
     def start(self) -> "LocalCluster":
-        """Both nodes, started side by side (the worker's ``ray start`` waits for the head's GCS)."""
+        """The head node, then the worker node."""
         try:
-            head = self._launch("head", ["--head", "--port", str(self.port), "--include-dashboard", "false",
-                                         "--dashboard-port", str(free_port()), "--ray-client-server-port",
-                                         str(free_port()), "--system-config", json.dumps(HEALTH), *_node_ports()])
-            worker = self._launch("worker", ["--address", self.address, *_node_ports()])
-            self._wait("head", head)
-            self._wait("worker", worker)
+            self._start("head", self._head_args)
+            self.start_worker()
         except BaseException:
             self.stop()
             raise
@@ -96,7 +104,7 @@ class LocalCluster:
 
     def start_worker(self) -> None:
         """(Re)start the worker node."""
-        self._wait("worker", self._launch("worker", ["--address", self.address, *_node_ports()]))
+        self._start("worker", lambda: ["--address", self.address, *_node_ports()])
 
     def raylet_pid(self, name: str = "worker") -> int:
         """The pid of a node's raylet."""

@@ -59,12 +59,11 @@ def _batch(pool) -> list[tuple]:
 
 
 @pytest.mark.timeout(180)
-def test_env_pool_workers_as_ray_actors_on_both_nodes(two_nodes, tiny_spec, monkeypatch):
+def test_env_pool_workers_as_ray_actors_on_both_nodes(two_nodes, tiny_spec):
     from gome_env.pool import EnvPool
 
     with EnvPool(tiny_spec, size=2) as local:
         expected = _batch(local)
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     try:
         with EnvPool(tiny_spec, size=2, ray=two_nodes.address) as pool:
             nodes = pool.worker_nodes()
@@ -107,7 +106,7 @@ def _streamed_on_worker(cluster: LocalCluster, out: Path) -> bool:
 
 
 @pytest.mark.timeout(240)
-def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path, monkeypatch):
+def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path):
     """Kill the worker node while a run is on it: the run is retried on the head node in the same
     command, every run ends ok, and only the finishing attempts' steps count. Then: a run that no
     live node can take is not retried."""
@@ -148,7 +147,6 @@ def test_a_lost_node_costs_a_retry_not_the_command(two_nodes, tmp_path, monkeypa
     table = pd.read_csv(out / "results.csv")
     assert sorted(table["status"]) == ["ok", "ok"] and set(table["steps"]) == {3}
 
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     spec = RunSpec.from_dict({k: latest[next(iter(latest))][k] for k in ("policy", "model", "task", "seed")} | {"steps": 3})
     try:
         assert RayExecutor(lambda *a: None, two_nodes.address).no_capacity(spec) is None  # the head has its CPU

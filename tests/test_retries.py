@@ -82,3 +82,15 @@ def test_a_lost_worker_process_costs_a_retry_and_no_step_twice(tmp_path, monkeyp
     assert Counter((s["run_key"], s["step"]) for s in steps) == {(dying, 1): 1, (dying, 2): 1}
     assert {s["attempt"] for s in steps} == {latest[dying]["attempt"]}
     assert "1 run(s) failed" in capsys.readouterr().out
+
+
+def test_retries_are_bounded(tmp_path, monkeypatch):
+    from scripts.benchmark import main
+
+    monkeypatch.setenv(DIE_ONCE, str(tmp_path))
+    out = tmp_path / "out"
+    assert main(["--envs-dir", str(FIXTURE_ENVS), "--tasks", "tiny", "--models", "scripted", "--steps", "2",
+                 "--policies", "test_retries:dying_policy", "--workers", "2", "--retries", "0",
+                 "--out", str(out), "--no-progress"]) == 0
+    [line] = RunStore(out).run_lines()
+    assert line["lost"] and line["status"] == "failed" and line["error"].endswith("(not retried: retries spent)")

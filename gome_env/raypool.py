@@ -32,9 +32,10 @@ DEFAULT_ACTOR_OPTIONS: dict[str, Any] = {"num_cpus": 1, "scheduling_strategy": "
 
 
 def connect(address: bool | str) -> bool:
-    """Join Ray: ``True`` uses the instance this process already joined, else ``ray.init()``'s
-    default (``RAY_ADDRESS``, a cluster running here, or a new local one); a string is a cluster
-    address. Returns whether this call made the connection (it stays: ``ray.shutdown()`` ends it)."""
+    """Join Ray: a process already joined keeps its connection (whatever ``address`` says);
+    otherwise ``True`` is ``ray.init()``'s default (``RAY_ADDRESS``, a cluster running here, or a
+    new local one) and a string a cluster address. Returns whether this call made the connection
+    (it stays: ``ray.shutdown()`` ends it)."""
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the install

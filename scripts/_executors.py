@@ -135,9 +135,13 @@ class PoolExecutor(Executor):
                 proc.terminate()
 
 
-def ray_resources(model: str, cluster_gpus: float, gpus_per_run: float | None, cpus_per_run: float) -> dict:
-    """Resource hints of one run: an in-process vLLM engine gets a GPU where the cluster has any."""
-    if gpus_per_run is not None:
+def ray_resources(model: str, cluster_gpus: float, gpus_per_run: float | None, cpus_per_run: float,
+                  served: bool = False) -> dict:
+    """Resource hints of one run: an in-process vLLM engine gets a GPU where the cluster has any;
+    a run whose model is served (``--serve``: the server's actor holds the GPUs) asks for CPUs only."""
+    if served:
+        gpus = 0.0
+    elif gpus_per_run is not None:
         gpus = gpus_per_run
     elif model.startswith("vllm:") and cluster_gpus > 0:
         gpus = 1.0
@@ -195,7 +199,7 @@ class RayExecutor(Executor):
         self.capacity = 1 << 30  # Ray queues and schedules what does not fit yet
 
     def submit(self, spec: RunSpec, attempt: str) -> None:
-        opts = ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run)
+        opts = ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run, spec.backend is not None)
         ref = self._remote.options(**opts).remote(spec.to_dict(), attempt, self._queue)
         self.running[ref] = (spec, attempt)
 

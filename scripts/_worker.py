@@ -112,7 +112,7 @@ def execute_run(spec_dict: dict, attempt: str, sink: StepSink | None = None) -> 
     env = None
     result: dict[str, Any] = {"status": OK, "error": None, "traceback": None, "record": None}
     try:
-        policy = _make_policy(spec.policy, spec.model, dict(spec.policy_config))
+        policy = _make_policy(spec.policy, spec.backend or spec.model, dict(spec.policy_config))
         env = _make_env(spec, workdir)
         result["facts"] = run_facts(env)  # pins, drift, the default solution's score, confinement
         record = run_episode(

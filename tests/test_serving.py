@@ -23,7 +23,7 @@ from models_fixtures import require_vllm, smollm2_dir, vllm_server  # noqa: F401
 from policies.models import ModelError
 from policies.models.serving import LocalLauncher, ModelServers, ServeConfig, ServedEndpoint, servable, served_name
 from policies.models.serving_ray import actor_resources
-from policies.models.vllm_server import ChildServer, VLLMServer
+from policies.models.vllm_server import ChildServer, VLLMServer, http_ok
 from scripts._executors import ray_resources
 from scripts._runs import RunSpec, make_specs, read_jsonl
 from scripts._serve import add_serve_args, route, serve_config
@@ -62,10 +62,13 @@ class StandInLauncher:
                               self.server.pid, self.server.startup_s)
 
     def alive(self) -> bool:
-        return self.server.alive()
+        return self.server.alive(timeout_s=0.5)
+
+    def running(self) -> bool:
+        return self.server.running()
 
     def stop(self) -> None:
-        self.server.stop(grace_s=5)
+        self.server.stop(grace_s=1)
 
 
 def _servers(tmp_path: Path, models=("vllm:/m/a", "vllm:/m/b"), **config) -> ModelServers:
@@ -137,6 +140,22 @@ def test_a_dead_server_is_restarted_on_its_port_until_max_restarts(tmp_path):
         launcher.server.process.wait()
         assert not servers.check("vllm:/m/a")  # no restarts left
         assert "max_restarts=1" in servers.failed["vllm:/m/a"] and launcher.launches == 2
+
+
+def test_a_server_that_runs_but_does_not_answer_is_restarted_after_some_checks(tmp_path):
+    with _servers(tmp_path, models=("vllm:/m/a",), unhealthy_checks=2, check_every_s=3600) as servers:
+        launcher = servers.made["vllm:/m/a"]
+        hung = launcher.server.pid
+        os.kill(hung, signal.SIGSTOP)  # hung: the process exists, /health is silent
+        try:
+            assert not servers.check("vllm:/m/a") and launcher.launches == 1  # one miss: not yet
+            assert servers.check("vllm:/m/a") and launcher.launches == 2  # two in a row: restarted
+        finally:
+            try:
+                os.kill(hung, signal.SIGCONT)
+            except ProcessLookupError:  # restarted: the hung one was killed
+                pass
+        assert servers.endpoints["vllm:/m/a"].restarts == 1 and launcher.alive()
 
 
 def test_the_watcher_restarts_a_server_that_died(tmp_path):
@@ -243,3 +262,28 @@ def test_two_concurrent_runs_share_one_served_model(served_smollm2, tmp_path):
     assert all(c >= 1 for c in calls)
     assert _requests_served(endpoint.base_url) - before == sum(calls)  # every call of both runs, one server
     assert served_smollm2.endpoints["vllm:smollm2"].pid == endpoint.pid and served_smollm2.check("vllm:smollm2")
+
+
+@pytest.mark.slow
+def test_served_model_on_ray_is_an_actor_and_stops_at_the_end(tmp_path, smollm2_dir):  # noqa: F811
+    """``--ray local --serve``: the server runs as a Ray actor, the runs reach it, it is gone after."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[ray]')")
+    require_vllm()
+    from scripts._bench import run_benchmark
+
+    specs = make_specs(["greedy"], ["vllm:smollm2"], ["tiny"], seeds=2, steps=1, time_budget_s=None,
+                       policy_config={"*": {"max_tokens": 16, "max_parse_retries": 0}}, envs_dir=str(FIXTURE_ENVS))
+    logged: list[str] = []
+    try:
+        store = run_benchmark(specs, tmp_path / "out", workers=2, ray="local", progress=False, log=logged.append,
+                              serve=ServeConfig())
+        lines = list(read_jsonl(store.out / "runs.jsonl"))
+        backends = {line["backend"] for line in lines}
+        base_url = next(iter(backends)).removeprefix("openai:").partition("#")[0]
+        still_up = http_ok(base_url.removesuffix("/v1") + "/health")  # before Ray itself shuts down
+    finally:
+        ray.shutdown()
+    assert {line["status"] for line in lines} == {"ok"}, [line["error"] for line in lines]
+    assert len(backends) == 1 and next(iter(backends)).startswith("openai:http://")
+    assert any("(ray:" in msg for msg in logged), logged  # placed by Ray, not a child of this process
+    assert not still_up  # stopped at the end of the benchmark

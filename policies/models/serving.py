@@ -41,13 +41,17 @@ class ServeConfig:
     wait in the server's queue. How many runs go on at once is still ``--workers`` (or the Ray
     cluster's CPUs). `max_model_len` is the in-process ``vllm:`` backend's default, so a served
     model has the same context window. `actor_cpus`: CPUs a Ray actor asks for on a cluster
-    without GPUs (with GPUs it asks for `tensor_parallel_size` GPUs and one CPU)."""
+    without GPUs (with GPUs it asks for `tensor_parallel_size` GPUs and one CPU). A server whose
+    process is gone is restarted at the next check; one whose process runs but does not answer
+    its health check is restarted after `unhealthy_checks` checks in a row (a busy server may be
+    slow to answer)."""
 
     tensor_parallel_size: int = 1
     max_num_seqs: int | None = None
     max_model_len: int = 2048
     startup_timeout_s: float = 900.0
     check_every_s: float = 5.0
+    unhealthy_checks: int = 3
     max_restarts: int = 3
     actor_cpus: float = 1.0
     extra_args: tuple[str, ...] = ()
@@ -79,13 +83,16 @@ class ServedEndpoint:
 
 class Launcher(Protocol):
     """Runs one server: `launch` starts it without waiting, `wait_ready` polls it healthy,
-    `alive` checks it, `stop` ends it (and may be called on one never launched)."""
+    `alive` says whether it runs and answers, `running` whether its process still exists,
+    `stop` ends it (and may be called on one never launched)."""
 
     def launch(self) -> None: ...
 
     def wait_ready(self) -> ServedEndpoint: ...
 
     def alive(self) -> bool: ...
+
+    def running(self) -> bool: ...
 
     def stop(self) -> None: ...
 
@@ -138,6 +145,9 @@ class LocalLauncher:
     def alive(self) -> bool:
         return self.server.alive()
 
+    def running(self) -> bool:
+        return self.server.running()
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -166,6 +176,7 @@ class ModelServers:
         self.launchers: dict[str, Launcher] = {m: make(m, self.config) for m in dict.fromkeys(models)}
         self.endpoints: dict[str, ServedEndpoint] = {}
         self.failed: dict[str, str] = {}  # model -> why it is no longer restarted
+        self._misses: dict[str, int] = dict.fromkeys(self.launchers, 0)  # failed health checks in a row
         self._lock = threading.Lock()  # guards endpoints
         self._restart_lock = threading.Lock()  # one restart at a time
         self._stopping = threading.Event()
@@ -204,7 +215,15 @@ class ModelServers:
         if self._stopping.is_set() or model in self.failed:
             return False
         if launcher.alive():
+            self._misses[model] = 0
             return True
+        if launcher.running():
+            self._misses[model] += 1
+            if self._misses[model] < self.config.unhealthy_checks:
+                self.log(f"serve: {model} runs but did not answer its health check "
+                         f"({self._misses[model]} of {self.config.unhealthy_checks} in a row before a restart)")
+                return False
+        self._misses[model] = 0
         with self._restart_lock:
             done = self.endpoints[model].restarts if model in self.endpoints else 0
             if done >= self.config.max_restarts:

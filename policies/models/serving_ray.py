@@ -57,6 +57,9 @@ class ServerActor:
     def alive(self) -> bool:
         return self.server is not None and self.server.alive()
 
+    def running(self) -> bool:
+        return self.server is not None and self.server.running()
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
@@ -90,6 +93,14 @@ class RayLauncher:
             return False
         try:
             return bool(self.ray.get(self.actor.alive.remote(), timeout=60))
+        except Exception:  # noqa: BLE001 - actor or node gone
+            return False
+
+    def running(self) -> bool:
+        if self.actor is None:
+            return False
+        try:
+            return bool(self.ray.get(self.actor.running.remote(), timeout=60))
         except Exception:  # noqa: BLE001 - actor or node gone
             return False
 

@@ -5,8 +5,8 @@
 
 Arms (every arm runs the same N episodes: greedy on --task, seeds 0..N-1, --steps steps, every
 answer capped at --max-tokens, so each call writes at most that many tokens; the 135M model's
-answers are cut there, nothing runs, and an episode is --steps model calls; the env is made and
-its baseline run all the same):
+answers are usually cut there and then run nothing, so an episode is mostly --steps model calls
+plus making its environment, baseline run included):
 
   (a) one at a time on one in-process engine (``vllm:`` backend) in one process;
   (b) N at once, each in its own process with its own in-process engine (N copies of the model);

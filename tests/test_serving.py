@@ -246,6 +246,22 @@ def served_smollm2(vllm_server):  # noqa: F811 - the session's shared vLLM serve
 
 
 @pytest.mark.slow
+def test_concurrent_long_seeded_prompts_keep_the_cpu_server_alive(served_smollm2):
+    """Runs sharing a server send long seeded prompts at once; on a CPU that once killed vLLM's
+    engine (a partly prefilled seeded request: "CPU Generator does not use offset")."""
+    from policies.models import load_model
+
+    spec = served_smollm2.spec_for("vllm:smollm2")
+    model = load_model(spec, concurrency=4)
+    text = " ".join(f"row {i}: the value is {i * 7 % 13}." for i in range(160))  # about 1,500 tokens
+    answers = model.chat([[{"role": "user", "content": f"{text}\nQuestion {k}: sum the values."}] for k in range(4)],
+                         max_tokens=8, seed=100, temperature=0.7)
+    assert len(answers) == 4 and all(a.completion_tokens >= 1 for a in answers)
+    assert min(a.prompt_tokens for a in answers) > 1200  # long enough that four do not fit one prefill
+    assert served_smollm2.check("vllm:smollm2") and served_smollm2.endpoints["vllm:smollm2"].restarts == 0
+
+
+@pytest.mark.slow
 def test_two_concurrent_runs_share_one_served_model(served_smollm2, tmp_path):
     from scripts._bench import run_benchmark
 

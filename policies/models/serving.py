@@ -240,7 +240,8 @@ class ModelServers:
                 endpoint = launcher.wait_ready()
             except ModelError as exc:
                 endpoint = None
-                self.log(f"serve: restarting {model} failed: {str(exc).splitlines()[0]}")
+                why = "cut short: the servers are stopping" if self._stopping.is_set() else str(exc).splitlines()[0]
+                self.log(f"serve: restarting {model} failed: {why}")
             finally:
                 if self._stopping.is_set():  # stop() ran meanwhile: this server must not outlive it
                     launcher.stop()

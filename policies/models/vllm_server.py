@@ -203,7 +203,11 @@ class VLLMServer(ChildServer):
             args += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
         if not cuda_available():
             env = {**cpu_env(), **env}
-            args += ["--dtype", "float32", "--enforce-eager"]
+            # No chunked prefill on a CPU: vLLM 0.32 rewinds the random generator of a seeded request
+            # whose prompt was only partly prefilled, which a CPU generator cannot do ("CPU Generator
+            # does not use offset"), and the engine dies. Several long seeded prompts at once (runs
+            # sharing one server) are exactly that case.
+            args += ["--dtype", "float32", "--enforce-eager", "--no-enable-chunked-prefill"]
         self.env = env
         return [*args, *self.extra_args]
 

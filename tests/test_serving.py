@@ -262,6 +262,23 @@ def test_concurrent_long_seeded_prompts_keep_the_cpu_server_alive(served_smollm2
 
 
 @pytest.mark.slow
+def test_a_served_model_counts_prompt_tokens_as_the_engine_does(served_smollm2, smollm2_dir):  # noqa: F811
+    """Prompts are fitted to the window with ``count_tokens``: served and in-process must agree, or
+    a served run builds other prompts (and the server then cuts its answers shorter)."""
+    from transformers import AutoTokenizer
+
+    from policies.models import load_model
+
+    model = load_model(served_smollm2.spec_for("vllm:smollm2"))
+    conversation = [{"role": "system", "content": "You write Python."},
+                    {"role": "user", "content": "0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0\n" * 40}]
+    ids = AutoTokenizer.from_pretrained(smollm2_dir).apply_chat_template(conversation, add_generation_prompt=True)
+    expected = len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    assert model.count_tokens(conversation) == expected
+    assert expected > 1.5 * (sum(len(m["content"]) for m in conversation) // 3 + 16)  # the estimate was far off
+
+
+@pytest.mark.slow
 def test_two_concurrent_runs_share_one_served_model(served_smollm2, tmp_path):
     from scripts._bench import run_benchmark
 

@@ -9,9 +9,12 @@ from typing import Callable
 
 import pandas as pd
 
+from policies.models.serving import ModelServers, ServeConfig
+
 from scripts._aggregate import is_medal, run_table, split_unconfined, summary_table
 from scripts._executors import make_executor
 from scripts._runs import FAILED, OK, RunSpec, RunStore
+from scripts._serve import route, start_servers
 
 __all__ = ["run_benchmark", "write_tables", "select_lines", "DEFAULT_RETRIES"]
 
@@ -53,12 +56,17 @@ def run_benchmark(
     cpus_per_run: float = 1.0,
     retries: int = DEFAULT_RETRIES,
     log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+    serve: ServeConfig | ModelServers | None = None,
 ) -> RunStore:
     """Execute every run of ``specs`` not finished yet in ``out``; return the store.
 
     A run whose worker was lost (a dead worker process or Ray node: the executor's ``lost``) is
     recorded as a failed attempt and submitted again with a new attempt, at most ``retries`` times,
-    while the executor has somewhere to run it; a run that failed for its own reasons is not."""
+    while the executor has somewhere to run it; a run that failed for its own reasons is not.
+
+    ``serve``: a ServeConfig starts one server per ``vllm:`` model before the first run, sends its
+    runs there and stops it after the last (``policies.models.serving``; ``--serve``); started
+    ModelServers are used as they are and left running."""
     store = RunStore(out)
     recovered = store.recover()
     if any(recovered.values()):
@@ -75,18 +83,21 @@ def run_benchmark(
 
     from tqdm import tqdm
 
+    own = isinstance(serve, ServeConfig) and bool(todo)
+    servers = start_servers(todo, serve, ray, workers, log) if own else serve if isinstance(serve, ModelServers) else None
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="benchmark",
                disable=not progress, dynamic_ncols=True, file=sys.stderr)
     bar.set_postfix(medals=medals, failed=failed)
-    executor = make_executor(store.append_step, workers=workers, ray=ray,
-                             gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run) if todo else None
+    executor = None
     pending = deque(todo)
     lost: dict[str, int] = {}  # run key -> attempts lost so far in this command
     try:
+        executor = make_executor(store.append_step, workers=workers, ray=ray,
+                                 gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run) if todo else None
         while executor is not None and (pending or executor.in_flight):
             while pending and executor.in_flight < executor.capacity:
                 spec = pending.popleft()
-                executor.submit(spec, store.new_attempt())
+                executor.submit(route(spec, servers), store.new_attempt())
             for spec, attempt, result in executor.poll(0.5):
                 if result.get("lost") and result.get("status") != OK:
                     why_not = "retries spent" if lost.get(spec.key, 0) >= retries else executor.no_capacity(spec)
@@ -108,5 +119,7 @@ def run_benchmark(
     finally:
         if executor is not None:
             executor.close()
+        if own and servers is not None:
+            servers.stop()
         bar.close()
     return store

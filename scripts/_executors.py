@@ -147,9 +147,13 @@ class PoolExecutor(Executor):
                 proc.terminate()
 
 
-def ray_resources(model: str, cluster_gpus: float, gpus_per_run: float | None, cpus_per_run: float) -> dict:
-    """Resource hints of one run: an in-process vLLM engine gets a GPU where the cluster has any."""
-    if gpus_per_run is not None:
+def ray_resources(model: str, cluster_gpus: float, gpus_per_run: float | None, cpus_per_run: float,
+                  served: bool = False) -> dict:
+    """Resource hints of one run: an in-process vLLM engine gets a GPU where the cluster has any;
+    a run whose model is served (``--serve``: the server's actor holds the GPUs) asks for CPUs only."""
+    if served:
+        gpus = 0.0
+    elif gpus_per_run is not None:
         gpus = gpus_per_run
     elif model.startswith("vllm:") and cluster_gpus > 0:
         gpus = 1.0
@@ -232,7 +236,7 @@ class RayExecutor(Executor):
             return {"num_cpus": 0}
 
     def _options(self, spec: RunSpec) -> dict:
-        return ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run)
+        return ray_resources(spec.model, self._gpus, self._gpus_per_run, self._cpus_per_run, spec.backend is not None)
 
     def submit(self, spec: RunSpec, attempt: str) -> None:
         ref = self._remote.options(**self._options(spec)).remote(spec.to_dict(), attempt, self._queue)

@@ -14,7 +14,8 @@ Every run line also says what the run was graded against and how it ran: ``pins_
 pinned data, ``gome_env.tasks.pins.pins_digest``), ``data_drift`` (prepared files that differed from the
 pins: only ever non-zero with ``--allow-drift``), ``default_test_score`` (the task's default solution on
 those pins, ``envs/<id>/witnesses.json``; None without one) and ``confinement`` (whether the sandbox
-kept the run's code from the private answers, ``gome_env.isolation.confine``).
+kept the run's code from the private answers, ``gome_env.isolation.confine``); and ``backend``: the served
+endpoint a ``--serve`` run reached its model through, None when the run loaded the model itself).
 
 A run is identified by its key ``policy/model/task/seed<s>/<config_hash>``; the hash covers the
 budgets and the policy and environment settings, so a changed budget is a different run.
@@ -161,6 +162,8 @@ class RunSpec:
     policy_config: dict = field(default_factory=dict)
     env_config: dict = field(default_factory=dict)
     envs_dir: str | None = None  # where the task folder lives (None: the package's envs/)
+    backend: str | None = None  # the spec the worker loads instead of `model` (a served endpoint,
+    # `--serve`: openai:URL#NAME); how the run reached its model, not part of its key
 
     def config(self) -> dict:
         """What the config hash covers."""
@@ -351,6 +354,7 @@ class RunStore:
             "error": result.get("error"),
             "traceback": result.get("traceback"),
             "config": spec.config(),
+            "backend": spec.backend,
             "n_steps": len(steps),
             "host": result.get("host") or socket.gethostname(),
             "worker_wall_s": result.get("worker_wall_s"),

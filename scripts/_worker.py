@@ -2,7 +2,7 @@
 
 ``execute_run`` never raises for a failing episode: it returns ``status="failed"`` with the error
 and traceback, plus the steps finished before the failure. Models are loaded once per worker
-process and cached by spec.
+process and cached by spec (a run's ``backend``, its served endpoint under ``--serve``, when it has one).
 
 A policy name of the form ``package.module:factory`` names a custom policy factory, called as
 ``factory(model=backend, **policy_config)`` (how tests plug in a policy that raises).
@@ -112,7 +112,7 @@ def execute_run(spec_dict: dict, attempt: str, sink: StepSink | None = None) -> 
     env = None
     result: dict[str, Any] = {"status": OK, "error": None, "traceback": None, "record": None}
     try:
-        policy = _make_policy(spec.policy, spec.model, dict(spec.policy_config))
+        policy = _make_policy(spec.policy, spec.backend or spec.model, dict(spec.policy_config))
         env = _make_env(spec, workdir)
         result["facts"] = run_facts(env)  # pins, drift, the default solution's score, confinement
         record = run_episode(

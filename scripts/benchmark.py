@@ -6,6 +6,7 @@ model (smollm2) on the two quickest tasks, a few steps each::
     gome-benchmark                       # or: python -m scripts.benchmark
     gome-benchmark --policies gome,greedy,mcts --tasks all --models vllm:/models/qwen --seeds 3 \\
         --steps 20 --ray auto --out runs/full
+    gome-benchmark ... --models vllm:/models/qwen --serve --ray auto   # one served model for all runs
 
 Rerunning a command resumes it: finished runs are skipped, failed runs are retried and an
 interrupted run restarts from step 0 (see scripts/_runs.py for the store's layout).
@@ -32,6 +33,7 @@ from scripts._aggregate import (format_left_out, format_pairs, format_spend, for
                                 split_unconfined)
 from scripts._bench import DEFAULT_RETRIES, run_benchmark, write_tables
 from scripts._runs import SUITES, check_pins, make_specs, resolve_tasks
+from scripts._serve import add_serve_args, serve_config
 
 DEFAULT_POLICIES = "gome,greedy"
 DEFAULT_MODELS = "smollm2"
@@ -120,6 +122,7 @@ def add_run_args(p: argparse.ArgumentParser, out: str, default_preset: str = "sm
     p.add_argument("--gpus-per-run", type=float, default=None,
                    help="Ray: GPUs per run (default: 1 for vllm: specs on a cluster with GPUs, else 0)")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray: CPUs per run")
+    add_serve_args(p)
     p.add_argument("--out", default=out, help="output folder (created; reused to resume)")
     p.add_argument("--no-retry-failed", action="store_true", help="keep failed runs as they are instead of retrying them")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
@@ -215,7 +218,7 @@ def dry_run(specs: list, out: str) -> int:
 def run_from_args(specs: list, args: argparse.Namespace):
     return run_benchmark(specs, args.out, workers=args.workers, ray=args.ray, retry_failed=not args.no_retry_failed,
                          progress=not args.no_progress, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
-                         retries=args.retries)
+                         retries=args.retries, serve=serve_config(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
     python -m scripts.scaling_study scripts/models.example.toml --tasks all --seeds 10 \\
         --ray auto --out runs/scaling
     python -m scripts.scaling_study --analyse RESULTS.csv --models MODELS.toml --out DIR   # no runs
+    python -m scripts.scaling_study MODELS.toml --serve --ray auto ...   # one vLLM server per model
 
 The models file lists ``name``, ``spec`` (a backend spec as in --models) and ``params`` (the
 parameter count) per model, as TOML (``[[models]]`` tables) or CSV (header ``name,spec,params``).

@@ -8,8 +8,10 @@ errors, timeouts, 429 and 5xx. Without `#<model>` the server's first listed mode
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -55,6 +57,8 @@ class OpenAIBackend(ModelBackend):
             timeout=timeout,
             max_retries=0,  # retries are ours, bounded and reported
         )
+        self._tokenize_url = base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        self._tokenize: bool | None = None  # whether the server answers /tokenize (None: not asked yet)
         self.model = model or self._first_model()
         self.context_window = context_window if context_window is not None else self._listed_window()
 
@@ -77,6 +81,23 @@ class OpenAIBackend(ModelBackend):
                 value = extra.get("max_model_len", getattr(entry, "max_model_len", None))
                 return int(value) if isinstance(value, (int, float)) and value > 0 else None
         return None
+
+    def count_tokens(self, conversation: Conversation) -> int:
+        """The prompt's length in the served model's tokens, chat template included, where the
+        server tokenizes (vLLM's ``/tokenize``), so a served model fits prompts to its window as
+        the in-process engine does; else (another server, or it fails) the base class's estimate."""
+        if self._tokenize is not False:
+            body = json.dumps({"model": self.model, "messages": conversation, "add_generation_prompt": True}).encode()
+            request = urllib.request.Request(self._tokenize_url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    count = int(json.loads(response.read())["count"])
+                self._tokenize = True
+                return count
+            except (OSError, ValueError, KeyError, TypeError):
+                if self._tokenize is None:  # never answered: this server does not tokenize
+                    self._tokenize = False
+        return super().count_tokens(conversation)
 
     def _chat(self, conversations: list[Conversation], params: Sampling) -> list[Completion]:
         jobs = [lambda c=c, i=i: self._one(c, params, i) for i, c in enumerate(conversations)]

@@ -22,8 +22,14 @@ it gave. Writes, under ``--out`` (default ``RUNS_DIR/sft``):
   ``apply_patch`` of its diff with the environment's reply (rebuilt from the record: nothing
   re-runs), then ``submit`` of the run's chosen node; one ``{"messages", "tools", "run_key",
   "task", "policy", "model", "seed", "steps"}`` per line (``tools``: the JSON schemas the chat
-  template lists; tool calls in the OpenAI/transformers form, arguments as objects). Every run,
-  not only improving steps: a trainer that wants rejection sampling filters on the replies.
+  template lists; tool calls in the OpenAI/transformers form, arguments as objects), plus
+  ``tree`` (the run's recorded search tree, ``record["tree"]``, as JSON) when the run has one.
+  Every run, not only improving steps: a trainer that wants rejection sampling filters on the
+  replies. And ``tool_rows.jsonl``: rows for ``GRPOTrainer(environment_factory=GomeEnvironment)``
+  that start from each ``ok`` node of each run's tree (``prompt``, ``task``, ``seed``,
+  ``node_id``, ``tree``, ``run_key``; ``gome_env.rl.trees.tree_rows``), each checked first: a
+  node that is not in its tree, or a tree whose diffs no longer replay, stops the export with the
+  run named.
 
 Only dev scores are used to select steps: test scores never enter the data.
 """
@@ -108,9 +114,11 @@ def run_steps(runs_dir: Path) -> list[tuple[dict, list[dict]]]:
 
 
 def tool_conversations(runs_dirs: Iterable[Path]) -> list[dict[str, Any]]:
-    """The tool-call form of every finished run (``tool_calls.jsonl``'s lines)."""
+    """The tool-call form of every finished run (``tool_calls.jsonl``'s lines), with the run's
+    tree (JSON) when its record holds one."""
     from gome_env.rl import GomeEnvironment
     from gome_env.rl.toolcalls import tool_schemas, trajectory_messages
+    from gome_env.rl.trees import tree_json
     from gome_env.rl.warmup import stop
 
     env = GomeEnvironment()
@@ -123,12 +131,33 @@ def tool_conversations(runs_dirs: Iterable[Path]) -> list[dict[str, Any]]:
                 messages = trajectory_messages(env, first["task"], steps, seed=int(first.get("seed") or 0),
                                                baseline_dev_score=_baseline(run), submitted=final.get("node_id"),
                                                detail=GomeEnvironment.env_kwargs.get("diagnostics", "standard"))
-                out.append({"messages": messages, "tools": tool_schemas(env), "run_key": run.get("run_key"),
-                            "task": first["task"], "policy": first.get("policy"), "model": first.get("model"),
-                            "seed": first.get("seed"), "steps": len(steps)})
+                line = {"messages": messages, "tools": tool_schemas(env), "run_key": run.get("run_key"),
+                        "task": first["task"], "policy": first.get("policy"), "model": first.get("model"),
+                        "seed": first.get("seed"), "steps": len(steps)}
+                tree = (run.get("record") or {}).get("tree")
+                if tree:
+                    line["tree"] = tree_json(tree)
+                out.append(line)
     finally:
         stop(env)
     return out
+
+
+def tool_rows(conversations: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``tool_rows.jsonl``'s lines: per run with a tree, a row starting from each ``ok`` node of
+    it, checked (``gome_env.rl.trees.tree_rows``); a bad tree is a ``ValueError`` naming the run."""
+    from gome_env.rl.trees import tree_rows
+
+    rows = []
+    for line in conversations:
+        if "tree" not in line:
+            continue
+        try:
+            made = tree_rows(line["task"], line["tree"], seed=int(line.get("seed") or 0))
+        except ValueError as exc:
+            raise ValueError(f"run {line.get('run_key')}: {exc}") from None
+        rows += [{**row, "run_key": line.get("run_key")} for row in made]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -168,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
             for line in conversations:
                 handle.write(json.dumps(line) + "\n")
         print(f"{len(conversations)} tool-call conversation(s) -> {out / 'tool_calls.jsonl'}")
+        rows = tool_rows(conversations)
+        with open(out / "tool_rows.jsonl", "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")
+        print(f"{len(rows)} environment_factory row(s), each from a node of its run's tree -> {out / 'tool_rows.jsonl'}")
 
 
 if __name__ == "__main__":

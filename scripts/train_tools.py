@@ -5,9 +5,12 @@ On a CPU, out of the box (the bundled SmolLM2-135M-Instruct with TRL's tool-capa
     python scripts/train_tools.py                          # -> runs/tools/summary.json
 
 1. **Warm-up data from the environment**: on each training task (``--train-tasks``), a
-   ``GomeEnvironment`` plays read_file -> apply_patch -> submit, the diff leading from node 0 to
-   one of the task's own solution files (``default_solution.py``, ``reference_gold.py``, diffs up
-   to ``--max-diff-chars``), with the real tool replies.
+   ``GomeEnvironment`` plays read_file -> apply_patch -> submit once per edit, with the real tool
+   replies: the short edits of node 0's model line (``gome_env.rl.smalledits``: the default
+   solution's estimator, a random forest, one hyperparameter; about 500 characters each;
+   ``--no-short-edits`` leaves them out) and the diffs to the task's own solution files
+   (``default_solution.py``, ``reference_gold.py``), each kept when under ``--max-diff-chars``
+   (default 1500: the whole-file diffs, 3-4k characters, taught a diff the model never closed).
 2. **Before**: on the held-out tasks (``--heldout-tasks``, never in the warm-up data),
    ``--samples`` first turns per task are sampled (temperature 1) from the prompt GRPO renders;
    a turn counts when every tool call in it parses into a known tool with well-typed arguments.
@@ -48,18 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--train-tasks", default=TRAIN_TASKS, help=f"warm-up tasks (default {TRAIN_TASKS})")
     p.add_argument("--heldout-tasks", default=HELDOUT_TASKS, help=f"tasks the call share is measured on (default {HELDOUT_TASKS})")
     p.add_argument("--grpo-tasks", default=None, help="GRPO tasks (default: the training tasks)")
-    p.add_argument("--max-diff-chars", type=int, default=4000, help="longest warm-up diff (default 4000: the default solutions)")
+    p.add_argument("--max-diff-chars", type=int, default=1500,
+                   help="longest warm-up diff (default 1500: the short edits; 4000 adds the diffs to the default solutions)")
+    p.add_argument("--no-short-edits", action="store_true", help="leave the short edits of node 0 out of the warm-up")
     p.add_argument("--samples", type=int, default=4, help="first turns sampled per held-out task (default 4)")
     p.add_argument("--eval-tokens", type=int, default=64, help="new tokens per sampled first turn (default 64: a read_file call takes 30)")
     p.add_argument("--sft-epochs", type=float, default=4, help="SFT epochs (default 4)")
     p.add_argument("--sft-lr", type=float, default=2e-4, help="SFT learning rate (default 2e-4)")
     p.add_argument("--steps", type=int, default=2, help="GRPO updates (default 2)")
-    p.add_argument("--num-generations", type=int, default=2, help="rollouts per group (default 2)")
+    p.add_argument("--num-generations", type=int, default=4, help="rollouts per group (default 4)")
     p.add_argument("--max-completion-length", type=int, default=COMPLETION_TOKENS,
                    help=f"GRPO completion budget in tokens, tool replies included (default {COMPLETION_TOKENS}: "
                         "gome_env.rl.budget.COMPLETION_TOKENS)")
-    p.add_argument("--reply-share", type=float, default=0.125,
-                   help="share of the completion budget one tool reply may take (default 0.125: room for three replies and a diff)")
+    p.add_argument("--reply-share", type=float, default=0.3,
+                   help="share of the completion budget one tool reply may take (default 0.3: a baseline's whole solution.py, "
+                        "room for two replies and a short diff)")
     p.add_argument("--prompt-chars", type=int, default=1500, help="reset prompt budget (default 1500 characters)")
     p.add_argument("--grpo-lr", type=float, default=1e-6, help="GRPO learning rate (default 1e-6)")
     p.add_argument("--step-timeout", type=float, default=None, help="seconds per solution run (default: the task's)")
@@ -122,7 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2))  # after each phase: partial results survive
         print(f"[{name}] {summary['times_s'][name]:.0f} s, peak {summary['peak_gb'][name]:.2f} GB", flush=True)
 
-    examples = warmup_conversations(env_cls, train, max_diff_chars=args.max_diff_chars, seed=args.seed)
+    examples = warmup_conversations(env_cls, train, max_diff_chars=args.max_diff_chars, seed=args.seed,
+                                    short=not args.no_short_edits)
     with open(args.out / "warmup.jsonl", "w") as handle:
         for example in examples:
             handle.write(json.dumps(example.to_dict()) + "\n")

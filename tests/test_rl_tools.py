@@ -92,6 +92,32 @@ def test_call_problem_checks_the_tool_and_the_argument_types():
     assert call_problem({"function": {"name": "submit", "arguments": "{}"}}, env) == "arguments are not an object"
 
 
+def test_short_warmup_edits_are_small_real_diffs_of_every_tasks_node_0():
+    """The warm-up's short edits (#24: whole-file diffs taught a diff the model never closed): on
+    every task whose baseline fits a model in one line, each edit is a few-line diff that applies
+    to node 0 and leaves code that compiles."""
+    from pathlib import Path
+
+    from gome_env.patching.diffs import apply_diff
+    from gome_env.rl.smalledits import short_diffs
+
+    tasks = sorted(p.parent.name for p in Path("envs").glob("*/baseline.py"))
+    covered = 0
+    for task in tasks:
+        node0 = {"solution.py": Path(f"envs/{task}/baseline.py").read_text()}
+        edits = short_diffs(node0)
+        covered += bool(edits)
+        for label, diff in edits:
+            changed = [line for line in diff.splitlines()[3:] if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            assert len(diff) < 700 and len(changed) <= 3, (task, label, diff)
+            files, patch = apply_diff(node0, diff)
+            assert patch.applied and files["solution.py"] != node0["solution.py"], (task, label)
+            compile(files["solution.py"], f"{task}:{label}", "exec")
+        if task in ("digits", "hpc-jobs"):  # the default warm-up tasks: all three kinds of edit
+            assert [label for label, _ in edits] == ["toward-default", "random-forest", "hyperparameter"], task
+    assert covered >= len(tasks) - 1  # elec-demand's baseline fits no model
+
+
 @pytest.mark.slow
 def test_one_real_grpo_update_with_environment_factory(smollm2_dir, tmp_path, monkeypatch):  # noqa: F811
     """A few SFT steps on one played conversation (the warm-up in small), then one real GRPO

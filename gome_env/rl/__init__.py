@@ -13,7 +13,9 @@
 - ``gome_env.rl.chat``: a tool-capable ChatML template for ChatML models (SmolLM2) and the system
   message; ``gome_env.rl.budget``: the completion budget and a tool reply's share of it;
   ``gome_env.rl.toolcalls``: tool-call dataset rows, played and recorded conversations;
-  ``gome_env.rl.warmup``: the tool-use warm-up's data and its well-formed-call count.
+  ``gome_env.rl.warmup``: the tool-use warm-up's data and its well-formed-call count;
+  ``gome_env.rl.smalledits``: the warm-up's short edits of node 0's model line;
+  ``gome_env.rl.trees``: rows that carry their tree (restore a recorded tree, check the rows).
 
 Nothing here imports ``trl`` or ``policies``; ``datasets`` is imported only by the dataset
 builders. The bundled model's folder for training is ``policies.models.bundled_model_dir``.

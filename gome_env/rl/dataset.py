@@ -4,8 +4,10 @@ Each row is an improve prompt in AIDE's shape for a node of a task (the task bri
 preview, the node's code and its feedback at the chosen diagnostics level, and the edit-form
 instructions), each section built by ``gome_env.views`` (the same views the policies' prompts
 use, so a node's brief and feedback read byte for byte as in a policy's prompt), with the columns
-``GomeReward`` reads: ``prompt`` (chat messages), ``task``, ``seed`` and ``node_id``. Nothing here
-imports ``policies``.
+``GomeReward`` reads: ``prompt`` (chat messages), ``task``, ``seed`` and ``node_id``.
+``make_tool_dataset`` makes the rows of ``GRPOTrainer(environment_factory=GomeEnvironment)`` a
+dataset, each checked first (``gome_env.rl.trees.check_rows``: a row starting from a node that is
+not in its tree is refused here, not inside training). Nothing here imports ``policies``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gome_env.patching.edits import FORMAT_INSTRUCTIONS
 from gome_env.pool import resolve_task
 from gome_env.views import SYSTEM, clip, code_block, feedback, score_line, task_brief
 
-__all__ = ["make_grpo_dataset", "improve_messages", "PromptSettings", "PROMPT_DEFAULTS", "SYSTEM"]
+__all__ = ["make_grpo_dataset", "make_tool_dataset", "improve_messages", "PromptSettings", "PROMPT_DEFAULTS", "SYSTEM"]
 
 
 @dataclass(frozen=True)
@@ -87,4 +89,22 @@ def make_grpo_dataset(tasks: str | Iterable[str], seeds: Iterable[int] = (0,), r
                 rows += [{"prompt": prompt, "task": name, "seed": int(seed), "node_id": 0} for _ in range(repeats)]
         finally:
             env.close()
+    return Dataset.from_list(rows)
+
+
+def make_tool_dataset(rows: Iterable[dict[str, Any]]):
+    """A ``datasets.Dataset`` of ``environment_factory`` rows (``toolcalls.tool_row``,
+    ``trees.tree_rows``, the lines of ``export_sft.py --tool-calls``' ``tool_rows.jsonl``), after
+    ``trees.check_rows``: a row whose ``node_id`` is not in its ``tree`` (or that names a node
+    other than 0 without a tree) is a ``ValueError`` naming the row. Rows with and without a tree
+    mix: a missing tree is an empty string in the column, which ``GomeEnvironment.reset`` reads
+    as none."""
+    from datasets import Dataset
+
+    from gome_env.rl.trees import check_rows
+
+    rows = [dict(row) for row in rows]
+    check_rows(rows)
+    if any("tree" in row for row in rows):
+        rows = [{**row, "tree": row.get("tree") or ""} for row in rows]
     return Dataset.from_list(rows)

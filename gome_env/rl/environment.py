@@ -4,8 +4,11 @@ TRL makes one instance per rollout (reused across batches), calls ``reset(**row)
 the string it returns to the last message of the row's prompt (as it is: no separator), exposes
 the public methods as tools the model calls, and scores the rollout with ``get_reward()``. Here:
 
-- ``reset(task, seed=0, node_id=0, prompt=None, **row) -> str``: a fresh episode on the task's
-  cached baseline (node 0) and the text to append: a blank line (when the row's prompt has text),
+- ``reset(task, seed=0, node_id=0, prompt=None, tree=None, **row) -> str``: a fresh episode on
+  the task's cached baseline (node 0), or from node ``node_id`` of the row's ``tree`` (a benchmark
+  run's serialised tree, rebuilt with its code and diagnostics by ``gome_env.rl.trees``; dataset
+  builders check the node exists with ``trees.check_rows``), and the text to append: a blank
+  line (when the row's prompt has text),
   the tools and the patch budget, then the task, code and feedback within ``prompt_chars``,
   unless the row's prompt already holds them (a ``make_grpo_dataset`` row: its text names the
   task's first line and ``solution.py``);
@@ -37,6 +40,7 @@ from gome_env.pool import resolve_task
 from gome_env.rewards import ladder_reward
 from gome_env.rl import budget
 from gome_env.rl.replies import node_reply, patch_reply, submit_reply
+from gome_env.rl.trees import restore_tree, tree_data
 
 __all__ = ["GomeEnvironment"]
 
@@ -102,23 +106,30 @@ class GomeEnvironment:
         self._done = True
         self._patches = 0
         self._submitted: int | None = None
+        self._tree_cache: tuple[str | None, dict | None] = (None, None)
         # Stops this instance's workers when it is garbage-collected, else at interpreter exit.
         self._finalizer = weakref.finalize(self, _close_envs, self._envs)
         GomeEnvironment._instances.add(self)
 
     # ------------------------------------------------------------------ TRL's interface
 
-    def reset(self, task: str = "digits", seed: int = 0, node_id: int = 0, prompt: Any = None, **row: Any) -> str:
-        """Start an episode on ``task`` from node ``node_id`` (0: the baseline) and return the text
-        TRL appends to the row's ``prompt`` (see the module docstring)."""
+    def reset(self, task: str = "digits", seed: int = 0, node_id: int = 0, prompt: Any = None, tree: Any = None,
+              **row: Any) -> str:
+        """Start an episode on ``task`` from node ``node_id`` (0: the baseline) of ``tree`` (the row's
+        serialised tree, see ``gome_env.rl.trees``; None: the tree this instance built) and return
+        the text TRL appends to the row's ``prompt`` (see the module docstring)."""
         spec = resolve_task(task)
         if spec.id not in self._envs:
             kwargs = {k: v for k, v in self.env_kwargs.items() if v is not None}
             self._envs[spec.id] = MLEEnv(spec, max_steps=self.max_patches + 1, **kwargs, grade_test=False)  # dev only
         self._env = self._envs[spec.id]
-        # Node 0 starts afresh from the baseline; another node continues from that node of the
+        # A row's tree is rebuilt afresh each episode (the episode adds nodes to it); without one,
+        # node 0 starts afresh from the baseline and another node continues from that node of the
         # tree this env has built (MLEEnv.reset raises a clear ValueError for an unknown node).
-        options = {"node_id": int(node_id)} if int(node_id) != 0 else None
+        if tree:  # None or "" (a dataset column of rows with and without a tree): none
+            options = {"tree": restore_tree(spec, self._tree_data(tree)), "node_id": int(node_id)}
+        else:
+            options = {"node_id": int(node_id)} if int(node_id) != 0 else None
         obs, _ = self._env.reset(seed=int(seed), options=options)
         self._done, self._patches, self._submitted = False, 0, None
         before = _prompt_text(prompt)
@@ -127,8 +138,17 @@ class GomeEnvironment:
             f"read_file(path), checkout(node_id), submit(node_id). You may apply {self.max_patches} patches.")
         if self._holds_episode(before, obs["task"]):
             return head
-        body = f"# Task\n{obs['task']}\n\n# solution.py (node 0)\n{obs['code']}\n\n# Feedback\n{obs['feedback']}"
+        body = f"# Task\n{obs['task']}\n\n# solution.py (node {self._env.current_id})\n{obs['code']}\n\n# Feedback\n{obs['feedback']}"
         return head + "\n\n" + _clip(body, self.prompt_chars - len(head) - 2)
+
+    def _tree_data(self, tree: Any) -> dict:
+        """The row's tree in serialised form (a JSON text is parsed once per instance: TRL resets
+        with the same row's text for each rollout)."""
+        if not isinstance(tree, str):
+            return tree_data(tree)
+        if self._tree_cache[0] != tree:
+            self._tree_cache = (tree, tree_data(tree))
+        return self._tree_cache[1]
 
     @staticmethod
     def _holds_episode(prompt_text: str, task_text: str) -> bool:

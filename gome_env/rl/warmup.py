@@ -4,8 +4,9 @@ makes a well-formed tool call.
 A 135M model sampled on its own makes no tool call, so every rollout of
 ``GRPOTrainer(environment_factory=...)`` scores node 0 and every group ties. The warm-up teaches
 the call format first, on conversations the environment itself produces (``warmup_conversations``:
-per training task, ``read_file``, an ``apply_patch`` whose diff leads to one of the task's own
-solution files, ``submit``, each with its real reply), tokenised with the template's assistant
+per training task and edit, ``read_file``, an ``apply_patch`` of a short edit of node 0's model
+line (``gome_env.rl.smalledits``) or of a diff leading to one of the task's own solution files,
+``submit``, each with its real reply), tokenised with the template's assistant
 mask (``sft_rows``: only the assistant's turns are learnt, the tool replies are context).
 ``tool_call_share`` samples first turns on (held-out) tasks and counts the well-formed calls;
 ``group_stats`` reads a GRPO run's share of groups whose rewards differ.
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from gome_env.pool import resolve_task
+from gome_env.rl.smalledits import short_diffs
 from gome_env.rl.toolcalls import call_problem, environment_tools, play, solution_diffs, tool_row, warmup_calls
 
 __all__ = ["WarmupExample", "warmup_conversations", "sft_rows", "CallShare", "tool_call_share", "group_stats", "stop"]
@@ -41,9 +43,10 @@ class WarmupExample:
 
 
 def warmup_conversations(env_cls: type, tasks: Iterable[str], max_diff_chars: int | None = None,
-                         seed: int = 0) -> list[WarmupExample]:
-    """For each task and each of its solution files (``toolcalls.SOLUTION_FILES``, diffs up to
-    ``max_diff_chars``), the episode read_file -> apply_patch -> submit played on an ``env_cls``
+                         seed: int = 0, short: bool = True) -> list[WarmupExample]:
+    """For each task, each short edit of node 0 (``smalledits.short_diffs``, when ``short``; source
+    ``short:<label>``) and each of its solution files (``toolcalls.SOLUTION_FILES``), diffs up to
+    ``max_diff_chars``: the episode read_file -> apply_patch -> submit played on an ``env_cls``
     instance, with the real replies. The environment's workers are stopped at the end."""
     env = env_cls()
     examples = []
@@ -53,7 +56,8 @@ def warmup_conversations(env_cls: type, tasks: Iterable[str], max_diff_chars: in
             env.reset(**row)
             spec = resolve_task(task)
             node0 = {"solution.py": spec.baseline_source}  # node 0: the task's baseline
-            for source, diff in solution_diffs(spec, node0, max_chars=max_diff_chars):
+            edits = [(f"short:{label}", diff) for label, diff in short_diffs(node0, max_diff_chars)] if short else []
+            for source, diff in edits + solution_diffs(spec, node0, max_chars=max_diff_chars):
                 examples.append(WarmupExample(task, source, play(env, row, warmup_calls(diff))))
     finally:
         stop(env)
@@ -151,7 +155,8 @@ def group_stats(trainer: Any) -> dict[str, Any]:
     steps = [e for e in trainer.state.log_history if "frac_reward_zero_std" in e]
     rows = [{"unequal_groups": 1.0 - e["frac_reward_zero_std"], "reward": e.get("reward"),
              "reward_std": e.get("reward_std"), "tool_calls_per_rollout": e.get("tools/call_frequency"),
-             "tool_failure_frequency": e.get("tools/failure_frequency")} for e in steps]
+             "tool_failure_frequency": e.get("tools/failure_frequency"),
+             "completion_length": e.get("completions/mean_length")} for e in steps]
     mean = (lambda k: sum(r[k] for r in rows if r[k] is not None) / max(1, sum(r[k] is not None for r in rows)))
     return {"updates": rows, "unequal_groups": mean("unequal_groups") if rows else None,
             "reward": mean("reward") if rows else None}

@@ -2,7 +2,8 @@
 
 Built from the public frames only (train with labels; dev and test features): numeric columns as
 they are, categorical columns as ordinal codes (tree models) or one-hot columns (linear models,
-kNN, naive Bayes), a few task-specific derived columns (calendar fields, sizes, ratios), text
+kNN, naive Bayes), a few task-specific derived columns (calendar fields, sizes, ratios; temperature lags for the
+demand series, differences of consecutive readings for the power series), text
 statistics and TF-IDF n-grams for tweets, PCA components for images. Answers are never used.
 """
 
@@ -57,6 +58,27 @@ def _extra_elec(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([out, cal.drop(columns=["t_year"])], axis=1)
     out["temp2"] = frame["temperature"] ** 2
     out["hour_work"] = out["t_hour"] + 24 * frame["workday"]
+    # Lag features: the temperature of the previous hours and its daily mean, within the frame's own
+    # stretch of time (train, and dev + test, are each contiguous; the target is never lagged).
+    order = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601").argsort().to_numpy()
+    temp = frame["temperature"].iloc[order].reset_index(drop=True)
+    lags = pd.DataFrame({f"temp_lag{k}": temp.shift(k).bfill() for k in (1, 2, 4, 8, 48)})
+    lags["temp_mean24"] = temp.rolling(48, min_periods=1).mean()
+    lags["temp_max24"] = temp.rolling(48, min_periods=1).max()
+    lags.index = frame.index[order]
+    return pd.concat([out, lags.loc[frame.index]], axis=1)
+
+
+def _extra_italy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Differences of consecutive hourly readings and the shape of the day (a series' lags)."""
+    hours = frame[[c for c in frame.columns if c.startswith("h")]].to_numpy(float)
+    out = frame.copy()
+    diffs = np.diff(hours, axis=1)
+    for j in range(diffs.shape[1]):
+        out[f"d{j:02d}"] = diffs[:, j]
+    out["day_mean"], out["day_std"] = hours.mean(1), hours.std(1)
+    out["peak_hour"], out["low_hour"] = hours.argmax(1), hours.argmin(1)
+    out["evening_minus_noon"] = hours[:, 17:21].mean(1) - hours[:, 11:15].mean(1)
     return out
 
 
@@ -77,6 +99,7 @@ def _extra_diamonds(frame: pd.DataFrame) -> pd.DataFrame:
 EXTRA: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "flights-delay": _extra_flights,
     "elec-demand": _extra_elec,
+    "italy-power": _extra_italy,
     "ames-housing": _extra_ames,
     "diamonds": _extra_diamonds,
 }

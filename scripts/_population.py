@@ -1,20 +1,27 @@
 """The population of reference entries behind each leaderboard (``scripts/build_leaderboards.py``).
 
-A real competition's board has many weak and middling entries, a dense middle and a thin top
-earned by tuning, feature engineering and ensembling. The population copies that shape with
-distinct models only (no seed-only variants; ``random_state=0`` everywhere):
+The protocol is fixed here, before any grading: the same code draws every task's population from
+its modality and metric alone, with ``random_state=0`` everywhere and no seed-only variants. A
+real competition's board has many weak and middling entries, a dense middle and a thin top earned
+by tuning, feature engineering and ensembling; the tiers copy that shape:
 
-- ``weak``: handicapped entries: a fraction of the training rows (5-25%) or of the columns
-  (30-50%), or weak families (constant prior/mean, naive Bayes, shallow trees);
-- ``middle``: one model family with a plain configuration on every row and column (linear, kNN,
+- ``weak`` (50): handicapped entries: 5-25% of the training rows or 30-50% of the columns, or
+  weak families (constant prior/mean, naive Bayes, shallow trees);
+- ``middle`` (45): one scikit-learn family with a plain configuration on every row (linear, kNN,
   decision tree, small forests, short boosting, an SVM for images);
-- ``strong``: tuned gradient boosting (learning rate, iterations, leaves, leaf size, L2,
-  column sampling, log target or absolute loss where the metric asks) and large forests on
-  the engineered features, every row (for log loss also short, slow schedules: calibrated probabilities);
-- ``blend``: equal-weight blends of two or three of the strongest singles, chosen by their
-  *dev* score (the public leaderboard), never the test score.
+- ``strong``: independent families, each tuned by a small fixed search (``STRONG_SEARCH`` points
+  drawn from its grid with a seed fixed by the family's name): LightGBM, XGBoost and CatBoost,
+  scikit-learn's histogram boosting and forests, a small neural net (scikit-learn's MLP) where the
+  modality suits (images, text, series), tuned kernels and neighbours on images and linear models
+  on TF-IDF n-grams for text; log target or absolute loss where the metric asks, short schedules
+  for log loss;
+- task-specific moves: for macro F1 the decision threshold of the best boosting searches, tuned
+  on the dev rows (``family="thr"``); temperature lags for the demand series and differences of
+  the hourly readings for the power series (``scripts/_features.py``);
+- ``blend`` (at most 4): equal-weight blends of two or three of the strongest singles by *dev*
+  score (never the test score), of different families, and no entry in two blends.
 
-On top sit the task's own solution files: ``default_solution.py`` and ``reference_gold.py``.
+The task's own ``default_solution.py`` and ``reference_gold.py`` are witnesses, never entries.
 """
 
 from __future__ import annotations
@@ -29,13 +36,18 @@ from scipy import sparse
 
 from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
+from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "tune_threshold", "to_submission", "TIER_SIZES", "STRONG_SEARCH"]
 
-TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "calibrated": 10, "blend": 30}
-# Rows a non-reference entry may train on (big data: the weak and middle entries are subsampled).
-ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000}
-USES_LIN = {"nb", "linear", "knn", "svm", "prior"}
+TIER_SIZES = {"weak": 50, "middle": 45, "blend": 4}
+# Points of each strong family's fixed search (families that do not suit a task's modality are skipped).
+STRONG_SEARCH = {"lgbm": 18, "xgb": 16, "cat": 14, "hgb": 12, "rf": 4, "et": 4, "mlp": 6, "svm": 4, "knn": 3, "linear": 6}
+THRESHOLD_MOVES = 10  # macro F1: the dev-tuned threshold of this many strong boosting entries
+# Rows a non-reference entry may train on (big data: the slower families are subsampled).
+ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000,
+            "cat": 20_000, "mlp": 20_000, "lgbm": 40_000, "xgb": 40_000}
+USES_LIN = {"nb", "linear", "knn", "svm", "prior", "mlp"}
 BIG = 20_000  # training rows above which a task counts as big
 
 
@@ -52,8 +64,8 @@ class Recipe:
 
     @property
     def name(self) -> str:
-        if self.family == "blend":
-            return "blend(" + "+".join(self.parts) + ")"
+        if self.parts:  # a blend, or a move applied to another entry
+            return self.family + "(" + "+".join(self.parts) + ")"
         out = self.family + "".join(f"-{k}{v}" for k, v in self.params)
         if self.feat_frac < 1:
             out += f"-feat{self.feat_frac}"
@@ -81,34 +93,56 @@ MIDDLE = {
 WEAK_ONLY = {"tree": [{"depth": d, "msl": 1} for d in (1, 2)]}
 
 
+def _grid(**axes) -> list[dict]:
+    keys = list(axes)
+    return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
 def _strong_grid(spec: TaskSpec, n_train: int) -> dict[str, list[dict]]:
-    # Big tasks: the same tuning space with fewer, faster rounds, so the build stays within minutes.
-    schedules = ((0.1, 200), (0.1, 400), (0.2, 200), (0.2, 300)) if n_train > BIG else ((0.03, 600), (0.05, 300), (0.05, 800), (0.1, 200), (0.1, 400))
-    hgb = [
-        {"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf}
-        for lr, it in schedules
-        for leaf in (15, 31, 63) for msl in (10, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)
-    ]
-    if spec.metric.kind == "value" and spec.metric_name != "rmsle":
-        hgb += [{**p, "log": 1} for p in hgb[::3]]  # log target for skewed values
-    if spec.metric_name == "mae":
-        hgb += [{**p, "loss": "mae"} for p in hgb[::2]]
-    trees = (100, 200) if n_train > BIG else (200, 400)
-    forests = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in trees for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
-    grid = {"hgb": hgb, "rf": forests, "et": forests}
+    """Each strong family's search space (big tasks: fewer, faster rounds, so the build stays within minutes)."""
+    big = n_train > BIG
+    many_classes = spec.metric_name == "logloss" and len(spec.prediction_columns) > 2  # a tree per class and round
+    sched = ((0.1, 150), (0.1, 300), (0.2, 150)) if big else ((0.05, 300), (0.05, 600), (0.1, 150), (0.1, 300))
+    if spec.metric_name == "logloss":  # calibrated probabilities: also fewer, slower rounds
+        sched += ((0.03, 200), (0.05, 120), (0.1, 60))
+    if many_classes:  # short schedules only: every round grows one tree per class
+        sched = ((0.05, 150), (0.1, 60), (0.1, 100), (0.2, 60))
+    cat_sched = ((0.1, 200), (0.2, 200)) if big else ((0.1, 100), (0.2, 100)) if many_classes else ((0.05, 500), (0.1, 300))
+    hgb_sched = ((0.1, 200), (0.1, 400), (0.2, 200)) if big else ((0.05, 300), (0.05, 600), (0.1, 200), (0.1, 400))
+    hgb_sched = sched if many_classes else hgb_sched
+    grid = {
+        "hgb": [{"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf} for lr, it in hgb_sched
+                for leaf in (15, 31, 63) for msl in (10, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)],
+        "lgbm": [{"lr": lr, "it": it, **p} for lr, it in sched
+                 for p in _grid(leaf=(7, 15, 31, 63), mcs=(5, 20, 50), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(0.0, 1.0, 5.0))],
+        "xgb": [{"lr": lr, "it": it, **p} for lr, it in sched
+                for p in _grid(depth=(3, 4, 6, 8), mcw=(1, 3, 10), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(1.0, 5.0))],
+        "cat": [{"lr": lr, "it": it, **p} for lr, it in cat_sched for p in _grid(depth=(4, 6), l2=(1.0, 3.0, 10.0))],
+    }
+    for fam in ("hgb", "lgbm", "xgb", "cat"):
+        if spec.metric.kind == "value" and spec.metric_name != "rmsle":
+            grid[fam] += [{**p, "log": 1} for p in grid[fam][::2]]  # log target for skewed values
+        if spec.metric_name == "mae":
+            grid[fam] += [{**p, "loss": "mae"} for p in grid[fam][::2]]
+    trees = (100, 200) if big else (200, 400)
+    grid["rf"] = grid["et"] = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in trees for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
+    if spec.modality in ("image", "text", "time-series"):  # a small neural net where the inputs suit one
+        grid["mlp"] = [{"h": h, "a": a} for h in ((64,), (128,), (256,), (128, 64)) for a in (1e-4, 1e-3, 1e-2)]
     if spec.modality == "image":  # on pixels, tuned kernels and neighbours are the real work
-        grid["svm"] = [{"C": c} for c in (5.0, 10.0, 20.0, 50.0)]
+        grid["svm"] = [{"C": c} for c in (3.0, 5.0, 10.0, 20.0, 50.0)]
         grid["knn"] = [{"k": k, "w": "d"} for k in (1, 2, 4, 6, 10)]
+    if spec.modality == "text":  # linear models on TF-IDF word n-grams
+        grid["linear"] = [{"C": c} for c in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)]
     return grid
 
 
 def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Recipe]:
-    """The weak, middle and strong entries of a task's board (blends come later, from dev scores)."""
+    """The weak, middle and strong entries of a task's board (blends and threshold moves come later, from dev scores)."""
     rng = np.random.default_rng(seed)
     families = [f for f in MIDDLE if f != "svm" or spec.modality == "image"]
     recipes: dict[str, Recipe] = {}
 
-    def draw(tier: str, count: int, make) -> None:
+    def draw(count: int, make) -> None:
         added, tries = 0, 0
         while added < count and tries < 50 * count:
             tries += 1
@@ -117,8 +151,8 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
                 recipes[recipe.name] = recipe
                 added += 1
 
-    def pick(grid: list[dict]) -> tuple:
-        return tuple(grid[rng.integers(len(grid))].items())
+    def pick(grid: list[dict], r=rng) -> tuple:
+        return tuple(grid[r.integers(len(grid))].items())
 
     def weak() -> Recipe:
         fam = families[rng.integers(len(families))]
@@ -127,62 +161,53 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
             return Recipe(fam, pick(grid), row_frac=float(rng.choice([0.05, 0.1, 0.25])), tier="weak")
         return Recipe(fam, pick(grid), feat_frac=float(rng.choice([0.3, 0.5])), tier="weak")
 
-    draw("weak", 3, lambda: Recipe(("prior", "nb", "tree")[len(recipes)], () if len(recipes) < 2 else (("depth", 2), ("msl", 1)), tier="weak"))
-    draw("weak", TIER_SIZES["weak"] - 3, weak)
+    draw(3, lambda: Recipe(("prior", "nb", "tree")[len(recipes)], () if len(recipes) < 2 else (("depth", 2), ("msl", 1)), tier="weak"))
+    draw(TIER_SIZES["weak"] - 3, weak)
     mid_families = [f for f in families if f not in ("prior", "nb")]
-    draw("middle", TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
-    strong = _strong_grid(spec, n_train)
-    strong_families = ("hgb", "hgb", "hgb", "rf", "et") + (("svm", "svm", "knn") if spec.modality == "image" else ())
-    draw("strong", TIER_SIZES["strong"], lambda: Recipe((fam := strong_families[rng.integers(len(strong_families))]), pick(strong[fam]), tier="strong"))
-    if spec.metric_name == "logloss":  # for log loss, tuning boosting means fewer, slower rounds (calibrated probabilities)
-        short = [{"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": 1.0, "mf": mf} for lr, it in ((0.03, 200), (0.05, 150), (0.1, 80))
-                 for leaf in (7, 15, 31) for msl in (20, 40) for mf in (0.5, 1.0)]
-        draw("strong", TIER_SIZES["calibrated"], lambda: Recipe("hgb", pick(short), tier="strong"))
+    draw(TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
+    for fam, space in _strong_grid(spec, n_train).items():  # each family's fixed search: its own seeded draw
+        fam_rng = np.random.default_rng([seed, zlib.crc32(fam.encode())])
+        draw(min(STRONG_SEARCH[fam], len(space)), lambda f=fam, g=space, r=fam_rng: Recipe(f, pick(g, r), tier="strong"))
     # A constant prediction ignores the columns it is given: its handicapped draws are the same model.
     return [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
 
 
-def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 10) -> list[Recipe]:
-    """Blends of two or three of the ``top`` strong singles by dev score (best first)."""
-    pool = dev_ranked[:top]
-    combos = list(itertools.combinations(pool, 2)) + list(itertools.combinations(pool, 3))
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(combos), size=min(TIER_SIZES["blend"], len(combos)), replace=False)
-    return [Recipe("blend", tier="blend", parts=tuple(combos[i])) for i in sorted(chosen)]
+def threshold_recipes(spec: TaskSpec, dev_ranked: list[Recipe]) -> list[Recipe]:
+    """Macro F1 on two classes: the best boosting entries by dev score, their threshold tuned on the dev rows."""
+    if spec.metric_name != "macro_f1":
+        return []
+    boosted = [r for r in dev_ranked if r.family in ("lgbm", "xgb", "cat", "hgb")]
+    return [Recipe("thr", tier="strong", parts=(r.name,)) for r in boosted[:THRESHOLD_MOVES]]
 
 
-def _model(recipe: Recipe, classify: bool, nonneg: bool):
-    from sklearn import dummy, ensemble, linear_model, naive_bayes, neighbors, svm, tree
+def tune_threshold(pred: np.ndarray, n_dev: int, dev_labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class probabilities moved so that ``argmax`` applies the threshold with the best macro F1 on the dev rows."""
+    from sklearn.metrics import f1_score
 
-    p, fam = dict(recipe.params), recipe.family
-    depth = p.get("depth") or None
-    if fam == "prior":
-        return dummy.DummyClassifier(strategy="prior") if classify else dummy.DummyRegressor(strategy="mean")
-    if fam == "nb":
-        if classify:
-            return naive_bayes.MultinomialNB(alpha=0.3) if nonneg else naive_bayes.GaussianNB()
-        return linear_model.BayesianRidge()
-    if fam == "linear":
-        return linear_model.LogisticRegression(C=p["C"], max_iter=500) if classify else linear_model.Ridge(alpha=1.0 / p["C"])
-    if fam == "knn":
-        kind = neighbors.KNeighborsClassifier if classify else neighbors.KNeighborsRegressor
-        return kind(n_neighbors=p["k"], weights="distance" if p["w"] == "d" else "uniform")
-    if fam == "tree":
-        kind = tree.DecisionTreeClassifier if classify else tree.DecisionTreeRegressor
-        return kind(max_depth=depth, min_samples_leaf=p["msl"], random_state=0)
-    if fam in ("rf", "et"):
-        names = {("rf", True): "RandomForestClassifier", ("rf", False): "RandomForestRegressor",
-                 ("et", True): "ExtraTreesClassifier", ("et", False): "ExtraTreesRegressor"}
-        kind = getattr(ensemble, names[fam, classify])
-        return kind(n_estimators=p["trees"], max_depth=depth, min_samples_leaf=p["msl"], max_features=p["mf"], n_jobs=1, random_state=0)
-    if fam == "hgb":
-        kind = ensemble.HistGradientBoostingClassifier if classify else ensemble.HistGradientBoostingRegressor
-        extra = {"loss": "absolute_error"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], max_iter=p["it"], max_leaf_nodes=p["leaf"], min_samples_leaf=p["msl"],
-                    l2_regularization=p["l2"], max_features=p["mf"], early_stopping=False, random_state=0, **extra)
-    if fam == "svm":
-        return svm.SVC(C=p["C"], gamma="scale", probability=True, random_state=0) if classify else svm.SVR(C=p["C"])
-    raise ValueError(f"unknown family {fam!r}")
+    grid = np.arange(0.05, 0.95, 0.01)
+    p = np.clip(pred[:, 1], 1e-6, 1 - 1e-6)
+    f1 = [f1_score(dev_labels, np.where(p[:n_dev] >= t, classes[1], classes[0]), average="macro") for t in grid]
+    t = float(grid[int(np.argmax(f1))])
+    shifted = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - np.log(t / (1 - t)))))
+    return np.column_stack([1 - shifted, shifted])
+
+
+def blend_recipes(dev_ranked: list[Recipe], seed: int = 0, top: int = 12) -> list[Recipe]:
+    """At most ``TIER_SIZES["blend"]`` blends of two or three of the ``top`` strong singles by dev score
+    (best first): members of different families, and no entry in two blends."""
+    pool, used, out = list(dev_ranked[:top]), set(), []
+    for size in (2, 3, 2, 3)[: TIER_SIZES["blend"]]:
+        members: list[Recipe] = []
+        for r in pool:
+            if r.name not in used and r.family not in {m.family for m in members}:
+                members.append(r)
+            if len(members) == size:
+                break
+        if len(members) < 2:
+            break
+        used.update(m.name for m in members)
+        out.append(Recipe("blend", tier="blend", parts=tuple(m.name for m in members)))
+    return out
 
 
 def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None) -> np.ndarray:
@@ -190,7 +215,7 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
 
     Values for regression; for classification, class probabilities in the order of ``classes``."""
     rng = np.random.default_rng(recipe.seed)
-    lin = recipe.family in USES_LIN
+    lin = recipe.family in USES_LIN or (sparse.issparse(feats.lin_train) and recipe.family in ("lgbm", "xgb"))
     X_tr, X_ev = (feats.lin_train, feats.lin_test) if lin else (feats.tree_train, feats.tree_test)
     n_cols, n_rows = X_tr.shape[1], len(y)
     k = max(1, int(round(recipe.feat_frac * n_cols)))
@@ -201,7 +226,7 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
     if recipe.family == "nb" and not feats.nonneg and sparse.issparse(X_fit):
         X_fit, X_pred = X_fit.toarray(), X_pred.toarray()
     y_fit = y.to_numpy()[rows]
-    model = _model(recipe, classes is not None, feats.nonneg)
+    model = make_model(recipe.family, dict(recipe.params), classes is not None, feats.nonneg)
     if classes is None:
         log = spec.metric_name == "rmsle" or dict(recipe.params).get("log") == 1
         model.fit(X_fit, np.log1p(y_fit) if log else y_fit)
@@ -209,11 +234,11 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
         return np.expm1(pred) if log else pred
     if len(np.unique(y_fit)) < 2:
         return np.tile(pd.Series(y_fit).value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy(), (X_pred.shape[0], 1))
-    model.fit(X_fit, y_fit)
+    codes = pd.Index(classes).get_indexer(y_fit)  # every library sees classes as 0..K-1
+    model.fit(X_fit, codes)
     proba = model.predict_proba(X_pred)
     out = np.zeros((X_pred.shape[0], len(classes)))
-    for j, cls in enumerate(model.classes_):
-        out[:, list(classes).index(cls)] = proba[:, j]
+    out[:, np.asarray(model.classes_, dtype=int)] = proba
     return out
 
 

@@ -4,7 +4,7 @@ Built from the public frames only (train with labels; dev and test features): nu
 they are, categorical columns as ordinal codes (tree models) or one-hot columns (linear models,
 kNN, naive Bayes), a few task-specific derived columns (calendar fields, sizes, ratios; temperature lags for the
 demand series, differences of consecutive readings for the power series), text
-statistics and TF-IDF n-grams for tweets, PCA components for images. Answers are never used.
+statistics and TF-IDF n-grams for tweets, pixels (small images) or PCA components (large ones) for images. Answers are never used.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from scipy import sparse
 
 from gome_env.tasks.task import TaskSpec
 
-__all__ = ["Features", "FEATURIZERS", "featurize"]
+__all__ = ["Features", "FEATURIZERS", "featurize", "RAW_PIXELS"]
+
+RAW_PIXELS = 256  # images with at most this many pixels give tree models the raw pixels; larger ones 40 PCA components
 
 
 @dataclass
@@ -137,7 +139,9 @@ def pixel_features(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame) -> F
     X_tr, X_te = train[cols].to_numpy(float), test[cols].to_numpy(float)
     scale = X_tr.max() or 1.0
     X_tr, X_te = X_tr / scale, X_te / scale
-    pca = PCA(n_components=min(40, X_tr.shape[1]), random_state=0).fit(X_tr)
+    if X_tr.shape[1] <= RAW_PIXELS:  # small images: trees read the pixels, as the default solution does
+        return Features(X_tr, X_te, X_tr, X_te)
+    pca = PCA(n_components=40, random_state=0).fit(X_tr)  # large ones: 40 components keep the trees affordable
     return Features(pca.transform(X_tr), pca.transform(X_te), X_tr, X_te)
 
 

@@ -10,6 +10,11 @@ FAMILIES = ("prior", "nb", "linear", "knn", "tree", "rf", "et", "hgb", "svm", "l
 SPARSE_OK = {"linear", "nb", "knn", "lgbm", "xgb", "mlp", "prior"}  # families that take a sparse matrix (text)
 
 
+def _rounds(p: dict) -> int:
+    """Boosting rounds: the fixed count ``it``, or the cap ``cap`` of an entry early-stopped on the dev rows."""
+    return p["cap"] if "cap" in p else p["it"]
+
+
 def _sklearn(fam: str, p: dict, classify: bool, nonneg: bool):
     from sklearn import dummy, ensemble, linear_model, naive_bayes, neighbors, svm, tree
 
@@ -21,10 +26,12 @@ def _sklearn(fam: str, p: dict, classify: bool, nonneg: bool):
             return naive_bayes.MultinomialNB(alpha=0.3) if nonneg else naive_bayes.GaussianNB()
         return linear_model.BayesianRidge()
     if fam == "linear":
-        return linear_model.LogisticRegression(C=p["C"], max_iter=1000) if classify else linear_model.Ridge(alpha=1.0 / p["C"])
+        if classify:
+            return linear_model.LogisticRegression(C=p["C"], max_iter=1000, **({"solver": p["solver"]} if "solver" in p else {}))
+        return linear_model.Ridge(alpha=1.0 / p["C"])
     if fam == "knn":
         kind = neighbors.KNeighborsClassifier if classify else neighbors.KNeighborsRegressor
-        return kind(n_neighbors=p["k"], weights="distance" if p["w"] == "d" else "uniform")
+        return kind(n_neighbors=p["k"], weights="distance" if p["w"] == "d" else "uniform", p=p.get("p", 2))
     if fam == "tree":
         kind = tree.DecisionTreeClassifier if classify else tree.DecisionTreeRegressor
         return kind(max_depth=depth, min_samples_leaf=p["msl"], random_state=0)
@@ -36,7 +43,7 @@ def _sklearn(fam: str, p: dict, classify: bool, nonneg: bool):
     if fam == "hgb":
         kind = ensemble.HistGradientBoostingClassifier if classify else ensemble.HistGradientBoostingRegressor
         extra = {"loss": "absolute_error"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], max_iter=p["it"], max_leaf_nodes=p["leaf"], min_samples_leaf=p["msl"],
+        return kind(learning_rate=p["lr"], max_iter=_rounds(p), max_leaf_nodes=p["leaf"], min_samples_leaf=p["msl"],
                     l2_regularization=p["l2"], max_features=p["mf"], early_stopping=False, random_state=0, **extra)
     if fam == "svm":
         return svm.SVC(C=p["C"], gamma="scale", probability=True, random_state=0) if classify else svm.SVR(C=p["C"])
@@ -57,7 +64,7 @@ def make_model(fam: str, params: dict, classify: bool, nonneg: bool = False):
 
         kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
         extra = {"objective": "l1"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], n_estimators=p["it"], num_leaves=p["leaf"], min_child_samples=p["mcs"],
+        return kind(learning_rate=p["lr"], n_estimators=_rounds(p), num_leaves=p["leaf"], min_child_samples=p["mcs"],
                     colsample_bytree=p["cs"], subsample=p["ss"], subsample_freq=1 if p["ss"] < 1 else 0, reg_lambda=p["l2"],
                     random_state=0, n_jobs=1, verbose=-1, **extra)
     if fam == "xgb":
@@ -65,7 +72,7 @@ def make_model(fam: str, params: dict, classify: bool, nonneg: bool = False):
 
         kind = xgboost.XGBClassifier if classify else xgboost.XGBRegressor
         extra = {"objective": "reg:absoluteerror"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], n_estimators=p["it"], max_depth=p["depth"], min_child_weight=p["mcw"],
+        return kind(learning_rate=p["lr"], n_estimators=_rounds(p), max_depth=p["depth"], min_child_weight=p["mcw"],
                     colsample_bytree=p["cs"], subsample=p["ss"], reg_lambda=p["l2"], tree_method="hist",
                     random_state=0, n_jobs=1, verbosity=0, **extra)
     if fam == "cat":
@@ -73,6 +80,6 @@ def make_model(fam: str, params: dict, classify: bool, nonneg: bool = False):
 
         kind = catboost.CatBoostClassifier if classify else catboost.CatBoostRegressor
         extra = {"loss_function": "MAE"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], iterations=p["it"], depth=p["depth"], l2_leaf_reg=p["l2"],
+        return kind(learning_rate=p["lr"], iterations=_rounds(p), depth=p["depth"], l2_leaf_reg=p["l2"], random_strength=p.get("rs", 1.0),
                     random_seed=0, thread_count=1, verbose=False, allow_writing_files=False, **extra)
     return _sklearn(fam, p, classify, nonneg)

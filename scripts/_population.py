@@ -5,20 +5,21 @@ its modality and metric alone, with ``random_state=0`` everywhere and no seed-on
 real competition's board has many weak and middling entries, a dense middle and a thin top earned
 by tuning, feature engineering and ensembling; the tiers copy that shape:
 
-- ``weak`` (50): handicapped entries: 5-25% of the training rows or 30-50% of the columns, or
+- ``weak`` (38): handicapped entries: 5-25% of the training rows or 30-50% of the columns, or
   weak families (constant prior/mean, naive Bayes, shallow trees);
-- ``middle`` (45): one scikit-learn family with a plain configuration on every row (linear, kNN,
+- ``middle`` (35): one scikit-learn family with a plain configuration on every row (linear, kNN,
   decision tree, small forests, short boosting, an SVM for images);
-- ``strong``: independent families, each tuned by a small fixed search (``STRONG_SEARCH`` points
-  drawn from its grid with a seed fixed by the family's name): LightGBM, XGBoost and CatBoost,
-  scikit-learn's histogram boosting and forests, a small neural net (scikit-learn's MLP) where the
-  modality suits (images, text, series), tuned kernels and neighbours on images and linear models
-  on TF-IDF n-grams for text; log target or absolute loss where the metric asks, short schedules
-  for log loss;
-- task-specific moves: for macro F1 the decision threshold of the best boosting searches, tuned
-  on the dev rows (``family="thr"``); temperature lags for the demand series and differences of
-  the hourly readings for the power series (``scripts/_features.py``);
-- ``blend`` (at most 4): equal-weight blends of two or three of the strongest singles by *dev*
+- ``strong`` entrants (``ENTRANTS``, by modality): each tunes one family as an entrant does. It
+  tries ``SEARCH_POINTS`` points of the family's grid (``BIG_SEARCH_POINTS`` on big tasks,
+  images and text), drawn without replacement in an order seeded by the family's name (no point in two
+  entrants), and submits the one with the best *dev* score. Boosting (LightGBM, XGBoost,
+  CatBoost, scikit-learn's histogram boosting) is early-stopped on the dev rows; forests, a
+  linear model, a small MLP, kernels and neighbours where the modality suits; log target or
+  absolute loss where the metric asks;
+- task-specific moves: for macro F1 every strong point's decision threshold is tuned on the dev
+  rows (``thr``); temperature lags for the demand series and differences of the hourly readings
+  for the power series (``scripts/_features.py``);
+- ``blend`` (at most 4): equal-weight blends of two or three of the strongest entrants by *dev*
   score (never the test score), of different families, and no entry in two blends.
 
 The task's own ``default_solution.py`` and ``reference_gold.py`` are witnesses, never entries.
@@ -38,12 +39,20 @@ from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
 from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "tune_threshold", "to_submission", "TIER_SIZES", "STRONG_SEARCH"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
 
-TIER_SIZES = {"weak": 50, "middle": 45, "blend": 4}
-# Points of each strong family's fixed search (families that do not suit a task's modality are skipped).
-STRONG_SEARCH = {"lgbm": 18, "xgb": 16, "cat": 14, "hgb": 12, "rf": 4, "et": 4, "mlp": 6, "svm": 4, "knn": 3, "linear": 6}
-THRESHOLD_MOVES = 10  # macro F1: the dev-tuned threshold of this many strong boosting entries
+TIER_SIZES = {"weak": 38, "middle": 35, "blend": 4}
+SEARCH_POINTS = 4  # each strong entrant submits the dev-best of this many points of its family's grid
+BIG_SEARCH_POINTS = 2  # ... on tasks over ``BIG`` training rows, on images and on text (wide inputs are slow)
+# Strong entrants per family and modality (the families that suit the inputs; each entrant its own search).
+ENTRANTS = {
+    "tabular": {"lgbm": 24, "xgb": 18, "cat": 12, "hgb": 14, "rf": 5, "et": 5, "linear": 4},
+    "time-series": {"lgbm": 22, "xgb": 16, "cat": 10, "hgb": 12, "rf": 5, "et": 5, "linear": 4, "mlp": 8},
+    "image": {"svm": 12, "mlp": 16, "knn": 8, "lgbm": 10, "xgb": 8, "hgb": 8, "cat": 2, "rf": 5, "et": 5, "linear": 5},
+    "text": {"linear": 6, "mlp": 10, "lgbm": 22, "xgb": 16, "cat": 4, "hgb": 8, "rf": 5, "et": 5},
+}
+BOOSTING = ("lgbm", "xgb", "cat", "hgb")
+EARLY_STOP = 50  # rounds without a better dev score before a boosting entry stops
 # Rows a non-reference entry may train on (big data: the slower families are subsampled).
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000,
             "cat": 20_000, "mlp": 20_000, "lgbm": 40_000, "xgb": 40_000}
@@ -99,45 +108,45 @@ def _grid(**axes) -> list[dict]:
 
 
 def _strong_grid(spec: TaskSpec, n_train: int) -> dict[str, list[dict]]:
-    """Each strong family's search space (big tasks: fewer, faster rounds, so the build stays within minutes)."""
+    """Each strong family's search space. Boosting is early-stopped on the dev rows (``es``: the round
+    cap ``cap``); big tasks and many-class log loss get faster rates so the build stays within minutes."""
     big = n_train > BIG
     many_classes = spec.metric_name == "logloss" and len(spec.prediction_columns) > 2  # a tree per class and round
-    sched = ((0.1, 150), (0.1, 300), (0.2, 150)) if big else ((0.05, 300), (0.05, 600), (0.1, 150), (0.1, 300))
-    if spec.metric_name == "logloss":  # calibrated probabilities: also fewer, slower rounds
-        sched += ((0.03, 200), (0.05, 120), (0.1, 60))
-    if many_classes:  # short schedules only: every round grows one tree per class
-        sched = ((0.05, 150), (0.1, 60), (0.1, 100), (0.2, 60))
-    cat_sched = ((0.1, 200), (0.2, 200)) if big else ((0.1, 100), (0.2, 100)) if many_classes else ((0.05, 500), (0.1, 300))
-    hgb_sched = ((0.1, 200), (0.1, 400), (0.2, 200)) if big else ((0.05, 300), (0.05, 600), (0.1, 200), (0.1, 400))
-    hgb_sched = sched if many_classes else hgb_sched
+    rates, cap = ((0.1, 0.2), 600) if many_classes else ((0.05, 0.1, 0.2), 1500) if big else ((0.03, 0.05, 0.1), 3000)
+    es = {"es": 1, "cap": cap}
     grid = {
-        "hgb": [{"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf} for lr, it in hgb_sched
-                for leaf in (15, 31, 63) for msl in (10, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)],
-        "lgbm": [{"lr": lr, "it": it, **p} for lr, it in sched
+        "lgbm": [{"lr": lr, **p, **es} for lr in rates
                  for p in _grid(leaf=(7, 15, 31, 63), mcs=(5, 20, 50), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(0.0, 1.0, 5.0))],
-        "xgb": [{"lr": lr, "it": it, **p} for lr, it in sched
+        "xgb": [{"lr": lr, **p, **es} for lr in rates
                 for p in _grid(depth=(3, 4, 6, 8), mcw=(1, 3, 10), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(1.0, 5.0))],
-        "cat": [{"lr": lr, "it": it, **p} for lr, it in cat_sched for p in _grid(depth=(4, 6), l2=(1.0, 3.0, 10.0))],
+        "cat": [{"lr": lr, **p, **es} for lr in rates[-2:] for p in _grid(depth=(4, 6, 8), l2=(1.0, 3.0, 10.0), rs=(1.0, 5.0))],
+        "hgb": [{"lr": lr, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf, **es} for lr in rates[-2:]
+                for leaf in (15, 31, 63) for msl in (10, 20, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)],
     }
-    for fam in ("hgb", "lgbm", "xgb", "cat"):
+    for fam in BOOSTING:
         if spec.metric.kind == "value" and spec.metric_name != "rmsle":
             grid[fam] += [{**p, "log": 1} for p in grid[fam][::2]]  # log target for skewed values
         if spec.metric_name == "mae":
             grid[fam] += [{**p, "loss": "mae"} for p in grid[fam][::2]]
-    trees = (100, 200) if big else (200, 400)
-    grid["rf"] = grid["et"] = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in trees for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
-    if spec.modality in ("image", "text", "time-series"):  # a small neural net where the inputs suit one
-        grid["mlp"] = [{"h": h, "a": a} for h in ((64,), (128,), (256,), (128, 64)) for a in (1e-4, 1e-3, 1e-2)]
-    if spec.modality == "image":  # on pixels, tuned kernels and neighbours are the real work
-        grid["svm"] = [{"C": c} for c in (3.0, 5.0, 10.0, 20.0, 50.0)]
-        grid["knn"] = [{"k": k, "w": "d"} for k in (1, 2, 4, 6, 10)]
-    if spec.modality == "text":  # linear models on TF-IDF word n-grams
-        grid["linear"] = [{"C": c} for c in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)]
+    trees = 150 if big else 300
+    grid["rf"] = grid["et"] = [{"trees": trees, "depth": 0, "msl": m, "mf": mf} for m in (1, 2, 4, 8) for mf in (0.2, 0.33, 0.5, 0.7, "sqrt")]
+    grid["linear"] = [{"C": float(c)} for c in np.round(np.logspace(-3, 2.5, 24), 5)]
+    grid["mlp"] = [{"h": h, "a": a, "lr": lr} for h in ((64,), (128,), (256,), (512,), (128, 64), (256, 128))
+                   for a in (1e-4, 1e-3, 1e-2, 0.1, 1.0) for lr in (3e-4, 1e-3, 3e-3)]
+    grid["svm"] = [{"C": c, "g": g} for c in (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0) for g in (0.5, 1.0, 2.0, 4.0)]
+    grid["knn"] = [{"k": k, "w": w, "p": q} for k in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15) for w in ("u", "d") for q in (1, 2)]
+    if spec.modality == "text":  # 20,000 sparse n-gram columns: liblinear for the linear models, small nets
+        grid["linear"] = [{**p, "solver": "liblinear"} for p in grid["linear"]]
+        grid["mlp"] = [p for p in grid["mlp"] if p["h"] in ((64,), (128,))]
+    if spec.metric_name == "macro_f1":  # the obvious first move on F1: the decision threshold, tuned on the dev rows
+        grid = {fam: [{**p, "thr": 1} for p in points] for fam, points in grid.items()}
     return grid
 
 
-def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Recipe]:
-    """The weak, middle and strong entries of a task's board (blends and threshold moves come later, from dev scores)."""
+def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> tuple[list[Recipe], list[list[Recipe]]]:
+    """The weak and middle entries of a task's board, and its strong entrants: each a list of search
+    points (no point in two entrants), of which the build keeps the one with the best dev score.
+    Blends come later, from dev scores."""
     rng = np.random.default_rng(seed)
     families = [f for f in MIDDLE if f != "svm" or spec.modality == "image"]
     recipes: dict[str, Recipe] = {}
@@ -165,19 +174,17 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
     draw(TIER_SIZES["weak"] - 3, weak)
     mid_families = [f for f in families if f not in ("prior", "nb")]
     draw(TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
-    for fam, space in _strong_grid(spec, n_train).items():  # each family's fixed search: its own seeded draw
-        fam_rng = np.random.default_rng([seed, zlib.crc32(fam.encode())])
-        draw(min(STRONG_SEARCH[fam], len(space)), lambda f=fam, g=space, r=fam_rng: Recipe(f, pick(g, r), tier="strong"))
     # A constant prediction ignores the columns it is given: its handicapped draws are the same model.
-    return [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
-
-
-def threshold_recipes(spec: TaskSpec, dev_ranked: list[Recipe]) -> list[Recipe]:
-    """Macro F1 on two classes: the best boosting entries by dev score, their threshold tuned on the dev rows."""
-    if spec.metric_name != "macro_f1":
-        return []
-    boosted = [r for r in dev_ranked if r.family in ("lgbm", "xgb", "cat", "hgb")]
-    return [Recipe("thr", tier="strong", parts=(r.name,)) for r in boosted[:THRESHOLD_MOVES]]
+    singles = [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
+    points = BIG_SEARCH_POINTS if n_train > BIG or spec.modality in ("image", "text") else SEARCH_POINTS
+    entrants: list[list[Recipe]] = []
+    grids = _strong_grid(spec, n_train)
+    for fam, count in ENTRANTS[spec.modality].items():  # each family's fixed search: its own seeded draw
+        space = grids[fam]
+        order = np.random.default_rng([seed, zlib.crc32(fam.encode())]).permutation(len(space))
+        for e in range(min(count, len(space) // points)):
+            entrants.append([Recipe(fam, tuple(space[i].items()), tier="strong") for i in order[e * points:(e + 1) * points]])
+    return singles, entrants
 
 
 def tune_threshold(pred: np.ndarray, n_dev: int, dev_labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -194,8 +201,12 @@ def tune_threshold(pred: np.ndarray, n_dev: int, dev_labels: np.ndarray, classes
 
 def blend_recipes(dev_ranked: list[Recipe], seed: int = 0, top: int = 12) -> list[Recipe]:
     """At most ``TIER_SIZES["blend"]`` blends of two or three of the ``top`` strong singles by dev score
-    (best first): members of different families, and no entry in two blends."""
+    (best first), then of the best single of each family the top lacks: members of different
+    families, and no entry in two blends."""
     pool, used, out = list(dev_ranked[:top]), set(), []
+    for r in dev_ranked[top:]:  # one family can fill the top: its best rival of each other family joins
+        if r.family not in {m.family for m in pool}:
+            pool.append(r)
     for size in (2, 3, 2, 3)[: TIER_SIZES["blend"]]:
         members: list[Recipe] = []
         for r in pool:
@@ -210,10 +221,50 @@ def blend_recipes(dev_ranked: list[Recipe], seed: int = 0, top: int = 12) -> lis
     return out
 
 
-def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None) -> np.ndarray:
+def _fit(model, family: str, params: dict, X, y, dev) -> None:
+    """Fit, early-stopped on the dev rows when the recipe says so (``es``): the boosting libraries
+    watch the dev loss; scikit-learn's histogram boosting is grown in steps and cut where it was best."""
+    if not params.get("es"):
+        model.fit(X, y)
+    elif family == "lgbm":
+        import lightgbm
+
+        model.fit(X, y, eval_set=[dev], callbacks=[lightgbm.early_stopping(EARLY_STOP, verbose=False)])
+    elif family == "xgb":
+        model.set_params(early_stopping_rounds=EARLY_STOP)
+        model.fit(X, y, eval_set=[dev], verbose=False)
+    elif family == "cat":
+        model.fit(X, y, eval_set=dev, early_stopping_rounds=EARLY_STOP)
+    else:  # hgb: no external eval set in scikit-learn, so grow it 25 rounds at a time and watch the dev loss
+        X_dev, y_dev = dev
+        cap, best, best_rounds, rounds = model.max_iter, np.inf, 0, 0
+        model.set_params(warm_start=True, early_stopping=False)
+        while rounds < cap and rounds - best_rounds < EARLY_STOP:
+            rounds = min(cap, rounds + 25)
+            model.set_params(max_iter=rounds).fit(X, y)
+            loss = _dev_loss(model, X_dev, y_dev, params)
+            if loss < best:
+                best, best_rounds = loss, rounds
+        model.set_params(warm_start=False, max_iter=best_rounds).fit(X, y)
+
+
+def _dev_loss(model, X, y, params: dict) -> float:
+    """The loss a boosting library early-stops on: log loss, or squared (absolute) error of values."""
+    if hasattr(model, "predict_proba"):
+        proba = np.clip(model.predict_proba(X), 1e-15, 1)
+        return float(-np.mean(np.log(proba[np.arange(len(y)), np.searchsorted(model.classes_, y)])))
+    err = model.predict(X) - y
+    return float(np.mean(np.abs(err)) if params.get("loss") == "mae" else np.mean(err ** 2))
+
+
+def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None,
+                n_dev: int = 0, dev_y: np.ndarray | None = None) -> np.ndarray:
     """Fit one entry on (its share of) the training rows; predict the evaluation rows (dev, then test).
 
-    Values for regression; for classification, class probabilities in the order of ``classes``."""
+    Values for regression; for classification, class probabilities in the order of ``classes``.
+    ``dev_y`` (the first ``n_dev`` evaluation rows' labels) serves the recipes tuned on the dev rows:
+    early stopping (``es``) and the macro-F1 threshold (``thr``)."""
+    params = dict(recipe.params)
     rng = np.random.default_rng(recipe.seed)
     lin = recipe.family in USES_LIN or (sparse.issparse(feats.lin_train) and recipe.family in ("lgbm", "xgb"))
     X_tr, X_ev = (feats.lin_train, feats.lin_test) if lin else (feats.tree_train, feats.tree_test)
@@ -226,19 +277,34 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
     if recipe.family == "nb" and not feats.nonneg and sparse.issparse(X_fit):
         X_fit, X_pred = X_fit.toarray(), X_pred.toarray()
     y_fit = y.to_numpy()[rows]
-    model = make_model(recipe.family, dict(recipe.params), classes is not None, feats.nonneg)
+    model = make_model(recipe.family, params, classes is not None, feats.nonneg)
+    if recipe.family == "svm" and "g" in params:  # the RBF width: a multiple of scikit-learn's "scale"
+        var = X_fit.multiply(X_fit).mean() - X_fit.mean() ** 2 if sparse.issparse(X_fit) else X_fit.var()
+        model.set_params(gamma=params["g"] / (X_fit.shape[1] * var))
+    if params.get("es") and (dev_y is None or not n_dev):
+        raise ValueError(f"{recipe.name} is early-stopped on the dev rows: pass n_dev and dev_y")
     if classes is None:
-        log = spec.metric_name == "rmsle" or dict(recipe.params).get("log") == 1
-        model.fit(X_fit, np.log1p(y_fit) if log else y_fit)
+        log = spec.metric_name == "rmsle" or params.get("log") == 1
+        target = (lambda v: np.log1p(v)) if log else (lambda v: v)
+        dev = (X_pred[:n_dev], target(np.asarray(dev_y, dtype=float))) if params.get("es") else None
+        _fit(model, recipe.family, params, X_fit, target(y_fit), dev)
         pred = model.predict(X_pred)
         return np.expm1(pred) if log else pred
     if len(np.unique(y_fit)) < 2:
         return np.tile(pd.Series(y_fit).value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy(), (X_pred.shape[0], 1))
-    codes = pd.Index(classes).get_indexer(y_fit)  # every library sees classes as 0..K-1
-    model.fit(X_fit, codes)
+    index = pd.Index(classes)
+    codes = index.get_indexer(y_fit)  # every library sees classes as 0..K-1
+    dev = None
+    if params.get("es"):
+        dev_codes = index.get_indexer(dev_y)
+        seen = dev_codes >= 0  # a dev label the training rows never show cannot be scored
+        dev = (X_pred[:n_dev][seen], dev_codes[seen])
+    _fit(model, recipe.family, params, X_fit, codes, dev)
     proba = model.predict_proba(X_pred)
     out = np.zeros((X_pred.shape[0], len(classes)))
     out[:, np.asarray(model.classes_, dtype=int)] = proba
+    if params.get("thr"):
+        out = tune_threshold(out, n_dev, dev_y, classes)
     return out
 
 

@@ -2,8 +2,9 @@
 
 Built from the public frames only (train with labels; dev and test features): numeric columns as
 they are, categorical columns as ordinal codes (tree models) or one-hot columns (linear models,
-kNN, naive Bayes), a few task-specific derived columns (calendar fields, sizes, ratios), text
-statistics and TF-IDF n-grams for tweets, PCA components for images. Answers are never used.
+kNN, naive Bayes), a few task-specific derived columns (calendar fields, sizes, ratios; temperature lags for the
+demand series, differences of consecutive readings for the power series), text
+statistics and TF-IDF n-grams for tweets, pixels (small images) or PCA components (large ones) for images. Answers are never used.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from scipy import sparse
 
 from gome_env.tasks.task import TaskSpec
 
-__all__ = ["Features", "FEATURIZERS", "featurize"]
+__all__ = ["Features", "FEATURIZERS", "featurize", "RAW_PIXELS"]
+
+RAW_PIXELS = 256  # images with at most this many pixels give tree models the raw pixels; larger ones 40 PCA components
 
 
 @dataclass
@@ -57,6 +60,27 @@ def _extra_elec(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([out, cal.drop(columns=["t_year"])], axis=1)
     out["temp2"] = frame["temperature"] ** 2
     out["hour_work"] = out["t_hour"] + 24 * frame["workday"]
+    # Lag features: the temperature of the previous hours and its daily mean, within the frame's own
+    # stretch of time (train, and dev + test, are each contiguous; the target is never lagged).
+    order = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601").argsort().to_numpy()
+    temp = frame["temperature"].iloc[order].reset_index(drop=True)
+    lags = pd.DataFrame({f"temp_lag{k}": temp.shift(k).bfill() for k in (1, 2, 4, 8, 48)})
+    lags["temp_mean24"] = temp.rolling(48, min_periods=1).mean()
+    lags["temp_max24"] = temp.rolling(48, min_periods=1).max()
+    lags.index = frame.index[order]
+    return pd.concat([out, lags.loc[frame.index]], axis=1)
+
+
+def _extra_italy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Differences of consecutive hourly readings and the shape of the day (a series' lags)."""
+    hours = frame[[c for c in frame.columns if c.startswith("h")]].to_numpy(float)
+    out = frame.copy()
+    diffs = np.diff(hours, axis=1)
+    for j in range(diffs.shape[1]):
+        out[f"d{j:02d}"] = diffs[:, j]
+    out["day_mean"], out["day_std"] = hours.mean(1), hours.std(1)
+    out["peak_hour"], out["low_hour"] = hours.argmax(1), hours.argmin(1)
+    out["evening_minus_noon"] = hours[:, 17:21].mean(1) - hours[:, 11:15].mean(1)
     return out
 
 
@@ -77,6 +101,7 @@ def _extra_diamonds(frame: pd.DataFrame) -> pd.DataFrame:
 EXTRA: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "flights-delay": _extra_flights,
     "elec-demand": _extra_elec,
+    "italy-power": _extra_italy,
     "ames-housing": _extra_ames,
     "diamonds": _extra_diamonds,
 }
@@ -114,7 +139,9 @@ def pixel_features(spec: TaskSpec, train: pd.DataFrame, test: pd.DataFrame) -> F
     X_tr, X_te = train[cols].to_numpy(float), test[cols].to_numpy(float)
     scale = X_tr.max() or 1.0
     X_tr, X_te = X_tr / scale, X_te / scale
-    pca = PCA(n_components=min(40, X_tr.shape[1]), random_state=0).fit(X_tr)
+    if X_tr.shape[1] <= RAW_PIXELS:  # small images: trees read the pixels, as the default solution does
+        return Features(X_tr, X_te, X_tr, X_te)
+    pca = PCA(n_components=40, random_state=0).fit(X_tr)  # large ones: 40 components keep the trees affordable
     return Features(pca.transform(X_tr), pca.transform(X_te), X_tr, X_te)
 
 

@@ -1,20 +1,28 @@
 """The population of reference entries behind each leaderboard (``scripts/build_leaderboards.py``).
 
-A real competition's board has many weak and middling entries, a dense middle and a thin top
-earned by tuning, feature engineering and ensembling. The population copies that shape with
-distinct models only (no seed-only variants; ``random_state=0`` everywhere):
+The protocol is fixed here, before any grading: the same code draws every task's population from
+its modality and metric alone, with ``random_state=0`` everywhere and no seed-only variants. A
+real competition's board has many weak and middling entries, a dense middle and a thin top earned
+by tuning, feature engineering and ensembling; the tiers copy that shape:
 
-- ``weak``: handicapped entries: a fraction of the training rows (5-25%) or of the columns
-  (30-50%), or weak families (constant prior/mean, naive Bayes, shallow trees);
-- ``middle``: one model family with a plain configuration on every row and column (linear, kNN,
+- ``weak`` (38): handicapped entries: 5-25% of the training rows or 30-50% of the columns, or
+  weak families (constant prior/mean, naive Bayes, shallow trees);
+- ``middle`` (35): one scikit-learn family with a plain configuration on every row (linear, kNN,
   decision tree, small forests, short boosting, an SVM for images);
-- ``strong``: tuned gradient boosting (learning rate, iterations, leaves, leaf size, L2,
-  column sampling, log target or absolute loss where the metric asks) and large forests on
-  the engineered features, every row (for log loss also short, slow schedules: calibrated probabilities);
-- ``blend``: equal-weight blends of two or three of the strongest singles, chosen by their
-  *dev* score (the public leaderboard), never the test score.
+- ``strong`` entrants (``ENTRANTS``, by modality): each tunes one family as an entrant does. It
+  tries ``SEARCH_POINTS`` points of the family's grid (``BIG_SEARCH_POINTS`` on big tasks,
+  images and text), drawn without replacement in an order seeded by the family's name (no point in two
+  entrants), and submits the one with the best *dev* score. Boosting (LightGBM, XGBoost,
+  CatBoost, scikit-learn's histogram boosting) is early-stopped on the dev rows; forests, a
+  linear model, a small MLP, kernels and neighbours where the modality suits; log target or
+  absolute loss where the metric asks;
+- task-specific moves: for macro F1 every strong point's decision threshold is tuned on the dev
+  rows (``thr``); temperature lags for the demand series and differences of the hourly readings
+  for the power series (``scripts/_features.py``);
+- ``blend`` (at most 4): equal-weight blends of two or three of the strongest entrants by *dev*
+  score (never the test score), of different families, and no entry in two blends.
 
-On top sit the task's own solution files: ``default_solution.py`` and ``reference_gold.py``.
+The task's own ``default_solution.py`` and ``reference_gold.py`` are witnesses, never entries.
 """
 
 from __future__ import annotations
@@ -29,13 +37,26 @@ from scipy import sparse
 
 from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
+from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "to_submission", "TIER_SIZES"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
 
-TIER_SIZES = {"weak": 50, "middle": 45, "strong": 40, "calibrated": 10, "blend": 30}
-# Rows a non-reference entry may train on (big data: the weak and middle entries are subsampled).
-ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000}
-USES_LIN = {"nb", "linear", "knn", "svm", "prior"}
+TIER_SIZES = {"weak": 38, "middle": 35, "blend": 4}
+SEARCH_POINTS = 4  # each strong entrant submits the dev-best of this many points of its family's grid
+BIG_SEARCH_POINTS = 2  # ... on tasks over ``BIG`` training rows, on images and on text (wide inputs are slow)
+# Strong entrants per family and modality (the families that suit the inputs; each entrant its own search).
+ENTRANTS = {
+    "tabular": {"lgbm": 24, "xgb": 18, "cat": 12, "hgb": 14, "rf": 5, "et": 5, "linear": 4},
+    "time-series": {"lgbm": 22, "xgb": 16, "cat": 10, "hgb": 12, "rf": 5, "et": 5, "linear": 4, "mlp": 8},
+    "image": {"svm": 12, "mlp": 16, "knn": 8, "lgbm": 10, "xgb": 8, "hgb": 8, "cat": 2, "rf": 5, "et": 5, "linear": 5},
+    "text": {"linear": 6, "mlp": 10, "lgbm": 22, "xgb": 16, "cat": 4, "hgb": 8, "rf": 5, "et": 5},
+}
+BOOSTING = ("lgbm", "xgb", "cat", "hgb")
+EARLY_STOP = 50  # rounds without a better dev score before a boosting entry stops
+# Rows a non-reference entry may train on (big data: the slower families are subsampled).
+ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000,
+            "cat": 20_000, "mlp": 20_000, "lgbm": 40_000, "xgb": 40_000}
+USES_LIN = {"nb", "linear", "knn", "svm", "prior", "mlp"}
 BIG = 20_000  # training rows above which a task counts as big
 
 
@@ -52,8 +73,8 @@ class Recipe:
 
     @property
     def name(self) -> str:
-        if self.family == "blend":
-            return "blend(" + "+".join(self.parts) + ")"
+        if self.parts:  # a blend, or a move applied to another entry
+            return self.family + "(" + "+".join(self.parts) + ")"
         out = self.family + "".join(f"-{k}{v}" for k, v in self.params)
         if self.feat_frac < 1:
             out += f"-feat{self.feat_frac}"
@@ -81,34 +102,56 @@ MIDDLE = {
 WEAK_ONLY = {"tree": [{"depth": d, "msl": 1} for d in (1, 2)]}
 
 
+def _grid(**axes) -> list[dict]:
+    keys = list(axes)
+    return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
 def _strong_grid(spec: TaskSpec, n_train: int) -> dict[str, list[dict]]:
-    # Big tasks: the same tuning space with fewer, faster rounds, so the build stays within minutes.
-    schedules = ((0.1, 200), (0.1, 400), (0.2, 200), (0.2, 300)) if n_train > BIG else ((0.03, 600), (0.05, 300), (0.05, 800), (0.1, 200), (0.1, 400))
-    hgb = [
-        {"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf}
-        for lr, it in schedules
-        for leaf in (15, 31, 63) for msl in (10, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)
-    ]
-    if spec.metric.kind == "value" and spec.metric_name != "rmsle":
-        hgb += [{**p, "log": 1} for p in hgb[::3]]  # log target for skewed values
-    if spec.metric_name == "mae":
-        hgb += [{**p, "loss": "mae"} for p in hgb[::2]]
-    trees = (100, 200) if n_train > BIG else (200, 400)
-    forests = [{"trees": t, "depth": 0, "msl": m, "mf": mf} for t in trees for m in (1, 3, 10) for mf in (0.3, 0.6, "sqrt")]
-    grid = {"hgb": hgb, "rf": forests, "et": forests}
-    if spec.modality == "image":  # on pixels, tuned kernels and neighbours are the real work
-        grid["svm"] = [{"C": c} for c in (5.0, 10.0, 20.0, 50.0)]
-        grid["knn"] = [{"k": k, "w": "d"} for k in (1, 2, 4, 6, 10)]
+    """Each strong family's search space. Boosting is early-stopped on the dev rows (``es``: the round
+    cap ``cap``); big tasks and many-class log loss get faster rates so the build stays within minutes."""
+    big = n_train > BIG
+    many_classes = spec.metric_name == "logloss" and len(spec.prediction_columns) > 2  # a tree per class and round
+    rates, cap = ((0.1, 0.2), 600) if many_classes else ((0.05, 0.1, 0.2), 1500) if big else ((0.03, 0.05, 0.1), 3000)
+    es = {"es": 1, "cap": cap}
+    grid = {
+        "lgbm": [{"lr": lr, **p, **es} for lr in rates
+                 for p in _grid(leaf=(7, 15, 31, 63), mcs=(5, 20, 50), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(0.0, 1.0, 5.0))],
+        "xgb": [{"lr": lr, **p, **es} for lr in rates
+                for p in _grid(depth=(3, 4, 6, 8), mcw=(1, 3, 10), cs=(0.5, 0.8, 1.0), ss=(0.7, 1.0), l2=(1.0, 5.0))],
+        "cat": [{"lr": lr, **p, **es} for lr in rates[-2:] for p in _grid(depth=(4, 6, 8), l2=(1.0, 3.0, 10.0), rs=(1.0, 5.0))],
+        "hgb": [{"lr": lr, "leaf": leaf, "msl": msl, "l2": l2, "mf": mf, **es} for lr in rates[-2:]
+                for leaf in (15, 31, 63) for msl in (10, 20, 40) for l2 in (0.0, 1.0) for mf in (0.5, 1.0)],
+    }
+    for fam in BOOSTING:
+        if spec.metric.kind == "value" and spec.metric_name != "rmsle":
+            grid[fam] += [{**p, "log": 1} for p in grid[fam][::2]]  # log target for skewed values
+        if spec.metric_name == "mae":
+            grid[fam] += [{**p, "loss": "mae"} for p in grid[fam][::2]]
+    trees = 150 if big else 300
+    grid["rf"] = grid["et"] = [{"trees": trees, "depth": 0, "msl": m, "mf": mf} for m in (1, 2, 4, 8) for mf in (0.2, 0.33, 0.5, 0.7, "sqrt")]
+    grid["linear"] = [{"C": float(c)} for c in np.round(np.logspace(-3, 2.5, 24), 5)]
+    grid["mlp"] = [{"h": h, "a": a, "lr": lr} for h in ((64,), (128,), (256,), (512,), (128, 64), (256, 128))
+                   for a in (1e-4, 1e-3, 1e-2, 0.1, 1.0) for lr in (3e-4, 1e-3, 3e-3)]
+    grid["svm"] = [{"C": c, "g": g} for c in (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0) for g in (0.5, 1.0, 2.0, 4.0)]
+    grid["knn"] = [{"k": k, "w": w, "p": q} for k in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15) for w in ("u", "d") for q in (1, 2)]
+    if spec.modality == "text":  # 20,000 sparse n-gram columns: liblinear for the linear models, small nets
+        grid["linear"] = [{**p, "solver": "liblinear"} for p in grid["linear"]]
+        grid["mlp"] = [p for p in grid["mlp"] if p["h"] in ((64,), (128,))]
+    if spec.metric_name == "macro_f1":  # the obvious first move on F1: the decision threshold, tuned on the dev rows
+        grid = {fam: [{**p, "thr": 1} for p in points] for fam, points in grid.items()}
     return grid
 
 
-def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Recipe]:
-    """The weak, middle and strong entries of a task's board (blends come later, from dev scores)."""
+def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> tuple[list[Recipe], list[list[Recipe]]]:
+    """The weak and middle entries of a task's board, and its strong entrants: each a list of search
+    points (no point in two entrants), of which the build keeps the one with the best dev score.
+    Blends come later, from dev scores."""
     rng = np.random.default_rng(seed)
     families = [f for f in MIDDLE if f != "svm" or spec.modality == "image"]
     recipes: dict[str, Recipe] = {}
 
-    def draw(tier: str, count: int, make) -> None:
+    def draw(count: int, make) -> None:
         added, tries = 0, 0
         while added < count and tries < 50 * count:
             tries += 1
@@ -117,8 +160,8 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
                 recipes[recipe.name] = recipe
                 added += 1
 
-    def pick(grid: list[dict]) -> tuple:
-        return tuple(grid[rng.integers(len(grid))].items())
+    def pick(grid: list[dict], r=rng) -> tuple:
+        return tuple(grid[r.integers(len(grid))].items())
 
     def weak() -> Recipe:
         fam = families[rng.integers(len(families))]
@@ -127,70 +170,103 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[Rec
             return Recipe(fam, pick(grid), row_frac=float(rng.choice([0.05, 0.1, 0.25])), tier="weak")
         return Recipe(fam, pick(grid), feat_frac=float(rng.choice([0.3, 0.5])), tier="weak")
 
-    draw("weak", 3, lambda: Recipe(("prior", "nb", "tree")[len(recipes)], () if len(recipes) < 2 else (("depth", 2), ("msl", 1)), tier="weak"))
-    draw("weak", TIER_SIZES["weak"] - 3, weak)
+    draw(3, lambda: Recipe(("prior", "nb", "tree")[len(recipes)], () if len(recipes) < 2 else (("depth", 2), ("msl", 1)), tier="weak"))
+    draw(TIER_SIZES["weak"] - 3, weak)
     mid_families = [f for f in families if f not in ("prior", "nb")]
-    draw("middle", TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
-    strong = _strong_grid(spec, n_train)
-    strong_families = ("hgb", "hgb", "hgb", "rf", "et") + (("svm", "svm", "knn") if spec.modality == "image" else ())
-    draw("strong", TIER_SIZES["strong"], lambda: Recipe((fam := strong_families[rng.integers(len(strong_families))]), pick(strong[fam]), tier="strong"))
-    if spec.metric_name == "logloss":  # for log loss, tuning boosting means fewer, slower rounds (calibrated probabilities)
-        short = [{"lr": lr, "it": it, "leaf": leaf, "msl": msl, "l2": 1.0, "mf": mf} for lr, it in ((0.03, 200), (0.05, 150), (0.1, 80))
-                 for leaf in (7, 15, 31) for msl in (20, 40) for mf in (0.5, 1.0)]
-        draw("strong", TIER_SIZES["calibrated"], lambda: Recipe("hgb", pick(short), tier="strong"))
+    draw(TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
     # A constant prediction ignores the columns it is given: its handicapped draws are the same model.
-    return [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
+    singles = [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
+    points = BIG_SEARCH_POINTS if n_train > BIG or spec.modality in ("image", "text") else SEARCH_POINTS
+    entrants: list[list[Recipe]] = []
+    grids = _strong_grid(spec, n_train)
+    for fam, count in ENTRANTS[spec.modality].items():  # each family's fixed search: its own seeded draw
+        space = grids[fam]
+        order = np.random.default_rng([seed, zlib.crc32(fam.encode())]).permutation(len(space))
+        for e in range(min(count, len(space) // points)):
+            entrants.append([Recipe(fam, tuple(space[i].items()), tier="strong") for i in order[e * points:(e + 1) * points]])
+    return singles, entrants
 
 
-def blend_recipes(dev_ranked: list[str], seed: int = 0, top: int = 10) -> list[Recipe]:
-    """Blends of two or three of the ``top`` strong singles by dev score (best first)."""
-    pool = dev_ranked[:top]
-    combos = list(itertools.combinations(pool, 2)) + list(itertools.combinations(pool, 3))
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(combos), size=min(TIER_SIZES["blend"], len(combos)), replace=False)
-    return [Recipe("blend", tier="blend", parts=tuple(combos[i])) for i in sorted(chosen)]
+def tune_threshold(pred: np.ndarray, n_dev: int, dev_labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class probabilities moved so that ``argmax`` applies the threshold with the best macro F1 on the dev rows."""
+    from sklearn.metrics import f1_score
+
+    grid = np.arange(0.05, 0.95, 0.01)
+    p = np.clip(pred[:, 1], 1e-6, 1 - 1e-6)
+    f1 = [f1_score(dev_labels, np.where(p[:n_dev] >= t, classes[1], classes[0]), average="macro") for t in grid]
+    t = float(grid[int(np.argmax(f1))])
+    shifted = 1 / (1 + np.exp(-(np.log(p / (1 - p)) - np.log(t / (1 - t)))))
+    return np.column_stack([1 - shifted, shifted])
 
 
-def _model(recipe: Recipe, classify: bool, nonneg: bool):
-    from sklearn import dummy, ensemble, linear_model, naive_bayes, neighbors, svm, tree
-
-    p, fam = dict(recipe.params), recipe.family
-    depth = p.get("depth") or None
-    if fam == "prior":
-        return dummy.DummyClassifier(strategy="prior") if classify else dummy.DummyRegressor(strategy="mean")
-    if fam == "nb":
-        if classify:
-            return naive_bayes.MultinomialNB(alpha=0.3) if nonneg else naive_bayes.GaussianNB()
-        return linear_model.BayesianRidge()
-    if fam == "linear":
-        return linear_model.LogisticRegression(C=p["C"], max_iter=500) if classify else linear_model.Ridge(alpha=1.0 / p["C"])
-    if fam == "knn":
-        kind = neighbors.KNeighborsClassifier if classify else neighbors.KNeighborsRegressor
-        return kind(n_neighbors=p["k"], weights="distance" if p["w"] == "d" else "uniform")
-    if fam == "tree":
-        kind = tree.DecisionTreeClassifier if classify else tree.DecisionTreeRegressor
-        return kind(max_depth=depth, min_samples_leaf=p["msl"], random_state=0)
-    if fam in ("rf", "et"):
-        names = {("rf", True): "RandomForestClassifier", ("rf", False): "RandomForestRegressor",
-                 ("et", True): "ExtraTreesClassifier", ("et", False): "ExtraTreesRegressor"}
-        kind = getattr(ensemble, names[fam, classify])
-        return kind(n_estimators=p["trees"], max_depth=depth, min_samples_leaf=p["msl"], max_features=p["mf"], n_jobs=1, random_state=0)
-    if fam == "hgb":
-        kind = ensemble.HistGradientBoostingClassifier if classify else ensemble.HistGradientBoostingRegressor
-        extra = {"loss": "absolute_error"} if p.get("loss") == "mae" else {}
-        return kind(learning_rate=p["lr"], max_iter=p["it"], max_leaf_nodes=p["leaf"], min_samples_leaf=p["msl"],
-                    l2_regularization=p["l2"], max_features=p["mf"], early_stopping=False, random_state=0, **extra)
-    if fam == "svm":
-        return svm.SVC(C=p["C"], gamma="scale", probability=True, random_state=0) if classify else svm.SVR(C=p["C"])
-    raise ValueError(f"unknown family {fam!r}")
+def blend_recipes(dev_ranked: list[Recipe], seed: int = 0, top: int = 12) -> list[Recipe]:
+    """At most ``TIER_SIZES["blend"]`` blends of two or three of the ``top`` strong singles by dev score
+    (best first), then of the best single of each family the top lacks: members of different
+    families, and no entry in two blends."""
+    pool, used, out = list(dev_ranked[:top]), set(), []
+    for r in dev_ranked[top:]:  # one family can fill the top: its best rival of each other family joins
+        if r.family not in {m.family for m in pool}:
+            pool.append(r)
+    for size in (2, 3, 2, 3)[: TIER_SIZES["blend"]]:
+        members: list[Recipe] = []
+        for r in pool:
+            if r.name not in used and r.family not in {m.family for m in members}:
+                members.append(r)
+            if len(members) == size:
+                break
+        if len(members) < 2:
+            break
+        used.update(m.name for m in members)
+        out.append(Recipe("blend", tier="blend", parts=tuple(m.name for m in members)))
+    return out
 
 
-def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None) -> np.ndarray:
+def _fit(model, family: str, params: dict, X, y, dev) -> None:
+    """Fit, early-stopped on the dev rows when the recipe says so (``es``): the boosting libraries
+    watch the dev loss; scikit-learn's histogram boosting is grown in steps and cut where it was best."""
+    if not params.get("es"):
+        model.fit(X, y)
+    elif family == "lgbm":
+        import lightgbm
+
+        model.fit(X, y, eval_set=[dev], callbacks=[lightgbm.early_stopping(EARLY_STOP, verbose=False)])
+    elif family == "xgb":
+        model.set_params(early_stopping_rounds=EARLY_STOP)
+        model.fit(X, y, eval_set=[dev], verbose=False)
+    elif family == "cat":
+        model.fit(X, y, eval_set=dev, early_stopping_rounds=EARLY_STOP)
+    else:  # hgb: no external eval set in scikit-learn, so grow it 25 rounds at a time and watch the dev loss
+        X_dev, y_dev = dev
+        cap, best, best_rounds, rounds = model.max_iter, np.inf, 0, 0
+        model.set_params(warm_start=True, early_stopping=False)
+        while rounds < cap and rounds - best_rounds < EARLY_STOP:
+            rounds = min(cap, rounds + 25)
+            model.set_params(max_iter=rounds).fit(X, y)
+            loss = _dev_loss(model, X_dev, y_dev, params)
+            if loss < best:
+                best, best_rounds = loss, rounds
+        model.set_params(warm_start=False, max_iter=best_rounds).fit(X, y)
+
+
+def _dev_loss(model, X, y, params: dict) -> float:
+    """The loss a boosting library early-stops on: log loss, or squared (absolute) error of values."""
+    if hasattr(model, "predict_proba"):
+        proba = np.clip(model.predict_proba(X), 1e-15, 1)
+        return float(-np.mean(np.log(proba[np.arange(len(y)), np.searchsorted(model.classes_, y)])))
+    err = model.predict(X) - y
+    return float(np.mean(np.abs(err)) if params.get("loss") == "mae" else np.mean(err ** 2))
+
+
+def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None,
+                n_dev: int = 0, dev_y: np.ndarray | None = None) -> np.ndarray:
     """Fit one entry on (its share of) the training rows; predict the evaluation rows (dev, then test).
 
-    Values for regression; for classification, class probabilities in the order of ``classes``."""
+    Values for regression; for classification, class probabilities in the order of ``classes``.
+    ``dev_y`` (the first ``n_dev`` evaluation rows' labels) serves the recipes tuned on the dev rows:
+    early stopping (``es``) and the macro-F1 threshold (``thr``)."""
+    params = dict(recipe.params)
     rng = np.random.default_rng(recipe.seed)
-    lin = recipe.family in USES_LIN
+    lin = recipe.family in USES_LIN or (sparse.issparse(feats.lin_train) and recipe.family in ("lgbm", "xgb"))
     X_tr, X_ev = (feats.lin_train, feats.lin_test) if lin else (feats.tree_train, feats.tree_test)
     n_cols, n_rows = X_tr.shape[1], len(y)
     k = max(1, int(round(recipe.feat_frac * n_cols)))
@@ -201,19 +277,34 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
     if recipe.family == "nb" and not feats.nonneg and sparse.issparse(X_fit):
         X_fit, X_pred = X_fit.toarray(), X_pred.toarray()
     y_fit = y.to_numpy()[rows]
-    model = _model(recipe, classes is not None, feats.nonneg)
+    model = make_model(recipe.family, params, classes is not None, feats.nonneg)
+    if recipe.family == "svm" and "g" in params:  # the RBF width: a multiple of scikit-learn's "scale"
+        var = X_fit.multiply(X_fit).mean() - X_fit.mean() ** 2 if sparse.issparse(X_fit) else X_fit.var()
+        model.set_params(gamma=params["g"] / (X_fit.shape[1] * var))
+    if params.get("es") and (dev_y is None or not n_dev):
+        raise ValueError(f"{recipe.name} is early-stopped on the dev rows: pass n_dev and dev_y")
     if classes is None:
-        log = spec.metric_name == "rmsle" or dict(recipe.params).get("log") == 1
-        model.fit(X_fit, np.log1p(y_fit) if log else y_fit)
+        log = spec.metric_name == "rmsle" or params.get("log") == 1
+        target = (lambda v: np.log1p(v)) if log else (lambda v: v)
+        dev = (X_pred[:n_dev], target(np.asarray(dev_y, dtype=float))) if params.get("es") else None
+        _fit(model, recipe.family, params, X_fit, target(y_fit), dev)
         pred = model.predict(X_pred)
         return np.expm1(pred) if log else pred
     if len(np.unique(y_fit)) < 2:
         return np.tile(pd.Series(y_fit).value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy(), (X_pred.shape[0], 1))
-    model.fit(X_fit, y_fit)
+    index = pd.Index(classes)
+    codes = index.get_indexer(y_fit)  # every library sees classes as 0..K-1
+    dev = None
+    if params.get("es"):
+        dev_codes = index.get_indexer(dev_y)
+        seen = dev_codes >= 0  # a dev label the training rows never show cannot be scored
+        dev = (X_pred[:n_dev][seen], dev_codes[seen])
+    _fit(model, recipe.family, params, X_fit, codes, dev)
     proba = model.predict_proba(X_pred)
     out = np.zeros((X_pred.shape[0], len(classes)))
-    for j, cls in enumerate(model.classes_):
-        out[:, list(classes).index(cls)] = proba[:, j]
+    out[:, np.asarray(model.classes_, dtype=int)] = proba
+    if params.get("thr"):
+        out = tune_threshold(out, n_dev, dev_y, classes)
     return out
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from gome_env.grading.grader import grade, grade_file
 from gome_env.tasks.task import PreparedTask
 
-__all__ = ["SolutionRun", "run_solution", "bootstrap_se", "SOLUTION_FILES"]
+__all__ = ["SolutionRun", "run_solution", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
 
 # The solution files a task folder keeps: the root of every episode, a competent default, the gold-level reference.
 SOLUTION_FILES = {"baseline": "baseline.py", "default": "default_solution.py", "gold": "reference_gold.py"}
@@ -42,7 +42,7 @@ class SolutionRun:
         return asdict(self)
 
 
-def run_solution(task: PreparedTask, source: str, name: str = "solution", timeout_s: float = 900.0,
+def run_solution(task: PreparedTask, source: str, name: str = "solution", timeout_s: float = 1800.0,
                  threads: int = 1, keep_test: Path | None = None) -> SolutionRun:
     """Run ``source`` as ``solution.py`` in a temporary workspace whose ``data/`` links to the public files.
 
@@ -90,3 +90,28 @@ def bootstrap_se(task: PreparedTask, submission: pd.DataFrame, n: int = 200, see
         if result.valid and result.score is not None:
             scores.append(result.score)
     return float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+
+
+def paired_bootstrap_se(task: PreparedTask, first: pd.DataFrame, second: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of the *difference* of two submissions' test scores: both graded on
+    the same resampled test rows ``n`` times (medals compare scores on the same rows, so this, not
+    the marginal SE of either, is the noise between two entries)."""
+    spec = task.spec
+    answers = task.answers("test")
+    subs = [sub.set_index(spec.id_column).loc[answers[spec.id_column]].reset_index() for sub in (first, second)]
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        rows = rng.integers(0, len(answers), len(answers))
+        fresh = np.arange(len(rows))
+        a = answers.iloc[rows].reset_index(drop=True)
+        a[spec.id_column] = fresh
+        scores = []
+        for sub in subs:
+            s = sub.iloc[rows].reset_index(drop=True)
+            s[spec.id_column] = fresh
+            result = grade(spec, s, a)
+            scores.append(result.score if result.valid else None)
+        if None not in scores:
+            diffs.append(scores[0] - scores[1])
+    return float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")

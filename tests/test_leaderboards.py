@@ -2,7 +2,8 @@
 
 The fast tests read the committed ``envs/<id>/leaderboard.csv`` and solution files; the slow test
 runs every task's ``default_solution.py`` (a competent ten-minute entry: default settings of one
-strong model family) through the task's real grader and fails if one earns silver or gold.
+strong model family) through the task's real grader and fails if one earns a medal (bronze only
+where ``envs/README.md`` lists the task as an exception).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ def test_board_is_a_population_of_distinct_entries(task_id):
     scores = board["score"].tolist()
     assert scores == Direction(spec.higher_is_better).sorted(scores), "best first"
     assert not [t for t in board["team"] if re.search(r"-s\d+$", t)], "no seed-only variants"
-    assert {"reference-gold", "default-solution"} <= set(board["team"]), "the task's own solution files are entries"
+    assert len(board) <= 200
+    assert not {"reference-gold", "default-solution"} & set(board["team"]), "witnesses are measured off the board, never on it"
     assert not [t for t in board["team"] if t.startswith("prior-")], "a constant prediction appears once"
-    blends = [t for t in board["team"] if t.startswith("blend(")]
+    blends = [t[len("blend("):-1].split("+") for t in board["team"] if t.startswith("blend(")]
     assert 0 < len(blends) <= TIER_SIZES["blend"]
+    members = [m for blend in blends for m in blend]
+    assert len(members) == len(set(members)), "no entry is in two blends"
     coarse = spec.metric.kind == "label"  # accuracy and F1 move in steps of one test row
     assert board["score"].nunique() >= (0.25 if coarse else 0.5) * len(board), "distinct models give distinct scores"
 
@@ -52,6 +56,23 @@ def test_board_has_a_long_weak_tail_and_a_thin_top(task_id):
     assert abs(median - q3) > 0 and abs(best - gold) <= abs(scores[0] - scores[-1]) / 2
     handicapped = [t for t in pd.read_csv(spec.leaderboard_path)["team"] if "-rows0." in t or "-feat0." in t]
     assert len(handicapped) >= 0.2 * n, "many weak entries (a share of the rows or columns)"
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_board_has_independent_strong_families(task_id):
+    """The top is not one correlated cluster: the three boosting libraries and scikit-learn's own all enter."""
+    teams = pd.read_csv(load_spec(task_id).leaderboard_path)["team"]
+    families = {t.split("-")[0].split("(")[0] for t in teams}
+    assert {"lgbm", "xgb", "cat", "hgb", "rf"} <= families
+    top = [t.split("-")[0].split("(")[0] for t in teams[:10]]
+    assert max(top.count(f) for f in set(top)) < 10, "the top ten come from more than one family"
+
+
+@pytest.mark.parametrize("task_id", TASKS)
+def test_gold_line_is_not_a_perfect_score(task_id):
+    spec = load_spec(task_id)
+    board = Leaderboard.from_csv(spec.leaderboard_path, spec.higher_is_better)
+    assert board.thresholds.gold != (1.0 if spec.higher_is_better else 0.0), "a perfect gold line is a tie no engineering breaks"
 
 
 @pytest.mark.parametrize("task_id", TASKS)
@@ -74,12 +95,14 @@ def test_readme_table_lists_every_task():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task_id", TASKS)
-def test_default_solution_earns_neither_silver_nor_gold(task_id):
-    """A competent default lands around the median: bronze at most (MLE-bench's rule, the real grader)."""
+def test_default_solution_earns_no_medal(task_id):
+    """A competent default lands in the middle of the board, without a medal (MLE-bench's rule, the real grader)."""
     task = prepare(task_id)
     spec = task.spec
     run = run_solution(task, (spec.folder / SOLUTION_FILES["default"]).read_text(), "default", timeout_s=300)
     assert run.returncode == 0 and run.test_score is not None, (run.problems, run.stderr_tail)
     board = Leaderboard.from_csv(spec.leaderboard_path, spec.higher_is_better)
     medal = board.rank(run.test_score)["medal"]
-    assert medal in ("none", "bronze"), f"{task_id}: the default solution scores {run.test_score} ({medal}); thresholds {board.thresholds}"
+    exceptions = {t.strip("`") for t in re.findall(r"^- (`[a-z0-9-]+`): default solution", README.read_text(), re.M)}
+    allowed = ("none", "bronze") if task_id in exceptions else ("none",)  # a documented exception in envs/README.md
+    assert medal in allowed, f"{task_id}: the default solution scores {run.test_score} ({medal}); thresholds {board.thresholds}"

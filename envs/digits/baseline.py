@@ -14,4 +14,6 @@ model = GaussianNB().fit(train[features], train["label"])
 
 Path("submission").mkdir(exist_ok=True)
 for name, frame in (("dev", dev), ("test", test)):
-    pd.DataFrame({"id": frame["id"], "label": model.predict(frame[features])}).to_csv(f"submission/{name}.csv", index=False)
+    out = pd.DataFrame(model.predict_proba(frame[features]), columns=[str(c) for c in model.classes_])
+    out.insert(0, "id", frame["id"].to_numpy())
+    out.to_csv(f"submission/{name}.csv", index=False)

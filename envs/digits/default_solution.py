@@ -15,7 +15,7 @@ from sklearn.preprocessing import OrdinalEncoder
 
 TARGET = 'label'
 ID = 'id'
-KIND = 'label'  # proba | label | value | log-value
+KIND = 'proba'  # proba | label | value | log-value
 DROP = ()
 TIMESTAMP = None
 TEXT = None

@@ -103,6 +103,17 @@ def test_child_server_polls_health_until_it_answers(tmp_path):
         os.kill(pid, 0)
 
 
+def test_a_server_started_long_ago_is_ready_not_timed_out(tmp_path):
+    """A session's shared server, healthy for longer than the start-up timeout, is taken as ready by
+    the next user (the served-model tests once stopped it: the deadline had passed before a first poll)."""
+    server = ChildServer([], log_path=tmp_path / "s.log", poll_s=0.05, startup_timeout_s=20)
+    server.argv = [sys.executable, "-c", STAND_IN, str(server.port), "0"]
+    with server:
+        first = server.startup_s
+        server._launched -= 3600  # launched an hour ago, as far as the deadline knows
+        assert server.wait_ready() is server and server.running() and server.startup_s == first
+
+
 def test_child_server_that_exits_early_fails_with_its_log(tmp_path):
     server = ChildServer([sys.executable, "-c", "print('no model here'); raise SystemExit(3)"],
                          log_path=tmp_path / "s.log", poll_s=0.05)

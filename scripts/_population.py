@@ -39,7 +39,7 @@ from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
 from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "blend_parts", "blend_predictions", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
 
 TIER_SIZES = {"weak": 38, "middle": 35, "blend": 4}
 SEARCH_POINTS = 4  # each strong entrant submits the dev-best of this many points of its family's grid
@@ -219,6 +219,18 @@ def blend_recipes(dev_ranked: list[Recipe], seed: int = 0, top: int = 12) -> lis
         used.update(m.name for m in members)
         out.append(Recipe("blend", tier="blend", parts=tuple(m.name for m in members)))
     return out
+
+
+def blend_parts(team: str) -> tuple[str, ...] | None:
+    """The members of a blend entry named ``blend(a+b+...)``, or None for a single entry."""
+    if team.startswith("blend(") and team.endswith(")"):
+        return tuple(team[len("blend("):-1].split("+"))
+    return None
+
+
+def blend_predictions(members: list[np.ndarray]) -> np.ndarray:
+    """A blend's predictions: the equal-weight mean of its members' (never cached under the blend's name)."""
+    return np.mean(members, axis=0)
 
 
 def _fit(model, family: str, params: dict, X, y, dev) -> None:

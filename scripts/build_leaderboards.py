@@ -24,7 +24,8 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
    the gold line (the bootstrap SE of the difference of the two scores on the same resampled test
    rows, 200 resamples), no gold line at a perfect score, the baseline without a medal. Exit 1
    when the default or the gold target holds on fewer than 10 tasks of 12 (of those built), or a
-   baseline medals or a gold line is perfect.
+   baseline medals or a gold line is perfect. The default's and the gold reference's test scores
+   are written to ``envs/<id>/witnesses.json`` (the benchmark's "vs default" score reads them).
 
 Entries are cached (``--cache``, default ``$GOME_DATA_DIR/../boards``), keyed by the pinned
 data and the entry's recipe or solution source, so a rerun skips finished work.
@@ -65,11 +66,13 @@ from gome_env.grading.direction import Direction  # noqa: E402
 from gome_env.grading.grader import grade  # noqa: E402
 from gome_env.grading.medals import Leaderboard, percentile  # noqa: E402
 from gome_env.tasks.task import PreparedTask, data_root, load_spec, prepare, task_ids, write_pins  # noqa: E402
+from gome_env.tasks.witnesses import write_witnesses  # noqa: E402
 from scripts._board_report import TaskReport, write_readme_table  # noqa: E402
 from scripts._defaults import FILE as DEFAULT_FILE  # noqa: E402
 from scripts._defaults import render  # noqa: E402
 from scripts._features import featurize  # noqa: E402
-from scripts._population import Recipe, blend_recipes, draw_population, fit_predict, to_submission  # noqa: E402
+from scripts._population import (Recipe, blend_parts, blend_predictions, blend_recipes, draw_population,  # noqa: E402
+                                 fit_predict, to_submission)
 from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, run_solution  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -206,7 +209,7 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
             return [r["recipe"] for r in sorted(strong, key=lambda r: direction.sign * r["dev"], reverse=True)]
 
         for recipe in blend_recipes(dev_ranked(), seed):
-            enter(fitted(recipe, lambda r=recipe: np.mean([preds[p] for p in r.parts], axis=0)))
+            enter(fitted(recipe, lambda r=recipe: blend_predictions([preds[p] for p in r.parts])))
         board = pd.DataFrame(rows).dropna(subset=["score"])
         board = board.assign(_key=direction.sign * board["score"]).sort_values("_key", ascending=False, kind="stable")
         board[["team", "score"]].to_csv(spec.leaderboard_path, index=False)
@@ -222,10 +225,11 @@ def _perfect(spec, score: float) -> bool:
 
 def _entry_predictions(cache: EntryCache, team: str) -> np.ndarray | None:
     """An entry's cached predictions; a blend's are the mean of its members' (blends are not cached)."""
-    if team.startswith("blend(") and team.endswith(")"):
-        parts = [cache.cached(member) for member in team[len("blend("):-1].split("+")]
-        return None if any(p is None for p in parts) else np.mean(parts, axis=0)
-    return cache.cached(team)
+    members = blend_parts(team)
+    if members is None:
+        return cache.cached(team)
+    parts = [cache.cached(member) for member in members]
+    return None if any(p is None for p in parts) else blend_predictions(parts)
 
 
 def _line_entry(task: PreparedTask, cache: EntryCache, board: pd.DataFrame, line: float) -> pd.DataFrame | None:
@@ -259,6 +263,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
     default_ok = medal["default"] == "none" and DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
     gold_ok = medal["gold"] == "gold" and margin == margin and gold_pse == gold_pse and margin > gold_pse
+    write_witnesses(spec, score["default"], score["gold"])  # the benchmark's "vs default" reads these runs
     return TaskReport(
         task=spec.id, metric=spec.metric_name, higher_is_better=spec.higher_is_better, n=len(board.scores),
         gold=th.gold, silver=th.silver, bronze=th.bronze, median=th.median, best=ordered[0],

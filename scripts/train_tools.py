@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import datasets
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import GRPOTrainer, SFTConfig, SFTTrainer
 
     from gome_env.rl import GomeEnvironment
@@ -175,12 +175,23 @@ def main(argv: list[str] | None = None) -> dict:
 
         trainer = GRPOTrainer(model=model, processing_class=tokenizer, environment_factory=factory, args=config,
                               train_dataset=data)
+        started = time.monotonic()
+
+        class SaveEachUpdate(TrainerCallback):
+            """Write the GRPO figures after every logged update, so a run stopped early keeps them."""
+
+            def on_log(self, *_args, **_kwargs):
+                summary["grpo"] = {**group_stats(trainer), "elapsed_s": round(time.monotonic() - started, 1),
+                                   "peak_gb": round(peak_gb(), 2)}
+                (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+
+        trainer.add_callback(SaveEachUpdate())
         try:
             trainer.train()
         finally:
             for env in made:
                 stop(env)
-        summary["grpo"] = group_stats(trainer)
+        summary["grpo"] = {**group_stats(trainer), "elapsed_s": round(time.monotonic() - started, 1)}
         phase("grpo")
 
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

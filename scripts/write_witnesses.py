@@ -7,7 +7,7 @@ subprocess, one thread: ``scripts._solutions.run_solution``) on the pinned data.
 
 The benchmark's "vs default" score (0 = the default solution, 1 = gold) reads the file; it is used
 only while its ``pins_sha256`` matches the task's pins (``gome_env.tasks.witnesses``), so rerun this
-(or the board build, once it writes the file) after a board is rebuilt. Tasks whose data drifted
+(or the board build, which writes the file from its own runs) after a board is rebuilt. Tasks whose data drifted
 from their pins are refused.
 """
 

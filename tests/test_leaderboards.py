@@ -17,7 +17,7 @@ from gome_env.grading.direction import Direction
 from gome_env.grading.medals import Leaderboard
 from gome_env.tasks.task import load_spec, prepare, task_ids
 from scripts._board_report import END, README, START
-from scripts._population import TIER_SIZES
+from scripts._population import TIER_SIZES, blend_parts
 from scripts._solutions import SOLUTION_FILES, run_solution
 
 TASKS = task_ids()
@@ -41,7 +41,7 @@ def test_board_is_a_population_of_distinct_entries(task_id):
     assert len(board) <= 200
     assert not {"reference-gold", "default-solution"} & set(board["team"]), "witnesses are measured off the board, never on it"
     assert not [t for t in board["team"] if t.startswith("prior-")], "a constant prediction appears once"
-    blends = [t[len("blend("):-1].split("+") for t in board["team"] if t.startswith("blend(")]
+    blends = [parts for t in board["team"] if (parts := blend_parts(t))]
     assert 0 < len(blends) <= TIER_SIZES["blend"]
     members = [m for blend in blends for m in blend]
     assert len(members) == len(set(members)), "no entry is in two blends"

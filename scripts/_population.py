@@ -280,6 +280,8 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
     rng = np.random.default_rng(recipe.seed)
     lin = recipe.family in USES_LIN or (sparse.issparse(feats.lin_train) and recipe.family in ("lgbm", "xgb"))
     X_tr, X_ev = (feats.lin_train, feats.lin_test) if lin else (feats.tree_train, feats.tree_test)
+    if recipe.family == "xgb" and feats.svd_train is not None:  # text: dense SVD components, not 20,000 sparse columns
+        X_tr, X_ev = feats.svd_train, feats.svd_test
     n_cols, n_rows = X_tr.shape[1], len(y)
     k = max(1, int(round(recipe.feat_frac * n_cols)))
     cols = np.sort(rng.choice(n_cols, size=k, replace=False)) if k < n_cols else np.arange(n_cols)

@@ -22,14 +22,9 @@ from scripts._population import TIER_SIZES, blend_parts
 from scripts._solutions import SOLUTION_FILES, run_solution
 
 TASKS = task_ids()
-# Boards still from the first population protocol (the gold reference an entry, no LightGBM,
-# XGBoost or CatBoost): their rebuild under scripts/_population.py is pending (envs/README.md).
-PROTOCOL_V1 = {"trump-tweets"}
-V2_TASKS = [pytest.param(t, marks=pytest.mark.xfail(reason="board from protocol v1: rebuild pending", strict=True))
-            if t in PROTOCOL_V1 else t for t in TASKS]
 
 
-@pytest.mark.parametrize("task_id", V2_TASKS)
+@pytest.mark.parametrize("task_id", TASKS)
 def test_board_is_a_population_of_distinct_entries(task_id):
     spec = load_spec(task_id)
     board = pd.read_csv(spec.leaderboard_path)
@@ -64,7 +59,7 @@ def test_board_has_a_long_weak_tail_and_a_thin_top(task_id):
     assert len(handicapped) >= 0.2 * n, "many weak entries (a share of the rows or columns)"
 
 
-@pytest.mark.parametrize("task_id", V2_TASKS)
+@pytest.mark.parametrize("task_id", TASKS)
 def test_board_has_independent_strong_families(task_id):
     """The top is not one correlated cluster: the three boosting libraries and scikit-learn's own all enter."""
     teams = pd.read_csv(load_spec(task_id).leaderboard_path)["team"]

@@ -1,4 +1,4 @@
-"""Gold-level reference solution for trump-tweets: logistic regression on word and character n-gram TF-IDF plus posting-time and style features, and gradient boosting on the time and style features, blended for AUC.
+"""Gold-level reference solution for trump-tweets: logistic regression on word and character n-gram TF-IDF plus posting-time and style features, gradient boosting on the time and style features, and the same boosting stacked on the text model's out-of-fold probability, blended for AUC.
 
 Real work, trained on every training row: engineered features, tuned models, and a blend whose
 weights are chosen by greedy ensemble selection (Caruana et al., 2004) on 5-fold out-of-fold
@@ -80,7 +80,31 @@ class Meta:
         return self.model.predict_proba(X[META])
 
 
+class Stacked:
+    """Gradient boosting on the time and style columns plus what the words say: the text model's
+    probability, out-of-fold on the rows it is fitted on (5 folds), the full text model's elsewhere."""
+
+    def __init__(self, C: float = 3.0, **params):
+        self.C, self.model = C, HGB(**params)
+
+    def _with(self, X, score):
+        return X[META].assign(text_score=score)
+
+    def fit(self, X, y):
+        score = np.zeros(len(y))
+        for fit_rows, val_rows in StratifiedKFold(5, shuffle=True, random_state=SEED).split(X, y):
+            score[val_rows] = text_model(self.C).fit(X.iloc[fit_rows], y[fit_rows]).predict_proba(X.iloc[val_rows])[:, 1]
+        self.text = text_model(self.C).fit(X, y)
+        self.model.fit(self._with(X, score), y)
+        self.classes_ = self.model.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._with(X, self.text.predict_proba(X)[:, 1]))
+
+
 MODELS = {
+    "stacked-hgb": lambda: Stacked(3.0, learning_rate=0.03, max_iter=400, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0, early_stopping=False, random_state=0),
     "text-lr-3": lambda: text_model(3.0),
     "text-lr-10": lambda: text_model(10.0),
     "meta-hgb": lambda: Meta(learning_rate=0.03, max_iter=500, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0, early_stopping=False, random_state=0),

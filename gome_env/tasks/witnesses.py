@@ -3,7 +3,7 @@ ten-minute entry) and its ``reference_gold.py`` (the gold-level reference), meas
 data and kept in ``envs/<id>/witnesses.json``::
 
     {"task": "digits", "default_score": 0.0967, "gold_score": 0.02596, "pins_sha256": "a112798841ae4c5e",
-     "sources_sha256": "1f0c..."}
+     "sources_sha256": "1ccfbb563748c5d8"}
 
 The benchmark's second normalised score puts a run's test score on the scale 0 = the default
 solution's score, 1 = the gold threshold, so "beats a ten-minute default" is a figure of its own.

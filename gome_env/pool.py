@@ -51,10 +51,6 @@ StepResult = tuple[dict, float, dict]
 """``(obs, reward, info)`` for one ``(node_id, diff)`` of ``EnvPool.step_many``."""
 
 
-def _sandbox_name(worker: Any) -> str:
-    return worker.evaluator.sandbox.name if isinstance(worker, StepRunner) else worker.sandbox
-
-
 def resolve_task(task: str | TaskSpec) -> TaskSpec:
     """A task as the benchmark names it (``"digits"``), by its Gymnasium id (``"gome/digits-v0"``),
     or a ``TaskSpec`` (returned as is)."""
@@ -110,13 +106,12 @@ class EnvPool:
                     self.spec, self.env.prepared, self.env.sandbox, self.env.limits, mode=mode,
                     detail=self.env.detail, grade_test=False, workdir=Path(workdir) / f"worker{i}" if workdir is not None else None))
             for r in self._runners:  # warm workers start side by side, not at the first batch
-                if isinstance(r, StepRunner):
-                    r.executor.start()
+                r.start()
         except BaseException:
             self.close()
             raise
         self.ray = bool(ray)
-        self.parallel = all(_sandbox_name(r) != "subprocess" for r in self._runners)
+        self.parallel = all(r.sandbox_name != "subprocess" for r in self._runners)
         self._free: queue.Queue[Worker] = queue.Queue()
         for r in self._runners:
             self._free.put(r)
@@ -142,11 +137,11 @@ class EnvPool:
 
     def wait_ready(self, timeout: float = 180.0) -> bool:
         """Wait until every warm worker can take a step (False if one did not within ``timeout``)."""
-        return all((r.executor if isinstance(r, StepRunner) else r).wait_ready(timeout) for r in self._runners)
+        return all(r.wait_ready(timeout) for r in self._runners)
 
     def worker_nodes(self) -> list[str | None]:
         """Each worker's Ray node id, asked now (None for a local worker)."""
-        return [None if isinstance(r, StepRunner) else r.refresh().node_id for r in self._runners]
+        return [r.refresh().node_id for r in self._runners]
 
     def files(self, node_id: int) -> dict[str, str]:
         """A node's editable files."""
@@ -184,7 +179,7 @@ class EnvPool:
 
     def executor_status(self) -> list:
         """Each worker's ``ExecutorStats``."""
-        return [(r.executor if isinstance(r, StepRunner) else r).status() for r in self._runners]
+        return [r.status() for r in self._runners]
 
     def workdirs(self) -> list[Path]:
         """Each worker's workdir (removed by ``close`` when the pool made it; a Ray worker's is on
@@ -229,9 +224,7 @@ class EnvPool:
     def _evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
         runner = self._free.get()
         try:
-            if isinstance(runner, StepRunner):
-                return runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
-            return runner.evaluate(files, patch)  # a Ray actor (a lost actor or node raises here)
+            return runner.evaluate(files, patch)  # test grading is off: validity only (a lost Ray actor or node raises)
         except Exception as exc:  # noqa: BLE001 - a host-side failure is the step's status, not the batch's crash
             d = self.env.runner.evaluator.blank(patch)
             d.update(status="runtime_error", reason=f"the environment failed to run the step: {type(exc).__name__}: {exc}")

@@ -60,29 +60,30 @@ class _Actor:
         prepared = prepare(spec, allow_drift=allow_drift)
         box, _ = make_sandbox(sandbox)
         self.runner = StepRunner(spec, prepared, box, limits, mode=mode, detail=detail, grade_test=False)
-        self.runner.executor.start()  # warm workers start side by side, not at the first batch
+        self.runner.start()  # warm workers start side by side, not at the first batch
 
     def info(self) -> dict:
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "sandbox": self.runner.evaluator.sandbox.name,
+        return {"node_id": ray.get_runtime_context().get_node_id(), "sandbox": self.runner.sandbox_name,
                 "workdir": str(self.runner.workdir)}
 
     def evaluate(self, files: dict[str, str], patch: Any) -> Outcome:
-        return self.runner.evaluator.evaluate(files, patch)  # test grading is off: validity only
+        return self.runner.evaluate(files, patch)  # test grading is off: validity only
 
     def wait_ready(self, timeout: float) -> bool:
-        return self.runner.executor.wait_ready(timeout)
+        return self.runner.wait_ready(timeout)
 
     def status(self) -> ExecutorStats:
-        return self.runner.executor.status()
+        return self.runner.status()
 
     def close(self) -> None:
         self.runner.close()
 
 
 class RayWorker:
-    """The driver's handle on one actor, with the surface the pool uses of a local worker."""
+    """The driver's handle on one actor, with the surface the pool uses of a local worker
+    (``gome_env.runner.StepRunner``)."""
 
     def __init__(self, handle: Any, info: dict) -> None:
         self.handle = handle
@@ -90,7 +91,7 @@ class RayWorker:
 
     def _update(self, info: dict) -> None:
         self.node_id: str = info["node_id"]
-        self.sandbox: str = info["sandbox"]
+        self.sandbox_name: str = info["sandbox"]
         self.workdir: str = info["workdir"]  # on the actor's node
 
     def refresh(self) -> "RayWorker":
@@ -112,6 +113,9 @@ class RayWorker:
                     raise
                 time.sleep(0.25 * 2 ** attempt)  # back off while Ray restarts the actor
         raise AssertionError("unreachable")
+
+    def start(self) -> None:
+        """Nothing to do: the actor started its warm worker when it was made."""
 
     def wait_ready(self, timeout: float) -> bool:
         import ray

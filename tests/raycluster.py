@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers import processes_with
+
 RAY = str(Path(sys.executable).with_name("ray"))
 # Declare a node dead after ~1.5 s of failed health checks (defaults: tens of seconds).
 HEALTH = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_timeout_ms": 500,
@@ -39,18 +41,6 @@ def _node_ports() -> list[str]:
     for name in names:
         out += [name, str(free_port())]
     return out
-
-
-def pids_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 class LocalCluster:
@@ -108,7 +98,7 @@ class LocalCluster:
 
     def raylet_pid(self, name: str = "worker") -> int:
         """The pid of a node's raylet."""
-        for pid in pids_with(self.temp_dir):
+        for pid in processes_with(self.temp_dir):
             try:
                 if os.getpgid(pid) == self.groups[name] and b"/raylet/raylet" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     return pid
@@ -121,7 +111,7 @@ class LocalCluster:
         (Ray names a busy worker's process ``ray::<task>``)."""
         raylet = self.raylet_pid(name)
         found = []
-        for pid in pids_with(f"ray::{task}"):
+        for pid in processes_with(f"ray::{task}"):
             try:
                 ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
@@ -165,7 +155,7 @@ class LocalCluster:
         for name in list(self.groups):
             self.kill(name)
         deadline = time.monotonic() + 10
-        while (left := pids_with(self.temp_dir)) and time.monotonic() < deadline:
+        while (left := processes_with(self.temp_dir)) and time.monotonic() < deadline:
             for pid in left:  # workers that left the group: still ours (their command line names our temp dir)
                 try:
                     os.kill(pid, signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""Gold-level reference solution for randhie-visits: gradient boosting on the log count (CatBoost, LightGBM with large and with small leaves, scikit-learn's), a forest with large leaves and a ridge, blended on folds grouped by feature vector.
+"""Gold-level reference solution for randhie-visits: gradient boosting on the log count (CatBoost, LightGBM with large and with small leaves, shallow XGBoost, scikit-learn's), a forest with large leaves and a ridge, blended on folds grouped by feature vector.
 
 Real work, trained on every training row: engineered features, tuned models, and a blend whose
 weights are chosen by greedy ensemble selection (Caruana et al., 2004) on 5-fold out-of-fold
@@ -67,6 +67,7 @@ def linear(alpha: float):
 
 import catboost
 import lightgbm
+import xgboost
 
 MODELS = {
     "cat-a": lambda: catboost.CatBoostRegressor(learning_rate=0.05, iterations=600, depth=4, l2_leaf_reg=3.0, random_seed=0, thread_count=1, verbose=False, allow_writing_files=False),
@@ -76,6 +77,10 @@ MODELS = {
     # still reward fine splits (the rounds are a grid too: no early stopping on the test's side).
     **{f"lgbm-fine-{n}": (lambda n=n: lightgbm.LGBMRegressor(learning_rate=0.03, n_estimators=n, num_leaves=7, min_child_samples=5, colsample_bytree=0.5,
                                                            reg_lambda=1.0, random_state=0, n_jobs=1, verbose=-1)) for n in (200, 400, 800)},
+    # Shallow XGBoost trees (depth 2-4) at three round counts: on the grouped folds they generalise
+    # to new people as well as the small-leaf LightGBM, and differently enough to blend.
+    **{f"xgb-d{d}-{n}": (lambda d=d, n=n: xgboost.XGBRegressor(learning_rate=0.03, n_estimators=n, max_depth=d, subsample=0.8, colsample_bytree=0.6,
+                                                             reg_lambda=1.0, random_state=0, n_jobs=1)) for d in (2, 3, 4) for n in (200, 400, 800)},
     "hgb": lambda: HGB(learning_rate=0.03, max_iter=500, max_leaf_nodes=15, min_samples_leaf=100, l2_regularization=1.0, early_stopping=False, random_state=0),
     "rf": lambda: RandomForestRegressor(n_estimators=300, min_samples_leaf=50, max_features=0.6, n_jobs=1, random_state=0),
     "ridge": lambda: linear(10.0),

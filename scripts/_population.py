@@ -53,6 +53,7 @@ ENTRANTS = {
 }
 BOOSTING = ("lgbm", "xgb", "cat", "hgb")
 EARLY_STOP = 50  # rounds without a better dev score before a boosting entry stops
+EARLY_STOP_EPOCHS = 10  # epochs without a better dev score before a net stops (scikit-learn's own patience)
 # Rows a non-reference entry may train on (big data: the slower families are subsampled). The four
 # boosting libraries share one cap, so no boosting family is handicapped against another.
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000,
@@ -132,7 +133,7 @@ def _strong_grid(spec: TaskSpec, n_train: int) -> dict[str, list[dict]]:
     trees = 150 if big else 300
     grid["rf"] = grid["et"] = [{"trees": trees, "depth": 0, "msl": m, "mf": mf} for m in (1, 2, 4, 8) for mf in (0.2, 0.33, 0.5, 0.7, "sqrt")]
     grid["linear"] = [{"C": float(c)} for c in np.round(np.logspace(-3, 2.5, 24), 5)]
-    grid["mlp"] = [{"h": h, "a": a, "lr": lr} for h in ((64,), (128,), (256,), (512,), (128, 64), (256, 128))
+    grid["mlp"] = [{"h": h, "a": a, "lr": lr, "es": 1} for h in ((64,), (128,), (256,), (512,), (128, 64), (256, 128))
                    for a in (1e-4, 1e-3, 1e-2, 0.1, 1.0) for lr in (3e-4, 1e-3, 3e-3)]
     grid["svm"] = [{"C": c, "g": g} for c in (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0) for g in (0.5, 1.0, 2.0, 4.0)]
     grid["knn"] = [{"k": k, "w": w, "p": q} for k in (1, 2, 3, 4, 5, 6, 8, 10, 12, 15) for w in ("u", "d") for q in (1, 2)]
@@ -236,9 +237,12 @@ def blend_predictions(members: list[np.ndarray]) -> np.ndarray:
 
 def _fit(model, family: str, params: dict, X, y, dev) -> None:
     """Fit, early-stopped on the dev rows when the recipe says so (``es``): the boosting libraries
-    watch the dev loss; scikit-learn's histogram boosting is grown in steps and cut where it was best."""
+    watch the dev loss; scikit-learn's histogram boosting is grown in steps and cut where it was best;
+    the net is trained an epoch at a time and kept at its best epoch."""
     if not params.get("es"):
         model.fit(X, y)
+    elif family == "mlp":
+        _fit_net(model, X, y, dev, params)
     elif family == "lgbm":
         import lightgbm
 
@@ -259,6 +263,27 @@ def _fit(model, family: str, params: dict, X, y, dev) -> None:
             if loss < best:
                 best, best_rounds = loss, rounds
         model.set_params(warm_start=False, max_iter=best_rounds).fit(X, y)
+
+
+def _fit_net(model, X, y, dev, params: dict) -> None:
+    """scikit-learn's MLP stops on the accuracy (R^2) of its own 10% split, which lets a net grow
+    overconfident on log loss; here it trains on every row it was given, one epoch at a time, and
+    keeps the weights of the epoch with the best dev loss, as boosting keeps its best round."""
+    import copy
+
+    X_dev, y_dev = dev
+    # A generator, not a seed: each epoch then shuffles the rows anew (an int restarts the stream).
+    model.set_params(early_stopping=False, random_state=np.random.RandomState(0))
+    classes = np.unique(y) if hasattr(model, "predict_proba") else None
+    best, best_weights, since = np.inf, None, 0
+    for _ in range(model.max_iter):
+        model.partial_fit(X, y, **({"classes": classes} if classes is not None else {}))
+        loss = _dev_loss(model, X_dev, y_dev, params)
+        if loss < best:
+            best, best_weights, since = loss, copy.deepcopy((model.coefs_, model.intercepts_)), 0
+        elif (since := since + 1) >= EARLY_STOP_EPOCHS:
+            break
+    model.coefs_, model.intercepts_ = best_weights
 
 
 def _dev_loss(model, X, y, params: dict) -> float:

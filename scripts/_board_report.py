@@ -35,6 +35,7 @@ class TaskReport:
     default_medal: str
     default_position: int | None
     default_percentile: float
+    default_percentile_90: tuple[float, float]  # 5th-95th percentile over resamples of the test rows
     gold_ref: float | None
     gold_ref_medal: str
     gold_ref_position: int | None
@@ -67,11 +68,16 @@ def _f(x: float | None) -> str:
     return f"{x:.5g}" if abs(x) < 100 else f"{x:.1f}"
 
 
+def _range(pair) -> str:
+    low, high = pair
+    return "-" if low != low or high != high else f"{low:.2f}-{high:.2f}"
+
+
 def _exception(r: TaskReport) -> str | None:
     """Why a task misses a target, in the table's own figures (None when both hold)."""
     out = []
     if not r.default_ok:
-        out.append(f"default solution {r.default_medal}, percentile {r.default_percentile:.2f}")
+        out.append(f"default solution {r.default_medal}, percentile {r.default_percentile:.3f}")
     if not r.gold_ok:
         out.append(f"gold reference {r.gold_ref_medal} (position {r.gold_ref_position}), "
                    f"{_f(r.gold_margin)} past the gold line against a paired SE of {_f(r.gold_paired_se)}")
@@ -81,7 +87,7 @@ def _exception(r: TaskReport) -> str | None:
 def readme_table(reports: list[TaskReport]) -> str:
     """The markdown table of the targets, with a line per task that misses one."""
     lines = [
-        "| id | metric | teams | bronze | silver | gold | baseline | default solution: score, medal (percentile) "
+        "| id | metric | teams | bronze | silver | gold | baseline | default solution: score, medal (percentile; 90% interval) "
         "| gold reference: score, medal (position) | gold margin / paired SE | new user: LightGBM, random forest (default settings) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -91,7 +97,7 @@ def readme_table(reports: list[TaskReport]) -> str:
         new = ", ".join(f"{r.new_user[m]} ({r.new_user_percentile[m]:.2f})" for m in r.new_user)
         lines.append(
             f"| `{r.task}` | {r.metric} ({arrow}) | {r.n} | {_f(r.bronze)} | {_f(r.silver)} | {_f(r.gold)} "
-            f"| {_f(r.baseline)} {r.baseline_medal} | {_f(r.default)} **{r.default_medal}** ({r.default_percentile:.2f}) "
+            f"| {_f(r.baseline)} {r.baseline_medal} | {_f(r.default)} **{r.default_medal}** ({r.default_percentile:.3f}; {_range(r.default_percentile_90)}) "
             f"| {_f(r.gold_ref)} **{r.gold_ref_medal}** ({r.gold_ref_position}) | {_f(r.gold_margin)} / {_f(r.gold_paired_se)} = {ratio:.1f} "
             f"| {new} |"
         )

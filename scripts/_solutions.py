@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_env.grading.grader import grade, grade_file
+from gome_env.grading.grader import SCORE_DECIMALS, grade, grade_file
 from gome_env.tasks.task import PreparedTask
 
-__all__ = ["SolutionRun", "run_solution", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
+__all__ = ["SolutionRun", "run_solution", "resampled_scores", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
 
 # The solution files a task folder keeps: the root of every episode, a competent default, the gold-level reference.
 SOLUTION_FILES = {"baseline": "baseline.py", "default": "default_solution.py", "gold": "reference_gold.py"}
@@ -72,46 +72,61 @@ def run_solution(task: PreparedTask, source: str, name: str = "solution", timeou
                        test.score if test.valid else None, problems, err[-1500:])
 
 
-def bootstrap_se(task: PreparedTask, submission: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
-    """Bootstrap standard error of the test metric: the test rows resampled with replacement ``n`` times,
-    the submission graded on each resample (rows that break the metric, e.g. one class only, are skipped)."""
+def resampled_scores(task: PreparedTask, submissions: list[pd.DataFrame], n: int = 200, seed: int = 0) -> np.ndarray:
+    """Each submission's test score on the same ``n`` resamples of the test rows (drawn with
+    replacement): an ``(n, len(submissions))`` array, NaN where a submission is invalid or a resample
+    breaks the metric (e.g. one class only). The one resampling every noise figure of the boards is
+    computed from.
+
+    Each submission is validated and aligned once by the task's grader; a resample is then scored by
+    the task's metric itself, rounded as the grader rounds (a competition's own grader scores every
+    resample whole)."""
     spec = task.spec
     answers = task.answers("test")
-    sub = submission.set_index(spec.id_column).loc[answers[spec.id_column]].reset_index()
     rng = np.random.default_rng(seed)
-    scores = []
-    for _ in range(n):
-        rows = rng.integers(0, len(answers), len(answers))
-        a = answers.iloc[rows].reset_index(drop=True)
-        s = sub.iloc[rows].reset_index(drop=True)
-        fresh = np.arange(len(a))  # resampled rows repeat ids: give each draw its own id
-        a[spec.id_column], s[spec.id_column] = fresh, fresh
-        result = grade(spec, s, a)
-        if result.valid and result.score is not None:
-            scores.append(result.score)
-    return float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan")
+    draws = [rng.integers(0, len(answers), len(answers)) for _ in range(n)]
+    out = np.full((n, len(submissions)), np.nan)
+    targets = list(spec.target_columns)
+    y_true = answers[targets] if len(targets) > 1 else answers[targets[0]]
+    for j, submission in enumerate(submissions):
+        if not grade(spec, submission, answers).valid:
+            continue
+        sub = submission.set_index(spec.id_column).loc[answers[spec.id_column]].reset_index()
+        cols = list(spec.prediction_columns)
+        y_pred = sub[cols] if len(cols) > 1 else sub[cols[0]]
+        for i, rows in enumerate(draws):
+            out[i, j] = _resample_score(spec, answers, sub, y_true, y_pred, rows)
+    return out
+
+
+def _resample_score(spec, answers, sub, y_true, y_pred, rows) -> float:
+    try:
+        if spec.grade_fn is not None:
+            fresh = np.arange(len(rows))  # resampled rows repeat ids: give each draw its own id
+            a, s = answers.iloc[rows].reset_index(drop=True), sub.iloc[rows].reset_index(drop=True)
+            a[spec.id_column], s[spec.id_column] = fresh, fresh
+            result = grade(spec, s, a)
+            return result.score if result.valid and result.score is not None else np.nan
+        score = spec.metric(y_true.iloc[rows].reset_index(drop=True), y_pred.iloc[rows].reset_index(drop=True))
+    except Exception:  # noqa: BLE001 - a resample the metric cannot score (one class only) is skipped
+        return np.nan
+    return round(score, SCORE_DECIMALS) if np.isfinite(score) else np.nan
+
+
+def _std(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def bootstrap_se(task: PreparedTask, submission: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of the test metric: the standard deviation of the submission's
+    scores over :func:`resampled_scores`."""
+    return _std(resampled_scores(task, [submission], n, seed)[:, 0])
 
 
 def paired_bootstrap_se(task: PreparedTask, first: pd.DataFrame, second: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
     """Bootstrap standard error of the *difference* of two submissions' test scores: both graded on
     the same resampled test rows ``n`` times (medals compare scores on the same rows, so this, not
     the marginal SE of either, is the noise between two entries)."""
-    spec = task.spec
-    answers = task.answers("test")
-    subs = [sub.set_index(spec.id_column).loc[answers[spec.id_column]].reset_index() for sub in (first, second)]
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n):
-        rows = rng.integers(0, len(answers), len(answers))
-        fresh = np.arange(len(rows))
-        a = answers.iloc[rows].reset_index(drop=True)
-        a[spec.id_column] = fresh
-        scores = []
-        for sub in subs:
-            s = sub.iloc[rows].reset_index(drop=True)
-            s[spec.id_column] = fresh
-            result = grade(spec, s, a)
-            scores.append(result.score if result.valid else None)
-        if None not in scores:
-            diffs.append(scores[0] - scores[1])
-    return float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+    scores = resampled_scores(task, [first, second], n, seed)
+    return _std(scores[:, 0] - scores[:, 1])

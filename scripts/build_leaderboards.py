@@ -73,12 +73,13 @@ from scripts._defaults import render  # noqa: E402
 from scripts._features import featurize  # noqa: E402
 from scripts._population import (Recipe, blend_parts, blend_predictions, blend_recipes, draw_population,  # noqa: E402
                                  fit_predict, to_submission)
-from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, run_solution  # noqa: E402
+from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, resampled_scores, run_solution  # noqa: E402
 
 warnings.filterwarnings("ignore")
 POPULATION_VERSION = 2  # bump to invalidate cached entries after changing scripts/_population.py or _features.py
 NEW_USER_MODELS = ("lightgbm", "random-forest")  # the "new user" check: the default template, another family
 DEFAULT_PERCENTILE = (0.35, 0.60)
+PERCENTILE_RESAMPLES = 100  # resamples of the test rows behind the default's percentile interval
 TARGET_TASKS = 10  # of 12: the default and gold targets must hold on at least this many
 
 
@@ -239,6 +240,22 @@ def _line_entry(task: PreparedTask, cache: EntryCache, board: pd.DataFrame, line
     return Frames(task).test_submission(task.spec, pred) if pred is not None else None
 
 
+def _percentile_interval(task: PreparedTask, cache: EntryCache, board: pd.DataFrame, default: pd.DataFrame | None) -> tuple[float, float]:
+    """The default solution's percentile, 5th to 95th percentile over ``PERCENTILE_RESAMPLES``
+    resamples of the test rows (every entry and the default rescored on the same rows): how far the
+    board's noise alone moves it. NaNs when an entry's predictions are not in the cache."""
+    preds = [_entry_predictions(cache, team) for team in board["team"]] if default is not None else [None]
+    if any(p is None for p in preds):
+        return float("nan"), float("nan")
+    frames = Frames(task)
+    scores = resampled_scores(task, [default] + [frames.test_submission(task.spec, p) for p in preds], PERCENTILE_RESAMPLES)
+    pcts = [percentile(row[0], row[1:][~np.isnan(row[1:])], task.spec.higher_is_better) for row in scores if not np.isnan(row[0])]
+    if not pcts:
+        return float("nan"), float("nan")
+    low, high = np.quantile(pcts, [0.05, 0.95])
+    return round(float(low), 3), round(float(high), 3)
+
+
 def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     """Medal lines, the paired noise, and where the baseline, the default, the gold reference and the new-user models land."""
     spec = task.spec
@@ -261,6 +278,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     default_pse = paired_bootstrap_se(task, subs["default"], bronze_line) if bronze_line is not None and "default" in subs else float("nan")
     margin = d.sign * (score["gold"] - th.gold) if score["gold"] is not None else float("nan")
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
+    pct_range = _percentile_interval(task, cache, frame, subs.get("default"))
     default_ok = medal["default"] == "none" and DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
     gold_ok = medal["gold"] == "gold" and margin == margin and gold_pse == gold_pse and margin > gold_pse
     write_witnesses(spec, score["default"], score["gold"])  # the benchmark's "vs default" reads these runs
@@ -270,6 +288,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
         test_se=max(ses) if ses else float("nan"), gold_paired_se=gold_pse, default_paired_se=default_pse,
         baseline=score["baseline"], baseline_medal=medal["baseline"], default=score["default"],
         default_medal=medal["default"], default_position=position["default"], default_percentile=round(pct, 3),
+        default_percentile_90=pct_range,
         gold_ref=score["gold"], gold_ref_medal=medal["gold"], gold_ref_position=position["gold"], gold_margin=margin,
         new_user={m: medal[f"new-{m}"] for m in NEW_USER_MODELS},
         new_user_percentile={m: round(rank[f"new-{m}"].percentile, 3) for m in NEW_USER_MODELS},

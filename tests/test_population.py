@@ -1,5 +1,6 @@
 """The leaderboard population's fitting rules (``scripts/_population.py``): an iterative family is
-stopped where its loss on the dev rows was best, as an entrant watching the public leaderboard would."""
+stopped where its loss on the dev rows was best, as an entrant watching the public leaderboard would;
+and the boards' noise figures (``scripts/_solutions.py``), all from one resampling of the test rows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.metrics import log_loss
 
-from gome_env.tasks.task import load_spec
+from gome_env.tasks.task import load_spec, prepare
 from scripts._features import Features
 from scripts._population import Recipe, fit_predict
+from scripts._solutions import bootstrap_se, paired_bootstrap_se, resampled_scores
 
 
 def test_a_net_keeps_the_epoch_with_the_best_dev_loss():
@@ -32,3 +34,23 @@ def test_a_net_keeps_the_epoch_with_the_best_dev_loss():
         assert pred.shape == (len(X) - n_train, 10) and np.allclose(pred.sum(1), 1)
         losses[name] = log_loss(y[n_train + n_dev:], pred[n_dev:], labels=classes)
     assert losses["dev-stop"] < 0.8 * losses["sklearn-stop"], losses
+
+
+def test_board_noise_comes_from_one_resampling_of_the_test_rows():
+    """Every submission is scored on the same resamples: a submission against itself has no paired
+    noise, an invalid one is NaN throughout, and two different ones differ by less than either's
+    marginal noise when they agree on most rows (the reason medals use the paired SE)."""
+    task = prepare("italy-power")
+    spec = task.spec
+    answers = task.answers("test")
+    truth = answers[spec.target].to_numpy(float)
+    sure = np.random.default_rng(0).uniform(0.55, 0.95, len(truth))  # how sure of the right class, row by row
+    good = pd.DataFrame({spec.id_column: answers[spec.id_column], spec.target: np.where(truth == 1, sure, 1 - sure)})
+    close = good.assign(**{spec.target: np.clip(good[spec.target] + 0.02, 0, 1)})
+    broken = good.drop(columns=[spec.target])
+    scores = resampled_scores(task, [good, good, close, broken], n=50)
+    assert scores.shape == (50, 4)
+    assert np.array_equal(scores[:, 0], scores[:, 1]) and np.isnan(scores[:, 3]).all()
+    assert paired_bootstrap_se(task, good, good, n=50) == 0.0
+    paired, marginal = paired_bootstrap_se(task, good, close, n=50), bootstrap_se(task, good, n=50)
+    assert 0 < paired < marginal

@@ -12,7 +12,7 @@ import pandas as pd
 from gome_env.records import deprecated_as_dict
 from gome_env.tasks.task import TaskSpec
 
-__all__ = ["GradeResult", "answer_ids", "grade", "grade_file", "row_ids", "validate"]
+__all__ = ["GradeResult", "SCORE_DECIMALS", "answer_ids", "grade", "grade_file", "row_ids", "validate"]
 
 SCORE_DECIMALS = 5
 

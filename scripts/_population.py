@@ -39,7 +39,7 @@ from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
 from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "blend_recipes", "blend_parts", "blend_predictions", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "training_rows", "blend_recipes", "blend_parts", "blend_predictions", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
 
 TIER_SIZES = {"weak": 38, "middle": 35, "blend": 4}
 SEARCH_POINTS = 4  # each strong entrant submits the dev-best of this many points of its family's grid
@@ -56,8 +56,7 @@ EARLY_STOP = 50  # rounds without a better dev score before a boosting entry sto
 EARLY_STOP_EPOCHS = 10  # epochs without a better dev score before a net stops (scikit-learn's own patience)
 # Rows a non-reference entry may train on (big data: the slower families are subsampled). The four
 # boosting libraries share one cap, so no boosting family is handicapped against another. The entry
-# cache's key (a recipe's name) does not carry the cap: after changing one, bump POPULATION_VERSION
-# in scripts/build_leaderboards.py or set the affected tasks' cached predictions of that family aside.
+# cache records each entry's training rows and refits one whose cap has changed since.
 ROW_CAPS = {"knn": 6_000, "svm": 3_000, "rf": 20_000, "et": 20_000, "hgb": 40_000, "linear": 40_000, "tree": 40_000,
             "cat": 40_000, "mlp": 20_000, "lgbm": 40_000, "xgb": 40_000}
 USES_LIN = {"nb", "linear", "knn", "svm", "prior", "mlp"}
@@ -285,7 +284,8 @@ def _fit_net(model, X, y, dev, params: dict) -> None:
             best, best_weights, since = loss, copy.deepcopy((model.coefs_, model.intercepts_)), 0
         elif (since := since + 1) >= EARLY_STOP_EPOCHS:
             break
-    model.coefs_, model.intercepts_ = best_weights
+    if best_weights is not None:  # None: the dev loss was never finite; the last epoch's weights stay
+        model.coefs_, model.intercepts_ = best_weights
 
 
 def _dev_loss(model, X, y, params: dict) -> float:
@@ -295,6 +295,11 @@ def _dev_loss(model, X, y, params: dict) -> float:
         return float(-np.mean(np.log(proba[np.arange(len(y)), np.searchsorted(model.classes_, y)])))
     err = model.predict(X) - y
     return float(np.mean(np.abs(err)) if params.get("loss") == "mae" else np.mean(err ** 2))
+
+
+def training_rows(recipe: Recipe, n_rows: int) -> int:
+    """How many of a task's ``n_rows`` training rows an entry fits on: its share, within its family's cap."""
+    return max(min(int(recipe.row_frac * n_rows), ROW_CAPS.get(recipe.family, n_rows)), min(n_rows, 50))
 
 
 def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, classes: np.ndarray | None,
@@ -313,7 +318,7 @@ def fit_predict(recipe: Recipe, spec: TaskSpec, feats: Features, y: pd.Series, c
     n_cols, n_rows = X_tr.shape[1], len(y)
     k = max(1, int(round(recipe.feat_frac * n_cols)))
     cols = np.sort(rng.choice(n_cols, size=k, replace=False)) if k < n_cols else np.arange(n_cols)
-    m = max(min(int(recipe.row_frac * n_rows), ROW_CAPS.get(recipe.family, n_rows)), min(n_rows, 50))
+    m = training_rows(recipe, n_rows)
     rows = np.sort(rng.choice(n_rows, size=m, replace=False)) if m < n_rows else np.arange(n_rows)
     X_fit, X_pred = X_tr[rows][:, cols], X_ev[:, cols]
     if recipe.family == "nb" and not feats.nonneg and sparse.issparse(X_fit):

@@ -48,7 +48,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -72,62 +71,15 @@ from scripts._defaults import FILE as DEFAULT_FILE  # noqa: E402
 from scripts._defaults import render  # noqa: E402
 from scripts._features import featurize  # noqa: E402
 from scripts._population import (Recipe, blend_parts, blend_predictions, blend_recipes, draw_population,  # noqa: E402
-                                 fit_predict, to_submission)
-from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, resampled_scores, run_solution  # noqa: E402
+                                 fit_predict, to_submission, training_rows)
+from scripts._entry_cache import EntryCache  # noqa: E402
+from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, resampled_scores  # noqa: E402
 
 warnings.filterwarnings("ignore")
-POPULATION_VERSION = 2  # bump to invalidate cached entries after changing scripts/_population.py or _features.py
 NEW_USER_MODELS = ("lightgbm", "random-forest")  # the "new user" check: the default template, another family
 DEFAULT_PERCENTILE = (0.35, 0.60)
 PERCENTILE_RESAMPLES = 100  # resamples of the test rows behind the default's percentile interval
 TARGET_TASKS = 10  # of 12: the default and gold targets must hold on at least this many
-
-
-def _digest(*parts: str | bytes) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else part.encode())
-    return h.hexdigest()[:16]
-
-
-class EntryCache:
-    """Finished entries of one task on one pinned data version: predictions (``.npz``) and solution runs (``.json``)."""
-
-    def __init__(self, root: Path, task: PreparedTask, seed: int):
-        self.dir = root / task.spec.id / _digest(task.spec.pins_path.read_bytes(), str(seed), str(POPULATION_VERSION))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.pins = task.spec.pins_path.read_bytes()
-
-    def _path(self, name: str, suffix: str) -> Path:
-        return self.dir / f"{_digest(name)}{suffix}"
-
-    def predictions(self, recipe: Recipe, compute) -> tuple[np.ndarray, float]:
-        path = self._path(recipe.name, ".npz")
-        if path.exists():
-            with np.load(path, allow_pickle=False) as data:
-                return data["pred"], float(data["seconds"])
-        start = time.perf_counter()
-        pred = compute()
-        seconds = time.perf_counter() - start
-        np.savez(path, pred=pred, seconds=seconds)
-        return pred, seconds
-
-    def cached(self, name: str) -> np.ndarray | None:
-        path = self._path(name, ".npz")
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as data:
-            return data["pred"]
-
-    def solution(self, task: PreparedTask, kind: str, source: str | None = None) -> tuple[dict, Path]:
-        source = source if source is not None else (task.spec.folder / SOLUTION_FILES[kind]).read_text()
-        key = _digest(self.pins, source)
-        meta, test_csv = self.dir / f"{kind}-{key}.json", self.dir / f"{kind}-{key}.test.csv"
-        if not meta.exists():
-            print(f"  {task.spec.id}: running {kind} ...", file=sys.stderr, flush=True)
-            run = run_solution(task, source, kind, keep_test=test_csv)
-            meta.write_text(json.dumps(run.to_dict()))
-        return json.loads(meta.read_text()), test_csv
 
 
 def _score(spec, pred, classes, ids, answers) -> float | None:
@@ -170,7 +122,7 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
 
         def fitted(recipe: Recipe, compute) -> dict | None:
             try:  # a blend is recomputed from its members' predictions, never cached under its name alone
-                pred, seconds = (compute(), 0.0) if recipe.parts else cache.predictions(recipe, compute)
+                pred, seconds = (compute(), 0.0) if recipe.parts else cache.predictions(recipe, compute, training_rows(recipe, len(y)))
             except Exception as exc:  # noqa: BLE001 - a failed entry is skipped, and said so
                 print(f"  {task_id}: {recipe.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 return None

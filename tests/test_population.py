@@ -10,8 +10,9 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import log_loss
 
 from gome_env.tasks.task import load_spec, prepare
+from scripts._entry_cache import EntryCache
 from scripts._features import Features
-from scripts._population import Recipe, fit_predict
+from scripts._population import Recipe, fit_predict, training_rows
 from scripts._solutions import bootstrap_se, paired_bootstrap_se, resampled_scores
 
 
@@ -54,3 +55,22 @@ def test_board_noise_comes_from_one_resampling_of_the_test_rows():
     assert paired_bootstrap_se(task, good, good, n=50) == 0.0
     paired, marginal = paired_bootstrap_se(task, good, close, n=50), bootstrap_se(task, good, n=50)
     assert 0 < paired < marginal
+
+
+def test_the_entry_cache_refits_an_entry_whose_training_rows_changed(tmp_path):
+    """The build resumes from cached predictions; one fitted on another number of rows (a family's
+    row cap changed since) is computed again, not reused."""
+    cache = EntryCache(tmp_path, prepare("italy-power"), seed=0)
+    recipe = Recipe("cat", (("lr", 0.1),), tier="strong")
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.full((3, 2), 0.5 + len(calls) / 10)
+
+    first, _ = cache.predictions(recipe, compute, rows=20_000)
+    again, _ = cache.predictions(recipe, compute, rows=20_000)
+    refit, _ = cache.predictions(recipe, compute, rows=40_000)
+    assert len(calls) == 2 and np.array_equal(first, again) and not np.array_equal(first, refit)
+    assert np.array_equal(cache.cached(recipe.name), refit)
+    assert training_rows(recipe, 80_000) == 40_000 and training_rows(Recipe("cat", row_frac=0.1), 80_000) == 8_000

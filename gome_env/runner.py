@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-
 from typing import Any
 
 from gome_env.evaluation import Evaluator, Outcome

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gome_env.grading.grader import SCORE_DECIMALS, grade, grade_file
+from gome_env.grading.grader import SCORE_DECIMALS, grade, grade_file, validate
 from gome_env.tasks.task import PreparedTask
 
 __all__ = ["SolutionRun", "run_solution", "resampled_scores", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
@@ -89,7 +89,7 @@ def resampled_scores(task: PreparedTask, submissions: list[pd.DataFrame], n: int
     targets = list(spec.target_columns)
     y_true = answers[targets] if len(targets) > 1 else answers[targets[0]]
     for j, submission in enumerate(submissions):
-        if not grade(spec, submission, answers).valid:
+        if validate(spec, submission, answers):  # problems: the submission scores NaN throughout
             continue
         sub = submission.set_index(spec.id_column).loc[answers[spec.id_column]].reset_index()
         cols = list(spec.prediction_columns)

@@ -185,21 +185,22 @@ def _entry_predictions(cache: EntryCache, team: str) -> np.ndarray | None:
     return None if any(p is None for p in parts) else blend_predictions(parts)
 
 
-def _line_entry(task: PreparedTask, cache: EntryCache, board: pd.DataFrame, line: float) -> pd.DataFrame | None:
+def _line_entry(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame, line: float) -> pd.DataFrame | None:
     """The test submission of the entry sitting at a medal line (from the entry cache), or None."""
     name = board.loc[board["score"] == line, "team"]
     pred = _entry_predictions(cache, name.iloc[0]) if len(name) else None
-    return Frames(task).test_submission(task.spec, pred) if pred is not None else None
+    return frames.test_submission(task.spec, pred) if pred is not None else None
 
 
-def _percentile_interval(task: PreparedTask, cache: EntryCache, board: pd.DataFrame, default: pd.DataFrame | None) -> tuple[float, float]:
+def _percentile_interval(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame,
+                         default: pd.DataFrame | None) -> tuple[float, float]:
     """The default solution's percentile, 5th to 95th percentile over ``PERCENTILE_RESAMPLES``
     resamples of the test rows (every entry and the default rescored on the same rows): how far the
-    board's noise alone moves it. NaNs when an entry's predictions are not in the cache."""
-    preds = [_entry_predictions(cache, team) for team in board["team"]] if default is not None else [None]
-    if any(p is None for p in preds):
+    board's noise alone moves it. NaNs without a default run or when an entry's predictions are not
+    in the cache."""
+    preds = [_entry_predictions(cache, team) for team in board["team"]]
+    if default is None or any(p is None for p in preds):
         return float("nan"), float("nan")
-    frames = Frames(task)
     scores = resampled_scores(task, [default] + [frames.test_submission(task.spec, p) for p in preds], PERCENTILE_RESAMPLES)
     pcts = [percentile(row[0], row[1:][~np.isnan(row[1:])], task.spec.higher_is_better) for row in scores if not np.isnan(row[0])]
     if not pcts:
@@ -225,12 +226,13 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     position = {kind: (sum(d.better(x, s) for x in ordered) + 1 if s is not None else None) for kind, s in score.items()}
     subs = {kind: pd.read_csv(csv) for kind, (_, csv) in runs.items() if csv.exists()}
     ses = [bootstrap_se(task, subs[k]) for k in ("default", "gold") if k in subs]
-    gold_line, bronze_line = _line_entry(task, cache, frame, th.gold), _line_entry(task, cache, frame, th.bronze)
+    frames = Frames(task)  # read once: the medal lines' entries and the interval's all need their test rows
+    gold_line, bronze_line = (_line_entry(task, frames, cache, frame, line) for line in (th.gold, th.bronze))
     gold_pse = paired_bootstrap_se(task, subs["gold"], gold_line) if gold_line is not None and "gold" in subs else float("nan")
     default_pse = paired_bootstrap_se(task, subs["default"], bronze_line) if bronze_line is not None and "default" in subs else float("nan")
     margin = d.sign * (score["gold"] - th.gold) if score["gold"] is not None else float("nan")
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
-    pct_range = _percentile_interval(task, cache, frame, subs.get("default"))
+    pct_range = _percentile_interval(task, frames, cache, frame, subs.get("default"))
     default_ok = medal["default"] == "none" and DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
     gold_ok = medal["gold"] == "gold" and margin == margin and gold_pse == gold_pse and margin > gold_pse
     write_witnesses(spec, score["default"], score["gold"])  # the benchmark's "vs default" reads these runs

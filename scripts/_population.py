@@ -22,6 +22,11 @@ by tuning, feature engineering and ensembling; the tiers copy that shape:
 - ``blend`` (at most 4): equal-weight blends of two or three of the strongest entrants by *dev*
   score (never the test score), of different families, and no entry in two blends.
 
+An entry that predicts exactly as one already entered (an SVM past its margin, boosting stopped at
+the same round) is a twin and is left out; the build then enters further entrants
+(``reserve_entrants``: each family's next unused grid points, the families taken in turn) until
+the board holds ``MIN_TEAMS`` distinct entries.
+
 The task's own ``default_solution.py`` and ``reference_gold.py`` are witnesses, never entries.
 """
 
@@ -39,9 +44,11 @@ from gome_env.tasks.task import TaskSpec
 from scripts._features import Features
 from scripts._models import make_model
 
-__all__ = ["Recipe", "draw_population", "fit_predict", "training_rows", "blend_recipes", "blend_parts", "blend_predictions", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS"]
+__all__ = ["Recipe", "draw_population", "fit_predict", "training_rows", "blend_recipes", "blend_parts", "blend_predictions", "tune_threshold", "to_submission", "TIER_SIZES", "ENTRANTS", "SEARCH_POINTS",
+           "MIN_TEAMS", "reserve_entrants"]
 
 TIER_SIZES = {"weak": 38, "middle": 35, "blend": 4}
+MIN_TEAMS = 150  # distinct entries on every board (the tiers draw more; twins are left out and replaced)
 SEARCH_POINTS = 4  # each strong entrant submits the dev-best of this many points of its family's grid
 BIG_SEARCH_POINTS = 2  # ... on tasks over ``BIG`` training rows, on images and on text (wide inputs are slow)
 # Strong entrants per family and modality (the families that suit the inputs; each entrant its own search).
@@ -179,15 +186,31 @@ def draw_population(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> tuple[li
     draw(TIER_SIZES["middle"], lambda: Recipe((fam := mid_families[rng.integers(len(mid_families))]), pick(MIDDLE[fam]), tier="middle"))
     # A constant prediction ignores the columns it is given: its handicapped draws are the same model.
     singles = [r for r in recipes.values() if r.family != "prior" or r.name == "prior"]
+    searches = _searches(spec, seed, n_train)
+    entrants = [points for fam, count in ENTRANTS[spec.modality].items() for points in searches[fam][:count]]
+    return singles, entrants
+
+
+def reserve_entrants(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[list[Recipe]]:
+    """Further strong entrants, to replace twins: each family's next unused searches, the families
+    taken in turn (in ``ENTRANTS`` order), until every family's grid is spent."""
+    searches = _searches(spec, seed, n_train)
+    spare = [searches[fam][count:] for fam, count in ENTRANTS[spec.modality].items()]
+    return [queue[i] for i in range(max(map(len, spare), default=0)) for queue in spare if i < len(queue)]
+
+
+def _searches(spec: TaskSpec, seed: int, n_train: int) -> dict[str, list[list[Recipe]]]:
+    """Every search a strong entrant of each family can run: its grid in an order seeded by the
+    family's name, cut into runs of ``SEARCH_POINTS`` (no point in two searches)."""
     points = BIG_SEARCH_POINTS if n_train > BIG or spec.modality in ("image", "text") else SEARCH_POINTS
-    entrants: list[list[Recipe]] = []
     grids = _strong_grid(spec, n_train)
-    for fam, count in ENTRANTS[spec.modality].items():  # each family's fixed search: its own seeded draw
+    out = {}
+    for fam in ENTRANTS[spec.modality]:
         space = grids[fam]
         order = np.random.default_rng([seed, zlib.crc32(fam.encode())]).permutation(len(space))
-        for e in range(min(count, len(space) // points)):
-            entrants.append([Recipe(fam, tuple(space[i].items()), tier="strong") for i in order[e * points:(e + 1) * points]])
-    return singles, entrants
+        out[fam] = [[Recipe(fam, tuple(space[i].items()), tier="strong") for i in order[e * points:(e + 1) * points]]
+                    for e in range(len(space) // points)]
+    return out
 
 
 def tune_threshold(pred: np.ndarray, n_dev: int, dev_labels: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
    small MLP, kernels and neighbours where the modality suits) by a few points of its grid and
    submitting the one with the best *dev* score, boosting early-stopped on the dev rows; the
    dev-tuned threshold for macro F1; at most four blends chosen by *dev* score, no entry in two.
-   Each is fitted on the train split and graded on the private test split; the board is the
-   population alone.
+   An entry predicting exactly as another is left out, and further entrants replace such twins
+   until the board has at least 150 distinct entries. Each is fitted on the train split and
+   graded on the private test split; the board is the population alone.
 4. Witnesses, off the board they are measured against: the task's ``baseline.py``,
    ``default_solution.py`` (a competent ten-minute entry) and ``reference_gold.py`` (the
    gold-level reference), plus the "new user" check: the default template with a default-settings
@@ -70,8 +71,8 @@ from scripts._board_report import TaskReport, write_readme_table  # noqa: E402
 from scripts._defaults import FILE as DEFAULT_FILE  # noqa: E402
 from scripts._defaults import render  # noqa: E402
 from scripts._features import featurize  # noqa: E402
-from scripts._population import (Recipe, blend_parts, blend_predictions, blend_recipes, draw_population,  # noqa: E402
-                                 fit_predict, to_submission, training_rows)
+from scripts._population import (MIN_TEAMS, TIER_SIZES, Recipe, blend_parts, blend_predictions, blend_recipes,  # noqa: E402
+                                 draw_population, fit_predict, reserve_entrants, to_submission, training_rows)
 from scripts._entry_cache import EntryCache  # noqa: E402
 from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, resampled_scores  # noqa: E402
 
@@ -141,6 +142,12 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
             preds[row["team"]] = row.pop("pred")
             rows.append(row)
 
+        def submit(points: list[Recipe]) -> None:  # a strong entrant submits the dev-best point of its own search
+            tried = [row for row in (fitted(r, fit(r)) for r in points) if row is not None and row["dev"] is not None]
+            if tried:
+                best = max(tried, key=lambda row: direction.sign * row["dev"])
+                enter({**best, "seconds": sum(row["seconds"] for row in tried)})
+
         def fit(recipe: Recipe):
             return lambda: fit_predict(recipe, spec, feats, y, fr.classes, fr.n_dev, fr.dev_labels)
 
@@ -149,13 +156,16 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
             if i % 20 == 0:
                 print(f"  {task_id}: entry {i + 1}/{len(singles)} ({recipe.name})", file=sys.stderr, flush=True)
             enter(fitted(recipe, fit(recipe)))
-        for i, points in enumerate(entrants):  # each strong entrant submits the dev-best point of its own search
+        for i, points in enumerate(entrants):
             if i % 10 == 0:
                 print(f"  {task_id}: entrant {i + 1}/{len(entrants)} ({points[0].family})", file=sys.stderr, flush=True)
-            tried = [row for row in (fitted(r, fit(r)) for r in points) if row is not None and row["dev"] is not None]
-            if tried:
-                best = max(tried, key=lambda row: direction.sign * row["dev"])
-                enter({**best, "seconds": sum(row["seconds"] for row in tried)})
+            submit(points)
+        reserve = iter(reserve_entrants(spec, seed, len(fr.train)))
+        while sum(row["score"] is not None for row in rows) < MIN_TEAMS - TIER_SIZES["blend"]:  # twins replaced
+            if (points := next(reserve, None)) is None:
+                break
+            print(f"  {task_id}: reserve entrant ({points[0].family}) for a twin", file=sys.stderr, flush=True)
+            submit(points)
 
         def dev_ranked() -> list[Recipe]:
             strong = [r for r in rows if r["tier"] == "strong" and r["dev"] is not None and not r["recipe"].parts]
@@ -164,6 +174,8 @@ def build(task_id: str, seed: int, cache_root: Path, check_only: bool = False) -
         for recipe in blend_recipes(dev_ranked(), seed):
             enter(fitted(recipe, lambda r=recipe: blend_predictions([preds[p] for p in r.parts])))
         board = pd.DataFrame(rows).dropna(subset=["score"])
+        if len(board) < MIN_TEAMS:
+            print(f"  {task_id}: only {len(board)} distinct entries (at least {MIN_TEAMS} wanted)", file=sys.stderr)
         board = board.assign(_key=direction.sign * board["score"]).sort_values("_key", ascending=False, kind="stable")
         board[["team", "score"]].to_csv(spec.leaderboard_path, index=False)
         slowest = board.nlargest(3, "seconds")[["team", "seconds"]].round(1).to_dict("records")

@@ -1,6 +1,6 @@
-"""The leaderboard population's fitting rules (``scripts/_population.py``): an iterative family is
-stopped where its loss on the dev rows was best, as an entrant watching the public leaderboard would;
-and the boards' noise figures (``scripts/_solutions.py``), all from one resampling of the test rows."""
+"""The leaderboard population's rules (``scripts/_population.py``): an iterative family is stopped
+where its loss on the dev rows was best, as an entrant watching the public leaderboard would; twins
+are replaced by entrants running searches of their own; and the boards' noise figures (``scripts/_solutions.py``), all from one resampling of the test rows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss
 from gome_env.tasks.task import load_spec, prepare
 from scripts._entry_cache import EntryCache
 from scripts._features import Features
-from scripts._population import Recipe, fit_predict, training_rows
+from scripts._population import ENTRANTS, Recipe, draw_population, fit_predict, reserve_entrants, training_rows
 from scripts._solutions import bootstrap_se, paired_bootstrap_se, resampled_scores
 
 
@@ -35,6 +35,18 @@ def test_a_net_keeps_the_epoch_with_the_best_dev_loss():
         assert pred.shape == (len(X) - n_train, 10) and np.allclose(pred.sum(1), 1)
         losses[name] = log_loss(y[n_train + n_dev:], pred[n_dev:], labels=classes)
     assert losses["dev-stop"] < 0.8 * losses["sklearn-stop"], losses
+
+
+def test_reserve_entrants_run_searches_no_entrant_ran():
+    """A twin's replacement is a fresh search: no grid point an entrant already tried, the families taken in turn."""
+    spec = load_spec("digits")
+    _, entrants = draw_population(spec, 0, 1000)
+    reserve = reserve_entrants(spec, 0, 1000)
+    tried = {r.name for points in entrants for r in points}
+    spare = [r.name for points in reserve for r in points]
+    assert reserve and not tried & set(spare) and len(spare) == len(set(spare))
+    assert [points[0].family for points in reserve[:3]] == list(ENTRANTS[spec.modality])[:3]
+    assert all(len({r.family for r in points}) == 1 for points in reserve)
 
 
 def test_board_noise_comes_from_one_resampling_of_the_test_rows():

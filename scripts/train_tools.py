@@ -177,12 +177,14 @@ def main(argv: list[str] | None = None) -> dict:
                               train_dataset=data)
         started = time.monotonic()
 
+        def grpo_figures() -> dict:
+            return {**group_stats(trainer), "elapsed_s": round(time.monotonic() - started, 1), "peak_gb": round(peak_gb(), 2)}
+
         class SaveEachUpdate(TrainerCallback):
             """Write the GRPO figures after every logged update, so a run stopped early keeps them."""
 
             def on_log(self, *_args, **_kwargs):
-                summary["grpo"] = {**group_stats(trainer), "elapsed_s": round(time.monotonic() - started, 1),
-                                   "peak_gb": round(peak_gb(), 2)}
+                summary["grpo"] = grpo_figures()
                 (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
 
         trainer.add_callback(SaveEachUpdate())
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             for env in made:
                 stop(env)
-        summary["grpo"] = {**group_stats(trainer), "elapsed_s": round(time.monotonic() - started, 1)}
+        summary["grpo"] = grpo_figures()  # the last update's figures, and the run's peak memory
         phase("grpo")
 
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -6,7 +6,9 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["TaskReport", "readme_table", "write_readme_table", "README", "START", "END"]
+import numpy as np
+
+__all__ = ["TaskReport", "readme_table", "write_readme_table", "count_range", "README", "START", "END"]
 
 README = Path(__file__).resolve().parent.parent / "envs" / "README.md"
 START = "<!-- leaderboard table: written by scripts/build_leaderboards.py -->"
@@ -50,6 +52,7 @@ class TaskReport:
     perfect_gold_line: bool
     test_rows: int = 0
     total_rows: int = 0
+    default_ok_share: float = float("nan")  # share of resamples of the test rows on which the default target holds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +76,22 @@ def _range(pair) -> str:
     return "-" if low != low or high != high else f"{low:.2f}-{high:.2f}"
 
 
+def count_range(shares: list[float], coverage: float = 0.9) -> tuple[float, int, int]:
+    """How many of several independent targets hold, when each holds with its own probability
+    (a Poisson-binomial count): the expected count and the central ``coverage`` range."""
+    dist = np.array([1.0])
+    for p in shares:
+        dist = np.convolve(dist, [1 - p, p])
+    cdf = np.cumsum(dist)
+    tail = (1 - coverage) / 2
+    low, high = int(np.searchsorted(cdf, tail - 1e-12)), int(np.searchsorted(cdf, 1 - tail - 1e-12))
+    return float(np.dot(np.arange(len(dist)), dist)), low, high
+
+
+def _share(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.0f}%"
+
+
 def _exception(r: TaskReport) -> str | None:
     """Why a task misses a target, in the table's own figures (None when both hold)."""
     out = []
@@ -87,7 +106,7 @@ def _exception(r: TaskReport) -> str | None:
 def readme_table(reports: list[TaskReport]) -> str:
     """The markdown table of the targets, with a line per task that misses one."""
     lines = [
-        "| id | metric | teams | bronze | silver | gold | baseline | default solution: score, medal (percentile; 90% interval) "
+        "| id | metric | teams | bronze | silver | gold | baseline | default solution: score, medal (percentile; 90% interval; target held) "
         "| gold reference: score, medal (position) | gold margin / paired SE | new user: LightGBM, random forest (default settings) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -97,7 +116,7 @@ def readme_table(reports: list[TaskReport]) -> str:
         new = ", ".join(f"{r.new_user[m]} ({r.new_user_percentile[m]:.2f})" for m in r.new_user)
         lines.append(
             f"| `{r.task}` | {r.metric} ({arrow}) | {r.n} | {_f(r.bronze)} | {_f(r.silver)} | {_f(r.gold)} "
-            f"| {_f(r.baseline)} {r.baseline_medal} | {_f(r.default)} **{r.default_medal}** ({r.default_percentile:.3f}; {_range(r.default_percentile_90)}) "
+            f"| {_f(r.baseline)} {r.baseline_medal} | {_f(r.default)} **{r.default_medal}** ({r.default_percentile:.3f}; {_range(r.default_percentile_90)}; {_share(r.default_ok_share)}) "
             f"| {_f(r.gold_ref)} **{r.gold_ref_medal}** ({r.gold_ref_position}) | {_f(r.gold_margin)} / {_f(r.gold_paired_se)} = {ratio:.1f} "
             f"| {new} |"
         )
@@ -106,7 +125,13 @@ def readme_table(reports: list[TaskReport]) -> str:
     models = list(reports[0].new_user) if reports else []
     medals = {m: sum(r.new_user[m] != "none" for r in reports) for m in models}
     golds = {m: sum(r.new_user[m] == "gold" for r in reports) for m in models}
-    lines += ["", f"Default solution at percentile 0.35-0.60 without a medal: **{default_met} of {n}** tasks. "
+    shares = [r.default_ok_share for r in reports if r.default_ok_share == r.default_ok_share]
+    noise = ""
+    if len(shares) == n:
+        expected, low, high = count_range(shares)
+        noise = (f" (over resamples of each task's test rows, where the medal lines move too: {expected:.1f} expected, "
+                 f"{low}-{high} in 90% of draws)")
+    lines += ["", f"Default solution at percentile 0.35-0.60 without a medal: **{default_met} of {n}** tasks{noise}. "
               f"Gold reference gold by more than one paired SE: **{gold_met} of {n}**. "
               f"Gold lines at a perfect score: {sum(r.perfect_gold_line for r in reports)}. "
               "New user (the default template with another family's default settings): "

@@ -23,7 +23,9 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
 5. Targets (printed, tabled in ``envs/README.md``): the default solution at percentile 0.35-0.60
    with no medal, the gold reference gold by more than one paired standard error over the entry at
    the gold line (the bootstrap SE of the difference of the two scores on the same resampled test
-   rows, 200 resamples), no gold line at a perfect score, the baseline without a medal. Exit 1
+   rows, 200 resamples), no gold line at a perfect score, the baseline without a medal; over 100
+   resamples of the test rows, the default's percentile interval and the share of resamples on
+   which its target holds (the table's summary adds them up across tasks). Exit 1
    when the default or the gold target holds on fewer than 10 tasks of 12 (of those built), or a
    baseline medals or a gold line is perfect. The default's and the gold reference's test scores
    are written to ``envs/<id>/witnesses.json`` (the benchmark's "vs default" score reads them).
@@ -64,7 +66,7 @@ if str(ROOT) not in sys.path:
 
 from gome_env.grading.direction import Direction  # noqa: E402
 from gome_env.grading.grader import grade  # noqa: E402
-from gome_env.grading.medals import Leaderboard, percentile  # noqa: E402
+from gome_env.grading.medals import Leaderboard, medal_thresholds, percentile  # noqa: E402
 from gome_env.tasks.task import PreparedTask, data_root, load_spec, prepare, task_ids, write_pins  # noqa: E402
 from gome_env.tasks.witnesses import write_witnesses  # noqa: E402
 from scripts._board_report import TaskReport, write_readme_table  # noqa: E402
@@ -204,21 +206,34 @@ def _line_entry(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd
     return frames.test_submission(task.spec, pred) if pred is not None else None
 
 
-def _percentile_interval(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame,
-                         default: pd.DataFrame | None) -> tuple[float, float]:
-    """The default solution's percentile, 5th to 95th percentile over ``PERCENTILE_RESAMPLES``
-    resamples of the test rows (every entry and the default rescored on the same rows): how far the
-    board's noise alone moves it. NaNs without a default run or when an entry's predictions are not
-    in the cache."""
+def _in_window(pct: float) -> bool:
+    """The default solution's percentile target (with no medal, the rest of its target)."""
+    return DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
+
+
+def _default_under_resampling(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame,
+                              default: pd.DataFrame | None) -> tuple[tuple[float, float], float]:
+    """How far the board's noise alone moves the default solution, over ``PERCENTILE_RESAMPLES``
+    resamples of the test rows (every entry and the default rescored on the same rows): the 5th to
+    95th percentile of its percentile, and the share of resamples on which its target holds (in the
+    window, below the resampled board's bronze line). NaNs without a default run or when an entry's
+    predictions are not in the cache."""
     preds = [_entry_predictions(cache, team) for team in board["team"]]
     if default is None or any(p is None for p in preds):
-        return float("nan"), float("nan")
+        return (float("nan"), float("nan")), float("nan")
+    d = Direction(task.spec.higher_is_better)
     scores = resampled_scores(task, [default] + [frames.test_submission(task.spec, p) for p in preds], PERCENTILE_RESAMPLES)
-    pcts = [percentile(row[0], row[1:][~np.isnan(row[1:])], task.spec.higher_is_better) for row in scores if not np.isnan(row[0])]
+    pcts, held = [], []
+    for row in scores:
+        if np.isnan(row[0]):
+            continue
+        entries = row[1:][~np.isnan(row[1:])]
+        pcts.append(percentile(row[0], entries, task.spec.higher_is_better))
+        held.append(_in_window(pcts[-1]) and not d.at_least(row[0], medal_thresholds(entries, task.spec.higher_is_better).bronze))
     if not pcts:
-        return float("nan"), float("nan")
+        return (float("nan"), float("nan")), float("nan")
     low, high = np.quantile(pcts, [0.05, 0.95])
-    return round(float(low), 3), round(float(high), 3)
+    return (round(float(low), 3), round(float(high), 3)), round(float(np.mean(held)), 2)
 
 
 def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
@@ -244,8 +259,8 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     default_pse = paired_bootstrap_se(task, subs["default"], bronze_line) if bronze_line is not None and "default" in subs else float("nan")
     margin = d.sign * (score["gold"] - th.gold) if score["gold"] is not None else float("nan")
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
-    pct_range = _percentile_interval(task, frames, cache, frame, subs.get("default"))
-    default_ok = medal["default"] == "none" and DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
+    pct_range, default_ok_share = _default_under_resampling(task, frames, cache, frame, subs.get("default"))
+    default_ok = medal["default"] == "none" and _in_window(pct)
     gold_ok = medal["gold"] == "gold" and margin == margin and gold_pse == gold_pse and margin > gold_pse
     write_witnesses(spec, score["default"], score["gold"])  # the benchmark's "vs default" reads these runs
     return TaskReport(
@@ -254,7 +269,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
         test_se=max(ses) if ses else float("nan"), gold_paired_se=gold_pse, default_paired_se=default_pse,
         baseline=score["baseline"], baseline_medal=medal["baseline"], default=score["default"],
         default_medal=medal["default"], default_position=position["default"], default_percentile=round(pct, 3),
-        default_percentile_90=pct_range,
+        default_percentile_90=pct_range, default_ok_share=default_ok_share,
         gold_ref=score["gold"], gold_ref_medal=medal["gold"], gold_ref_position=position["gold"], gold_margin=margin,
         new_user={m: medal[f"new-{m}"] for m in NEW_USER_MODELS},
         new_user_percentile={m: round(rank[f"new-{m}"].percentile, 3) for m in NEW_USER_MODELS},

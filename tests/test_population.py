@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import log_loss
 
 from gome_env.tasks.task import load_spec, prepare
+from scripts._board_report import count_range
 from scripts._entry_cache import EntryCache
 from scripts._features import Features
 from scripts._population import ENTRANTS, Recipe, draw_population, fit_predict, reserve_entrants, training_rows
@@ -86,3 +87,13 @@ def test_the_entry_cache_refits_an_entry_whose_training_rows_changed(tmp_path):
     assert len(calls) == 2 and np.array_equal(first, again) and not np.array_equal(first, refit)
     assert np.array_equal(cache.cached(recipe.name), refit)
     assert training_rows(recipe, 80_000) == 40_000 and training_rows(Recipe("cat", row_frac=0.1), 80_000) == 8_000
+
+
+def test_the_count_of_targets_held_under_noise_is_a_poisson_binomial():
+    """Twelve independent tasks, each holding its target with its own probability: certain tasks add
+    no spread, and twelve coin flips give the binomial's own central 90% (3-9 of 12)."""
+    assert count_range([1.0] * 8 + [0.0] * 4) == (8.0, 8, 8)
+    expected, low, high = count_range([0.5] * 12)
+    assert expected == 6.0 and (low, high) == (3, 9)
+    expected, low, high = count_range([0.9, 0.2, 1.0])
+    assert abs(expected - 2.1) < 1e-12 and (low, high) == (1, 3)

@@ -201,7 +201,8 @@ def reserve_entrants(spec: TaskSpec, seed: int = 0, n_train: int = 0) -> list[li
 
 def _searches(spec: TaskSpec, seed: int, n_train: int) -> dict[str, list[list[Recipe]]]:
     """Every search a strong entrant of each family can run: its grid in an order seeded by the
-    family's name, cut into runs of ``SEARCH_POINTS`` (no point in two searches)."""
+    family's name, cut into searches of ``SEARCH_POINTS`` points (``BIG_SEARCH_POINTS`` on big
+    tasks, images and text), no point in two searches."""
     points = BIG_SEARCH_POINTS if n_train > BIG or spec.modality in ("image", "text") else SEARCH_POINTS
     grids = _strong_grid(spec, n_train)
     out = {}

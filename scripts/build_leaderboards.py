@@ -207,7 +207,7 @@ def _line_entry(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd
 
 
 def _in_window(pct: float) -> bool:
-    """The default solution's percentile target (with no medal, the rest of its target)."""
+    """Whether a percentile lies in the default solution's window (its target also asks for no medal)."""
     return DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
 
 

@@ -1,6 +1,7 @@
 """The leaderboard population's rules (``scripts/_population.py``): an iterative family is stopped
 where its loss on the dev rows was best, as an entrant watching the public leaderboard would; twins
-are replaced by entrants running searches of their own; and the boards' noise figures (``scripts/_solutions.py``), all from one resampling of the test rows."""
+are replaced by entrants running searches of their own; and the boards' noise figures
+(``scripts/_solutions.py``, ``scripts/_board_report.py``), all from one resampling of the test rows."""
 
 from __future__ import annotations
 

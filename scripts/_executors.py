@@ -33,6 +33,7 @@ def _failed(error: str, lost: bool = False) -> dict:
 
 
 _BROKEN = "BrokenProcessPool: a worker process died (out of memory?)"
+CLOSE_TIMEOUT_S = 60.0  # how long a finished pool's workers may take to exit before they are terminated
 
 
 class Executor:
@@ -83,16 +84,18 @@ class InlineExecutor(Executor):
 
 class PoolExecutor(Executor):
     """Local worker processes (spawn): each loads each model once. A worker that dies (e.g. out of
-    memory) loses the runs then in flight (``lost``: the driver retries them); the pool is rebuilt."""
+    memory) loses the runs then in flight (``lost``: the driver retries them); the pool is rebuilt,
+    with a step queue of its own: a worker killed while it was writing a step leaves the old queue's
+    lock held for good, and every later writer would block on it."""
 
     def __init__(self, on_step: OnStep, workers: int) -> None:
         super().__init__(on_step)
         self.capacity = workers
         self._ctx = mp.get_context("spawn")
-        self._queue = self._ctx.Queue()
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
+        self._queue = self._ctx.Queue()
         return ProcessPoolExecutor(self.capacity, mp_context=self._ctx, initializer=init_worker, initargs=(self._queue,))
 
     def submit(self, spec: RunSpec, attempt: str) -> None:
@@ -137,12 +140,18 @@ class PoolExecutor(Executor):
         return _failed(f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
-        if not self.running:
-            self._pool.shutdown(wait=True)
-            return
-        procs = list((getattr(self._pool, "_processes", None) or {}).values())  # interrupted: stop them
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers. Interrupted (runs still in flight), they are terminated; otherwise each
+        exits once the driver has read the steps it still holds, so the step queue is read while they
+        go (a worker cannot exit with unsent steps), and one still alive after ``CLOSE_TIMEOUT_S`` is
+        terminated."""
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
+        interrupted = bool(self.running)
+        self._pool.shutdown(wait=False, cancel_futures=interrupted)
+        deadline = time.monotonic() + (0 if interrupted else CLOSE_TIMEOUT_S)
         for proc in procs:
+            while proc.is_alive() and time.monotonic() < deadline:
+                self._drain()
+                proc.join(timeout=0.05)
             if proc.is_alive():
                 proc.terminate()
 

@@ -9,6 +9,8 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from scripts._runs import RunStore
 
 FIXTURE_ENVS = Path(__file__).parent / "fixtures" / "envs"
@@ -24,7 +26,8 @@ def _diff() -> str:
 
 def dying_policy(model=None, **config):
     """Takes a step, SIGKILLs its own worker process the first time (an out-of-memory kill, say),
-    then takes another."""
+    then takes another. It dies holding the step queue's write lock, as a worker killed while it
+    streams a step does (the lock is taken here so that the timing is certain)."""
     from policies.base import Policy
 
     class Dying(Policy):
@@ -36,6 +39,9 @@ def dying_policy(model=None, **config):
             marker = Path(os.environ[DIE_ONCE]) / "died"
             if not marker.exists():
                 marker.touch()
+                from scripts import _worker
+
+                _worker._SINK._wlock.acquire()  # fault injection: the queue's lock dies with this process
                 os.kill(os.getpid(), signal.SIGKILL)
             episode.step(_diff(), node.id, kind="replay")
 
@@ -56,9 +62,14 @@ def raising_policy(model=None, **config):
     return Raising(model=None, **config)
 
 
+@pytest.mark.timeout(300)
 def test_a_lost_worker_process_costs_a_retry_and_no_step_twice(tmp_path, monkeypatch, capsys):
+    """The retry runs in a rebuilt pool with a step queue of its own: were the dead worker's queue
+    (its lock held for good) reused, the new worker could never exit and the command would hang."""
+    from scripts import _executors
     from scripts.benchmark import main
 
+    monkeypatch.setattr(_executors, "CLOSE_TIMEOUT_S", 3600.0)  # no rescue by termination: a hang fails the test
     monkeypatch.setenv(DIE_ONCE, str(tmp_path))
     out = tmp_path / "out"
     code = main(["--envs-dir", str(FIXTURE_ENVS), "--tasks", "tiny", "--models", "scripted", "--steps", "2",

@@ -20,7 +20,7 @@ import pandas as pd
 from gome_env.grading.grader import SCORE_DECIMALS, grade, grade_file, validate
 from gome_env.tasks.task import PreparedTask
 
-__all__ = ["SolutionRun", "run_solution", "resampled_scores", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
+__all__ = ["SolutionRun", "run_solution", "resampled_scores", "resampled_se", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
 
 # The solution files a task folder keeps: the root of every episode, a competent default, the gold-level reference.
 SOLUTION_FILES = {"baseline": "baseline.py", "default": "default_solution.py", "gold": "reference_gold.py"}
@@ -113,7 +113,10 @@ def _resample_score(spec, answers, sub, y_true, y_pred, rows) -> float:
     return round(score, SCORE_DECIMALS) if np.isfinite(score) else np.nan
 
 
-def _std(values: np.ndarray) -> float:
+def resampled_se(first: np.ndarray, second: np.ndarray | None = None) -> float:
+    """A standard error from columns of :func:`resampled_scores`: of one submission's score, or of the
+    difference of two scored on the same resamples (resamples where either is NaN are skipped)."""
+    values = first if second is None else first - second
     values = values[~np.isnan(values)]
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
@@ -121,7 +124,7 @@ def _std(values: np.ndarray) -> float:
 def bootstrap_se(task: PreparedTask, submission: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
     """Bootstrap standard error of the test metric: the standard deviation of the submission's
     scores over :func:`resampled_scores`."""
-    return _std(resampled_scores(task, [submission], n, seed)[:, 0])
+    return resampled_se(resampled_scores(task, [submission], n, seed)[:, 0])
 
 
 def paired_bootstrap_se(task: PreparedTask, first: pd.DataFrame, second: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
@@ -129,4 +132,4 @@ def paired_bootstrap_se(task: PreparedTask, first: pd.DataFrame, second: pd.Data
     the same resampled test rows ``n`` times (medals compare scores on the same rows, so this, not
     the marginal SE of either, is the noise between two entries)."""
     scores = resampled_scores(task, [first, second], n, seed)
-    return _std(scores[:, 0] - scores[:, 1])
+    return resampled_se(scores[:, 0], scores[:, 1])

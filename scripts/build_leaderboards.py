@@ -76,7 +76,7 @@ from scripts._features import featurize  # noqa: E402
 from scripts._population import (MIN_TEAMS, TIER_SIZES, Recipe, blend_parts, blend_predictions, blend_recipes,  # noqa: E402
                                  draw_population, fit_predict, reserve_entrants, to_submission, training_rows)
 from scripts._entry_cache import EntryCache  # noqa: E402
-from scripts._solutions import SOLUTION_FILES, bootstrap_se, paired_bootstrap_se, resampled_scores  # noqa: E402
+from scripts._solutions import SOLUTION_FILES, resampled_scores, resampled_se  # noqa: E402
 
 warnings.filterwarnings("ignore")
 NEW_USER_MODELS = ("lightgbm", "random-forest")  # the "new user" check: the default template, another family
@@ -206,6 +206,22 @@ def _line_entry(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd
     return frames.test_submission(task.spec, pred) if pred is not None else None
 
 
+def _noise(task: PreparedTask, default: pd.DataFrame | None, gold: pd.DataFrame | None,
+           gold_line: pd.DataFrame | None, bronze_line: pd.DataFrame | None) -> tuple[float, float, float]:
+    """The test metric's bootstrap SE (the larger of the default's and the gold reference's), and the
+    paired SEs of the gold reference against the entry at the gold line and of the default against
+    the entry at the bronze line: all from one resampling of the test rows (NaN where one is missing)."""
+    named = {"default": default, "gold": gold, "gold_line": gold_line, "bronze_line": bronze_line}
+    present = {name: sub for name, sub in named.items() if sub is not None}
+    scores = dict(zip(present, resampled_scores(task, list(present.values())).T)) if present else {}
+    ses = [resampled_se(scores[k]) for k in ("default", "gold") if k in scores]
+
+    def paired(a: str, b: str) -> float:
+        return resampled_se(scores[a], scores[b]) if a in scores and b in scores else float("nan")
+
+    return (max(ses) if ses else float("nan")), paired("gold", "gold_line"), paired("default", "bronze_line")
+
+
 def _in_window(pct: float) -> bool:
     """Whether a percentile lies in the default solution's window (its target also asks for no medal)."""
     return DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
@@ -252,11 +268,9 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     ordered = d.sorted(board.scores)
     position = {kind: (sum(d.better(x, s) for x in ordered) + 1 if s is not None else None) for kind, s in score.items()}
     subs = {kind: pd.read_csv(csv) for kind, (_, csv) in runs.items() if csv.exists()}
-    ses = [bootstrap_se(task, subs[k]) for k in ("default", "gold") if k in subs]
     frames = Frames(task)  # read once: the medal lines' entries and the interval's all need their test rows
     gold_line, bronze_line = (_line_entry(task, frames, cache, frame, line) for line in (th.gold, th.bronze))
-    gold_pse = paired_bootstrap_se(task, subs["gold"], gold_line) if gold_line is not None and "gold" in subs else float("nan")
-    default_pse = paired_bootstrap_se(task, subs["default"], bronze_line) if bronze_line is not None and "default" in subs else float("nan")
+    test_se, gold_pse, default_pse = _noise(task, subs.get("default"), subs.get("gold"), gold_line, bronze_line)
     margin = d.sign * (score["gold"] - th.gold) if score["gold"] is not None else float("nan")
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
     pct_range, default_ok_share = _default_under_resampling(task, frames, cache, frame, subs.get("default"))
@@ -266,7 +280,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     return TaskReport(
         task=spec.id, metric=spec.metric_name, higher_is_better=spec.higher_is_better, n=len(board.scores),
         gold=th.gold, silver=th.silver, bronze=th.bronze, median=th.median, best=ordered[0],
-        test_se=max(ses) if ses else float("nan"), gold_paired_se=gold_pse, default_paired_se=default_pse,
+        test_se=test_se, gold_paired_se=gold_pse, default_paired_se=default_pse,
         baseline=score["baseline"], baseline_medal=medal["baseline"], default=score["default"],
         default_medal=medal["default"], default_position=position["default"], default_percentile=round(pct, 3),
         default_percentile_90=pct_range, default_ok_share=default_ok_share,

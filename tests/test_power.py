@@ -6,6 +6,11 @@ recommended design. The simulation's vectorised rule is checked against the real
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +107,18 @@ def test_a_false_crossover_rate_above_five_percent_is_warned(boards, monkeypatch
     check = power.check_design(Design(12, 10, SIZES), DEFAULT_EFFECT, Noise(), boards, studies=2000)
     assert check.warnings == ("this design's false-crossover rate is 12.0% (± 0.7%), above 5%",)
     assert "WARNING: this design's false-crossover rate is 12.0%" in check.text()
+
+
+def test_the_readme_power_table_is_what_its_commands_print(capsys):
+    """Each row of the README's sizing table quotes a command and its two rates; rerunning the
+    command gives them to the printed digit (the boards feed the noise, so a rebuilt board that
+    leaves the table stale fails here)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    cell = r"(\d+\.\d% ± \d+\.\d%)"
+    rows = re.findall(rf"^\| [^|]+ \| `python -m scripts\.power ([^`]*)` \| {cell} \| {cell}", readme, re.M)
+    assert len(rows) == 2, rows
+    for argv, null, power in rows:
+        assert power_main([*shlex.split(argv), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        printed = [f"{100 * result[k]['rate']:.1f}% ± {100 * result[k]['mcse']:.1f}%" for k in ("null", "power")]
+        assert printed == [null, power], argv

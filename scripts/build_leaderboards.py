@@ -227,29 +227,41 @@ def _in_window(pct: float) -> bool:
     return DEFAULT_PERCENTILE[0] <= pct <= DEFAULT_PERCENTILE[1]
 
 
-def _default_under_resampling(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame,
-                              default: pd.DataFrame | None) -> tuple[tuple[float, float], float]:
-    """How far the board's noise alone moves the default solution, over ``PERCENTILE_RESAMPLES``
-    resamples of the test rows (every entry and the default rescored on the same rows): the 5th to
-    95th percentile of its percentile, and the share of resamples on which its target holds (in the
-    window, below the resampled board's bronze line). NaNs without a default run or when an entry's
-    predictions are not in the cache."""
+def _targets_under_resampling(task: PreparedTask, frames: Frames, cache: EntryCache, board: pd.DataFrame,
+                              default: pd.DataFrame | None, gold: pd.DataFrame | None,
+                              gold_pse: float) -> tuple[tuple[float, float], float, float]:
+    """How far the board's noise alone moves the targets, over ``PERCENTILE_RESAMPLES`` resamples of
+    the test rows (every entry and both witnesses rescored on the same rows, so the medal lines move
+    too): the 5th to 95th percentile of the default's percentile, the share of resamples on which
+    the default's target holds (in the window, below that resample's bronze line) and the share on
+    which the gold reference's holds (gold, and past that resample's gold line by more than
+    ``gold_pse``, the paired SE measured on the test rows). NaNs where a witness did not run or an
+    entry's predictions are not in the cache."""
+    nan_result = (float("nan"), float("nan")), float("nan"), float("nan")
     preds = [_entry_predictions(cache, team) for team in board["team"]]
-    if default is None or any(p is None for p in preds):
-        return (float("nan"), float("nan")), float("nan")
-    d = Direction(task.spec.higher_is_better)
-    scores = resampled_scores(task, [default] + [frames.test_submission(task.spec, p) for p in preds], PERCENTILE_RESAMPLES)
-    pcts, held = [], []
+    if any(p is None for p in preds):
+        return nan_result
+    spec = task.spec
+    d = Direction(spec.higher_is_better)
+    witnesses = [default if default is not None else gold, gold if gold is not None else default]
+    if witnesses[0] is None:
+        return nan_result
+    scores = resampled_scores(task, witnesses + [frames.test_submission(spec, p) for p in preds], PERCENTILE_RESAMPLES)
+    pcts, default_held, gold_held = [], [], []
     for row in scores:
-        if np.isnan(row[0]):
-            continue
-        entries = row[1:][~np.isnan(row[1:])]
-        pcts.append(percentile(row[0], entries, task.spec.higher_is_better))
-        held.append(_in_window(pcts[-1]) and not d.at_least(row[0], medal_thresholds(entries, task.spec.higher_is_better).bronze))
-    if not pcts:
-        return (float("nan"), float("nan")), float("nan")
-    low, high = np.quantile(pcts, [0.05, 0.95])
-    return (round(float(low), 3), round(float(high), 3)), round(float(np.mean(held)), 2)
+        entries = row[2:][~np.isnan(row[2:])]
+        lines = medal_thresholds(entries, spec.higher_is_better)
+        if default is not None and not np.isnan(row[0]):
+            pcts.append(percentile(row[0], entries, spec.higher_is_better))
+            default_held.append(_in_window(pcts[-1]) and not d.at_least(row[0], lines.bronze))
+        if gold is not None and not np.isnan(row[1]):
+            gold_held.append(d.at_least(row[1], lines.gold) and d.sign * (row[1] - lines.gold) > gold_pse)
+    pct_range = tuple(round(float(q), 3) for q in np.quantile(pcts, [0.05, 0.95])) if pcts else (float("nan"), float("nan"))
+    return pct_range, _share_held(default_held), _share_held(gold_held)
+
+
+def _share_held(held: list[bool]) -> float:
+    return round(float(np.mean(held)), 2) if held else float("nan")
 
 
 def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
@@ -273,7 +285,8 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
     test_se, gold_pse, default_pse = _noise(task, subs.get("default"), subs.get("gold"), gold_line, bronze_line)
     margin = d.sign * (score["gold"] - th.gold) if score["gold"] is not None else float("nan")
     pct = percentile(score["default"], board.scores, spec.higher_is_better) if score["default"] is not None else float("nan")
-    pct_range, default_ok_share = _default_under_resampling(task, frames, cache, frame, subs.get("default"))
+    pct_range, default_ok_share, gold_ok_share = _targets_under_resampling(task, frames, cache, frame, subs.get("default"),
+                                                                           subs.get("gold"), gold_pse)
     default_ok = medal["default"] == "none" and _in_window(pct)
     gold_ok = medal["gold"] == "gold" and margin == margin and gold_pse == gold_pse and margin > gold_pse
     write_witnesses(spec, score["default"], score["gold"])  # the benchmark's "vs default" reads these runs
@@ -283,7 +296,7 @@ def check(task: PreparedTask, cache: EntryCache, build_s: float) -> TaskReport:
         test_se=test_se, gold_paired_se=gold_pse, default_paired_se=default_pse,
         baseline=score["baseline"], baseline_medal=medal["baseline"], default=score["default"],
         default_medal=medal["default"], default_position=position["default"], default_percentile=round(pct, 3),
-        default_percentile_90=pct_range, default_ok_share=default_ok_share,
+        default_percentile_90=pct_range, default_ok_share=default_ok_share, gold_ok_share=gold_ok_share,
         gold_ref=score["gold"], gold_ref_medal=medal["gold"], gold_ref_position=position["gold"], gold_margin=margin,
         new_user={m: medal[f"new-{m}"] for m in NEW_USER_MODELS},
         new_user_percentile={m: round(rank[f"new-{m}"].percentile, 3) for m in NEW_USER_MODELS},

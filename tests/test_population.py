@@ -5,13 +5,15 @@ are replaced by entrants running searches of their own; and the boards' noise fi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.metrics import log_loss
 
 from gome_env.tasks.task import load_spec, prepare
-from scripts._board_report import count_range
+from scripts._board_report import TaskReport, count_range, readme_table
 from scripts._entry_cache import EntryCache
 from scripts._features import Features
 from scripts._population import ENTRANTS, Recipe, draw_population, fit_predict, reserve_entrants, training_rows
@@ -98,3 +100,23 @@ def test_the_count_of_targets_held_under_noise_is_a_poisson_binomial():
     assert expected == 6.0 and (low, high) == (3, 9)
     expected, low, high = count_range([0.9, 0.2, 1.0])
     assert abs(expected - 2.1) < 1e-12 and (low, high) == (1, 3)
+
+
+def test_the_table_states_both_counts_under_resampling():
+    """The summary line gives each target's count over resamples (a Poisson-binomial of the tasks'
+    shares), and leaves a count out when a task has no share (its witness did not run)."""
+    base = TaskReport(
+        task="t", metric="auc", higher_is_better=True, n=150, gold=0.9, silver=0.89, bronze=0.88, median=0.85, best=0.91,
+        test_se=0.01, gold_paired_se=0.004, default_paired_se=0.005, baseline=0.7, baseline_medal="none", default=0.86,
+        default_medal="none", default_position=70, default_percentile=0.5, default_percentile_90=(0.4, 0.6),
+        gold_ref=0.905, gold_ref_medal="gold", gold_ref_position=2, gold_margin=0.005, new_user={"lightgbm": "none"},
+        new_user_percentile={"lightgbm": 0.5}, gold_ref_s=1.0, default_s=1.0, build_s=1.0, default_ok=True, gold_ok=True,
+        perfect_gold_line=False, default_ok_share=1.0, gold_ok_share=0.5)
+    reports = [replace(base, task=f"t{i}") for i in range(12)]
+    text = readme_table(reports)
+    assert "= 1.2 (50%) |" in text
+    assert "**12 of 12** tasks (over resamples of each task's test rows, where the medal lines move too: 12.0 expected, 12-12" in text
+    assert "**12 of 12** (over the same resamples: 6.0 expected, 3-9 in 90% of draws)" in text
+    reports[0] = replace(reports[0], gold_ok_share=float("nan"))
+    text = readme_table(reports)
+    assert "over the same resamples" not in text and "= 1.2 (-) |" in text and "12.0 expected" in text

@@ -104,7 +104,7 @@ def _exception(r: TaskReport) -> str | None:
     return "; ".join(out) or None
 
 
-def _noise(shares: list[float], opening: str) -> str:
+def _count_under_resampling(shares: list[float], opening: str) -> str:
     """The count of tasks that hold a target over resamples, when every task has its share."""
     if not shares or any(x != x for x in shares):
         return ""
@@ -134,8 +134,8 @@ def readme_table(reports: list[TaskReport]) -> str:
     models = list(reports[0].new_user) if reports else []
     medals = {m: sum(r.new_user[m] != "none" for r in reports) for m in models}
     golds = {m: sum(r.new_user[m] == "gold" for r in reports) for m in models}
-    default_noise = _noise([r.default_ok_share for r in reports], " (over resamples of each task's test rows, where the medal lines move too: ")
-    gold_noise = _noise([r.gold_ok_share for r in reports], " (over the same resamples: ")
+    default_noise = _count_under_resampling([r.default_ok_share for r in reports], " (over resamples of each task's test rows, where the medal lines move too: ")
+    gold_noise = _count_under_resampling([r.gold_ok_share for r in reports], " (over the same resamples: ")
     lines += ["", f"Default solution at percentile 0.35-0.60 without a medal: **{default_met} of {n}** tasks{default_noise}. "
               f"Gold reference gold by more than one paired SE: **{gold_met} of {n}**{gold_noise}. "
               f"Gold lines at a perfect score: {sum(r.perfect_gold_line for r in reports)}. "

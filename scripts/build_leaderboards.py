@@ -243,6 +243,7 @@ def _targets_under_resampling(task: PreparedTask, frames: Frames, cache: EntryCa
         return nan_result
     spec = task.spec
     d = Direction(spec.higher_is_better)
+    # Both witness slots are filled (a missing one by the other, then ignored), so entries start at column 2.
     witnesses = [default if default is not None else gold, gold if gold is not None else default]
     if witnesses[0] is None:
         return nan_result

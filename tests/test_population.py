@@ -13,7 +13,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import log_loss
 
 from gome_env.tasks.task import load_spec, prepare
-from scripts._board_report import TaskReport, count_range, readme_table
+from scripts._board_report import TaskReport, count_range, new_user_counts, readme_table
 from scripts._entry_cache import EntryCache
 from scripts._features import Features
 from scripts._population import ENTRANTS, Recipe, draw_population, fit_predict, reserve_entrants, training_rows
@@ -120,3 +120,20 @@ def test_the_table_states_both_counts_under_resampling():
     reports[0] = replace(reports[0], gold_ok_share=float("nan"))
     text = readme_table(reports)
     assert "over the same resamples" not in text and "= 1.2 (-) |" in text and "12.0 expected" in text
+
+
+def test_a_new_user_run_that_failed_earns_no_medal():
+    """The new-user counts take only medals: a model whose run failed ("invalid") or earned none adds
+    nothing, and the table names each model it checked."""
+    base = TaskReport(
+        task="t", metric="auc", higher_is_better=True, n=150, gold=0.9, silver=0.89, bronze=0.88, median=0.85, best=0.91,
+        test_se=0.01, gold_paired_se=0.004, default_paired_se=0.005, baseline=0.7, baseline_medal="none", default=0.86,
+        default_medal="none", default_position=70, default_percentile=0.5, default_percentile_90=(0.4, 0.6),
+        gold_ref=0.905, gold_ref_medal="gold", gold_ref_position=2, gold_margin=0.005,
+        new_user={"lightgbm": "none", "catboost": "invalid"}, new_user_percentile={"lightgbm": 0.5, "catboost": 0.0},
+        gold_ref_s=1.0, default_s=1.0, build_s=1.0, default_ok=True, gold_ok=True, perfect_gold_line=False)
+    reports = [base, replace(base, task="u", new_user={"lightgbm": "bronze", "catboost": "gold"})]
+    assert new_user_counts(reports) == ({"lightgbm": 1, "catboost": 1}, {"lightgbm": 0, "catboost": 1})
+    text = readme_table(reports)
+    assert "new user: LightGBM, CatBoost (default settings) |" in text
+    assert "at most a third of the tasks): LightGBM medals on 1 of 2, gold on 0; CatBoost medals on 1 of 2, gold on 1." in text

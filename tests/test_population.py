@@ -102,16 +102,22 @@ def test_the_count_of_targets_held_under_noise_is_a_poisson_binomial():
     assert abs(expected - 2.1) < 1e-12 and (low, high) == (1, 3)
 
 
-def test_the_table_states_both_counts_under_resampling():
-    """The summary line gives each target's count over resamples (a Poisson-binomial of the tasks'
-    shares), and leaves a count out when a task has no share (its witness did not run)."""
+def _report(**changes) -> TaskReport:
+    """One task's report with every target held; ``changes`` override fields."""
     base = TaskReport(
         task="t", metric="auc", higher_is_better=True, n=150, gold=0.9, silver=0.89, bronze=0.88, median=0.85, best=0.91,
         test_se=0.01, gold_paired_se=0.004, default_paired_se=0.005, baseline=0.7, baseline_medal="none", default=0.86,
         default_medal="none", default_position=70, default_percentile=0.5, default_percentile_90=(0.4, 0.6),
         gold_ref=0.905, gold_ref_medal="gold", gold_ref_position=2, gold_margin=0.005, new_user={"lightgbm": "none"},
         new_user_percentile={"lightgbm": 0.5}, gold_ref_s=1.0, default_s=1.0, build_s=1.0, default_ok=True, gold_ok=True,
-        perfect_gold_line=False, default_ok_share=1.0, gold_ok_share=0.5)
+        perfect_gold_line=False)
+    return replace(base, **changes)
+
+
+def test_the_table_states_both_counts_under_resampling():
+    """The summary line gives each target's count over resamples (a Poisson-binomial of the tasks'
+    shares), and leaves a count out when a task has no share (its witness did not run)."""
+    base = _report(default_ok_share=1.0, gold_ok_share=0.5)
     reports = [replace(base, task=f"t{i}") for i in range(12)]
     text = readme_table(reports)
     assert "= 1.2 (50%) |" in text
@@ -125,13 +131,7 @@ def test_the_table_states_both_counts_under_resampling():
 def test_a_new_user_run_that_failed_earns_no_medal():
     """The new-user counts take only medals: a model whose run failed ("invalid") or earned none adds
     nothing, and the table names each model it checked."""
-    base = TaskReport(
-        task="t", metric="auc", higher_is_better=True, n=150, gold=0.9, silver=0.89, bronze=0.88, median=0.85, best=0.91,
-        test_se=0.01, gold_paired_se=0.004, default_paired_se=0.005, baseline=0.7, baseline_medal="none", default=0.86,
-        default_medal="none", default_position=70, default_percentile=0.5, default_percentile_90=(0.4, 0.6),
-        gold_ref=0.905, gold_ref_medal="gold", gold_ref_position=2, gold_margin=0.005,
-        new_user={"lightgbm": "none", "catboost": "invalid"}, new_user_percentile={"lightgbm": 0.5, "catboost": 0.0},
-        gold_ref_s=1.0, default_s=1.0, build_s=1.0, default_ok=True, gold_ok=True, perfect_gold_line=False)
+    base = _report(new_user={"lightgbm": "none", "catboost": "invalid"}, new_user_percentile={"lightgbm": 0.5, "catboost": 0.0})
     reports = [base, replace(base, task="u", new_user={"lightgbm": "bronze", "catboost": "gold"})]
     assert new_user_counts(reports) == ({"lightgbm": 1, "catboost": 1}, {"lightgbm": 0, "catboost": 1})
     text = readme_table(reports)

@@ -15,7 +15,7 @@ __all__ = ["TaskReport", "readme_table", "new_user_counts", "write_readme_table"
 README = Path(__file__).resolve().parent.parent / "envs" / "README.md"
 START = "<!-- leaderboard table: written by scripts/build_leaderboards.py -->"
 END = "<!-- end of leaderboard table -->"
-NEW_USER_NAMES = {"lightgbm": "LightGBM", "random-forest": "random forest", "catboost": "CatBoost"}  # the table's words
+NEW_USER_NAMES = {"lightgbm": "LightGBM", "random-forest": "random forest", "catboost": "CatBoost", "xgboost": "XGBoost"}  # the table's words
 
 
 @dataclass

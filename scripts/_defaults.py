@@ -27,14 +27,16 @@ MODELS = {
     "lightgbm": "lightgbm.LGBM{Estimator}(random_state=0, n_jobs=1, verbose=-1)",
     "random-forest": "RandomForest{Estimator}(random_state=0, n_jobs=1)",
     "catboost": "catboost.CatBoost{Estimator}(random_seed=0, thread_count=1, verbose=False, allow_writing_files=False)",
+    "xgboost": "xgboost.XGB{Estimator}(random_state=0, n_jobs=1)",
 }
 """Default-settings model families (``{Estimator}``: ``Regressor`` or ``Classifier``); ``logreg``
 classifies only (a linear model on TF-IDF is the ten-minute text entry). CatBoost's settings
-other than the seed and one thread only silence it (no log, no files)."""
+other than the seed and one thread only silence it (no log, no files). XGBoost classifies classes
+coded 0..K-1, so its classifier is wrapped in ``LabelCodes`` (``HELPERS``), as a user would."""
 
 MODEL_NAMES = {"hgb": "HistGradientBoosting{Estimator}", "logreg": "logistic regression",
                "lightgbm": "LightGBM's LGBM{Estimator}", "random-forest": "RandomForest{Estimator}",
-               "catboost": "CatBoost's CatBoost{Estimator}"}
+               "catboost": "CatBoost's CatBoost{Estimator}", "xgboost": "XGBoost's XGB{Estimator}"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ DROP = $drop
 TIMESTAMP = $timestamp
 TEXT = $text
 
-train, dev, test = (pd.read_csv(f"data/{name}.csv") for name in ("train", "dev", "test"))
+train, dev, test = (pd.read_csv(f"data/{name}.csv") for name in ("train", "dev", "test"))$helpers
 
 
 def columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +148,31 @@ _IMPORTS = {
     "lightgbm": "import lightgbm",
     "random-forest": "from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor",
     "catboost": "import catboost",
+    "xgboost": "import xgboost",
 }
+
+_LABEL_CODES = '''
+
+
+class LabelCodes:
+    """XGBoost classifies classes coded 0..K-1: fit on the codes, answer in the labels."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X, y):
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.model.fit(X, codes)
+        return self
+
+    def predict(self, X):
+        return self.classes_[self.model.predict(X)]
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)'''
+HELPERS = {"xgboost": (_LABEL_CODES, "LabelCodes({})")}
+"""A family's extra code after the data is read, and how its classifier is wrapped in it (no other
+family has any, so their renders, the committed default solutions among them, are unchanged)."""
 
 
 def render(spec: TaskSpec, model: str | None = None) -> str:
@@ -159,11 +185,12 @@ def render(spec: TaskSpec, model: str | None = None) -> str:
     if settings.text:
         imports += "\nfrom sklearn.feature_extraction.text import TfidfVectorizer"
     is_classifier = spec.metric.kind != "value"
+    helpers, wrap = HELPERS.get(model, ("", "{}"))
     regressor = MODELS[model].format(Estimator="Regressor") if model != "logreg" else "Ridge()"
     return TEMPLATE.substitute(
         task=spec.id, model_name=MODEL_NAMES[model].format(Estimator="Classifier" if is_classifier else "Regressor"),
         note=settings.note + (", log1p target for RMSLE" if kind_of(spec) == "log-value" else ""),
         imports=imports, target=repr(spec.target), id_column=repr(spec.id_column), kind=repr(kind_of(spec)),
         drop=repr(tuple(settings.drop)), timestamp=repr(settings.timestamp), text=repr(settings.text),
-        regressor=regressor, classifier=MODELS[model].format(Estimator="Classifier"),
+        regressor=regressor, classifier=wrap.format(MODELS[model].format(Estimator="Classifier")), helpers=helpers,
     )

@@ -18,7 +18,7 @@ How the leaderboards were made (the record kept with the committed ``envs/<id>/l
 4. Witnesses, off the board they are measured against: the task's ``baseline.py``,
    ``default_solution.py`` (a competent ten-minute entry) and ``reference_gold.py`` (the
    gold-level reference), plus the "new user" check: the default template with a default-settings
-   model of another family (LightGBM, a random forest, CatBoost). Each runs as an agent's
+   model of another family (LightGBM, a random forest, CatBoost, XGBoost). Each runs as an agent's
    ``solution.py`` would (a subprocess, one thread).
 5. Targets (printed, tabled in ``envs/README.md``): the default solution at percentile 0.35-0.60
    with no medal, the gold reference gold by more than one paired standard error over the entry at
@@ -80,7 +80,7 @@ from scripts._entry_cache import EntryCache  # noqa: E402
 from scripts._solutions import SOLUTION_FILES, resampled_scores, resampled_se  # noqa: E402
 
 warnings.filterwarnings("ignore")
-NEW_USER_MODELS = ("lightgbm", "random-forest", "catboost")  # the "new user" check: the default template, another family
+NEW_USER_MODELS = ("lightgbm", "random-forest", "catboost", "xgboost")  # the "new user" check: the default template, another family
 DEFAULT_PERCENTILE = (0.35, 0.60)
 PERCENTILE_RESAMPLES = 100  # resamples of the test rows behind the default's percentile interval
 TARGET_TASKS = 10  # of 12: the default and gold targets must hold on at least this many

@@ -20,7 +20,7 @@ import pandas as pd
 from gome_env.grading.grader import SCORE_DECIMALS, grade, grade_file, validate
 from gome_env.tasks.task import PreparedTask
 
-__all__ = ["SolutionRun", "run_solution", "resampled_scores", "resampled_se", "bootstrap_se", "paired_bootstrap_se", "SOLUTION_FILES"]
+__all__ = ["SolutionRun", "run_solution", "resampled_scores", "resampled_se", "SOLUTION_FILES"]
 
 # The solution files a task folder keeps: the root of every episode, a competent default, the gold-level reference.
 SOLUTION_FILES = {"baseline": "baseline.py", "default": "default_solution.py", "gold": "reference_gold.py"}
@@ -120,16 +120,3 @@ def resampled_se(first: np.ndarray, second: np.ndarray | None = None) -> float:
     values = values[~np.isnan(values)]
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
-
-def bootstrap_se(task: PreparedTask, submission: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
-    """Bootstrap standard error of the test metric: the standard deviation of the submission's
-    scores over :func:`resampled_scores`."""
-    return resampled_se(resampled_scores(task, [submission], n, seed)[:, 0])
-
-
-def paired_bootstrap_se(task: PreparedTask, first: pd.DataFrame, second: pd.DataFrame, n: int = 200, seed: int = 0) -> float:
-    """Bootstrap standard error of the *difference* of two submissions' test scores: both graded on
-    the same resampled test rows ``n`` times (medals compare scores on the same rows, so this, not
-    the marginal SE of either, is the noise between two entries)."""
-    scores = resampled_scores(task, [first, second], n, seed)
-    return resampled_se(scores[:, 0], scores[:, 1])

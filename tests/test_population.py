@@ -17,7 +17,7 @@ from scripts._board_report import TaskReport, count_range, new_user_counts, read
 from scripts._entry_cache import EntryCache
 from scripts._features import Features
 from scripts._population import ENTRANTS, Recipe, draw_population, fit_predict, reserve_entrants, training_rows
-from scripts._solutions import bootstrap_se, paired_bootstrap_se, resampled_scores
+from scripts._solutions import resampled_scores, resampled_se
 
 
 def test_a_net_keeps_the_epoch_with_the_best_dev_loss():
@@ -68,8 +68,8 @@ def test_board_noise_comes_from_one_resampling_of_the_test_rows():
     scores = resampled_scores(task, [good, good, close, broken], n=50)
     assert scores.shape == (50, 4)
     assert np.array_equal(scores[:, 0], scores[:, 1]) and np.isnan(scores[:, 3]).all()
-    assert paired_bootstrap_se(task, good, good, n=50) == 0.0
-    paired, marginal = paired_bootstrap_se(task, good, close, n=50), bootstrap_se(task, good, n=50)
+    assert resampled_se(scores[:, 0], scores[:, 1]) == 0.0
+    paired, marginal = resampled_se(scores[:, 0], scores[:, 2]), resampled_se(scores[:, 0])
     assert 0 < paired < marginal
 
 
